@@ -1,0 +1,333 @@
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultStateDir is where the journal and snapshots live unless
+// WithStateDir or the AIUPTIME_STATE_DIR environment variable says otherwise.
+const DefaultStateDir = "/var/lib/aiuptime"
+
+// StateDirEnv names the environment variable that overrides DefaultStateDir.
+const StateDirEnv = "AIUPTIME_STATE_DIR"
+
+// DefaultRevertTimeout bounds one revert.
+const DefaultRevertTimeout = 30 * time.Second
+
+// ExitRevert is the process exit code for a failed revert (the CLI contract's 4).
+const ExitRevert = 4
+
+// Record is one journaled injection: everything a later process needs to
+// revert it without the process that injected it.
+type Record struct {
+	// ID is unique per injection; it names the journal file.
+	ID string `json:"id"`
+	// RunID is the aiuptime.run label of the stack under test (may be empty for attached stacks).
+	RunID string `json:"run_id,omitempty"`
+	// Kind is the fault kind (network-delay, disk-full, ...).
+	Kind string `json:"kind"`
+	// Target is the service name the fault acts on.
+	Target string `json:"target"`
+	// Reverter names the registered function that undoes State (see RegisterReverter).
+	Reverter string `json:"reverter"`
+	// Mechanism is how the fault was applied (netem, tbf, nftables, toxiproxy, ...).
+	Mechanism string `json:"mechanism,omitempty"`
+	// Note is a human hint, e.g. that recovery needs a DR restore step.
+	Note string `json:"note,omitempty"`
+	// Created is when the record was written, before the fault was applied.
+	Created time.Time `json:"created"`
+	// Owner is the pid of the process that injected.
+	Owner int `json:"owner"`
+	// State is the reverter's input: device, netns path, container pid and id,
+	// nft table, original bytes, snapshot path, ...
+	State json.RawMessage `json:"state"`
+}
+
+// Option configures a Journal, a Guard or Replay.
+type Option func(*options) error
+
+type options struct {
+	stateDir string
+	log      *slog.Logger
+	timeout  time.Duration
+}
+
+func buildOptions(opts []Option) (options, error) {
+	o := options{stateDir: StateDir(), log: slog.New(slog.DiscardHandler), timeout: DefaultRevertTimeout}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// WithStateDir sets the state directory (the journal is its journal/ subdirectory).
+func WithStateDir(dir string) Option {
+	return func(o *options) error {
+		if dir == "" {
+			return errors.New("state dir: empty path")
+		}
+		o.stateDir = dir
+		return nil
+	}
+}
+
+// WithLogger sets the structured logger.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l != nil {
+			o.log = l
+		}
+		return nil
+	}
+}
+
+// WithRevertTimeout bounds each revert (default DefaultRevertTimeout).
+func WithRevertTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("revert timeout: %v is not positive", d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// StateDir returns the state directory from AIUPTIME_STATE_DIR or DefaultStateDir.
+func StateDir() string {
+	if d := os.Getenv(StateDirEnv); d != "" {
+		return d
+	}
+	return DefaultStateDir
+}
+
+// JournalDir returns the journal directory inside a state directory.
+func JournalDir(stateDir string) string { return filepath.Join(stateDir, "journal") }
+
+// Journal is the crash-safe revert journal: one fsync'd JSON file per live
+// injection in <state dir>/journal. A nil *Journal journals nothing.
+type Journal struct {
+	dir      string
+	stateDir string
+	log      *slog.Logger
+	timeout  time.Duration
+}
+
+// OpenJournal creates (if needed) and opens the journal in the state dir.
+func OpenJournal(opts ...Option) (*Journal, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	dir := JournalDir(o.stateDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	return &Journal{dir: dir, stateDir: o.stateDir, log: o.log, timeout: o.timeout}, nil
+}
+
+// Dir is the journal directory.
+func (j *Journal) Dir() string {
+	if j == nil {
+		return ""
+	}
+	return j.dir
+}
+
+// StateDir is the state directory; faults keep snapshots under it.
+func (j *Journal) StateDir() string {
+	if j == nil {
+		return ""
+	}
+	return j.stateDir
+}
+
+// NewID returns a fresh record id.
+func NewID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// Write stores rec durably (temp file, fsync, rename, fsync of the directory).
+func (j *Journal) Write(rec Record) error {
+	if j == nil {
+		return nil
+	}
+	if rec.ID == "" || strings.ContainsAny(rec.ID, "/\\") {
+		return fmt.Errorf("journal write: bad id %q", rec.ID)
+	}
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("journal write %s: %w", rec.ID, err)
+	}
+	final := filepath.Join(j.dir, rec.ID+".json")
+	tmp := final + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal write %s: %w", rec.ID, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("journal write %s: %w", rec.ID, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("journal fsync %s: %w", rec.ID, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("journal write %s: %w", rec.ID, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("journal write %s: %w", rec.ID, err)
+	}
+	return syncDir(j.dir)
+}
+
+// Remove deletes a record; a missing record is success.
+func (j *Journal) Remove(id string) error {
+	if j == nil {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(j.dir, id+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("journal remove %s: %w", id, err)
+	}
+	return syncDir(j.dir)
+}
+
+// List returns the records left in the journal, oldest first.
+func (j *Journal) List() ([]Record, error) {
+	if j == nil {
+		return nil, nil
+	}
+	return ListRecords(j.dir)
+}
+
+// ListRecords reads every record in a journal directory, oldest first. A
+// missing directory holds no records.
+func ListRecords(dir string) ([]Record, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list journal: %w", err)
+	}
+	var recs []Record
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return recs, fmt.Errorf("read journal record %s: %w", e.Name(), err)
+		}
+		var r Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			return recs, fmt.Errorf("decode journal record %s: %w", e.Name(), err)
+		}
+		recs = append(recs, r)
+	}
+	sort.Slice(recs, func(a, b int) bool { return recs[a].Created.Before(recs[b].Created) })
+	return recs, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync journal dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync journal dir: %w", err)
+	}
+	return nil
+}
+
+// Entry is one live journaled injection.
+type Entry struct {
+	j   *Journal
+	rec Record
+}
+
+// Begin writes rec (with a fresh ID if empty) and fsyncs it. Call it BEFORE
+// applying the fault. state is marshalled into rec.State.
+func (j *Journal) Begin(rec Record, state any) (*Entry, error) {
+	if rec.ID == "" {
+		rec.ID = NewID()
+	}
+	if rec.Created.IsZero() {
+		rec.Created = time.Now().UTC()
+	}
+	rec.Owner = os.Getpid()
+	b, err := json.Marshal(state)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s state: %w", rec.Kind, err)
+	}
+	rec.State = b
+	if _, ok := lookupReverter(rec.Reverter); !ok {
+		return nil, fmt.Errorf("journal %s: no reverter registered as %q", rec.Kind, rec.Reverter)
+	}
+	if err := j.Write(rec); err != nil {
+		return nil, err
+	}
+	return &Entry{j: j, rec: rec}, nil
+}
+
+// Record returns the journaled record.
+func (e *Entry) Record() Record { return e.rec }
+
+// Update rewrites the record with new state (e.g. after a recreated
+// container got a new id), again fsync'd.
+func (e *Entry) Update(state any) error {
+	b, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("journal %s state: %w", e.rec.Kind, err)
+	}
+	e.rec.State = b
+	return e.j.Write(e.rec)
+}
+
+// Revert returns the Revert for this entry: it runs the registered reverter
+// on the (latest) journaled state under context.WithoutCancel with the
+// journal's timeout, at most once successfully (later calls return nil), and
+// removes the record after success. A failure is a *RevertError.
+func (e *Entry) Revert() Revert {
+	var mu sync.Mutex
+	done := false
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return nil
+		}
+		timeout := DefaultRevertTimeout
+		log := slog.New(slog.DiscardHandler)
+		if e.j != nil {
+			timeout, log = e.j.timeout, e.j.log
+		}
+		if err := runReverter(ctx, e.rec, timeout); err != nil {
+			return err
+		}
+		if err := e.j.Remove(e.rec.ID); err != nil {
+			return &RevertError{Fault: e.rec.Kind, Target: e.rec.Target, Err: err}
+		}
+		log.Info("reverted", "kind", e.rec.Kind, "target", e.rec.Target, "mechanism", e.rec.Mechanism, "id", e.rec.ID)
+		done = true
+		return nil
+	}
+}

@@ -1,0 +1,123 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ReverterFunc undoes the state journaled in rec. It must be idempotent:
+// state that is already gone (container removed, netns gone, toxic deleted)
+// is success.
+type ReverterFunc func(ctx context.Context, rec Record) error
+
+var (
+	reverterMu sync.RWMutex
+	reverters  = map[string]ReverterFunc{}
+)
+
+// RegisterReverter makes fn replayable under name (e.g. "network/qdisc").
+// Fault packages call it from init; registering a name twice panics.
+func RegisterReverter(name string, fn ReverterFunc) {
+	reverterMu.Lock()
+	defer reverterMu.Unlock()
+	if _, dup := reverters[name]; dup {
+		panic("chaos: reverter registered twice: " + name)
+	}
+	reverters[name] = fn
+}
+
+func lookupReverter(name string) (ReverterFunc, bool) {
+	reverterMu.RLock()
+	defer reverterMu.RUnlock()
+	fn, ok := reverters[name]
+	return fn, ok
+}
+
+// RevertError reports a revert that failed: something may be left behind.
+// It carries exit code ExitRevert (4).
+type RevertError struct {
+	Fault  string
+	Target string
+	Err    error
+}
+
+// Error describes the failed revert.
+func (e *RevertError) Error() string {
+	return fmt.Sprintf("REVERT FAILED for %s on %s (a fault may be left behind; run `drill cleanup`): %v", e.Fault, e.Target, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *RevertError) Unwrap() error { return e.Err }
+
+// ExitCode is ExitRevert.
+func (e *RevertError) ExitCode() int { return ExitRevert }
+
+// IsRevertError reports whether err holds a *RevertError.
+func IsRevertError(err error) bool {
+	var re *RevertError
+	return errors.As(err, &re)
+}
+
+func runReverter(ctx context.Context, rec Record, timeout time.Duration) (err error) {
+	fn, ok := lookupReverter(rec.Reverter)
+	if !ok {
+		return &RevertError{Fault: rec.Kind, Target: rec.Target, Err: fmt.Errorf("no reverter %q registered (import chaos/faults)", rec.Reverter)}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			err = &RevertError{Fault: rec.Kind, Target: rec.Target, Err: fmt.Errorf("panic: %v", p)}
+		}
+	}()
+	if err := fn(rctx, rec); err != nil {
+		return &RevertError{Fault: rec.Kind, Target: rec.Target, Err: err}
+	}
+	return nil
+}
+
+// ReplayResult lists what Replay did.
+type ReplayResult struct {
+	Reverted []Record
+	Failed   []Record
+}
+
+// Replay reverts every record left in journalDir (after a crash or SIGKILL),
+// oldest last-in first-out, removing each record whose revert succeeded.
+// Failures are joined into an error holding *RevertError values (exit 4).
+func Replay(ctx context.Context, journalDir string, opts ...Option) (ReplayResult, error) {
+	var res ReplayResult
+	o, err := buildOptions(opts)
+	if err != nil {
+		return res, err
+	}
+	recs, err := ListRecords(journalDir)
+	if err != nil {
+		return res, err
+	}
+	j := &Journal{dir: journalDir, log: o.log, timeout: o.timeout}
+	var errs []error
+	for i := len(recs) - 1; i >= 0; i-- {
+		rec := recs[i]
+		if err := runReverter(ctx, rec, o.timeout); err != nil {
+			o.log.Error("replay revert failed", "id", rec.ID, "kind", rec.Kind, "target", rec.Target, "err", err)
+			res.Failed = append(res.Failed, rec)
+			errs = append(errs, err)
+			continue
+		}
+		if err := j.Remove(rec.ID); err != nil {
+			res.Failed = append(res.Failed, rec)
+			errs = append(errs, &RevertError{Fault: rec.Kind, Target: rec.Target, Err: err})
+			continue
+		}
+		o.log.Info("replayed revert", "id", rec.ID, "kind", rec.Kind, "target", rec.Target, "mechanism", rec.Mechanism)
+		res.Reverted = append(res.Reverted, rec)
+	}
+	return res, errors.Join(errs...)
+}
+
+// NoRevert is a Revert with nothing to undo.
+func NoRevert(context.Context) error { return nil }
