@@ -1,0 +1,277 @@
+package reports
+
+import (
+	"encoding/xml"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// JUnit XML in the profile every CI reads (see CONVENTIONS.md): one
+// testsuite per drill, one testcase per step and per SLO; a breached SLO or
+// a deviated hypothesis is a failure, a broken injection or revert an error.
+
+// JUnitSuites is the <testsuites> root element.
+type JUnitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []JUnitSuite `xml:"testsuite"`
+}
+
+// JUnitSuite is one <testsuite>.
+type JUnitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
+	Hostname   string          `xml:"hostname,attr"`
+	Properties []JUnitProperty `xml:"properties>property"`
+	Cases      []JUnitCase     `xml:"testcase"`
+	SystemOut  string          `xml:"system-out,omitempty"`
+}
+
+// JUnitProperty is one <property name value>.
+type JUnitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// JUnitCase is one <testcase>; at most one of Failure, Error, Skipped is set.
+type JUnitCase struct {
+	Classname string        `xml:"classname,attr"`
+	Name      string        `xml:"name,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *JUnitMessage `xml:"failure,omitempty"`
+	Error     *JUnitMessage `xml:"error,omitempty"`
+	Skipped   *JUnitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// JUnitMessage is the body of a failure, error or skipped element.
+type JUnitMessage struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+func secs(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
+
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// JUnitOf builds the JUnit document of r.
+func JUnitOf(r *Report) JUnitSuites {
+	suite := JUnitSuite{
+		Name:     r.Plan,
+		Time:     secs(r.DurationSeconds()),
+		Hostname: r.Environment.Host,
+	}
+	if suite.Hostname == "" {
+		suite.Hostname = "localhost"
+	}
+	if !r.StartedAt.IsZero() {
+		suite.Timestamp = r.StartedAt.UTC().Format("2006-01-02T15:04:05")
+	}
+	suite.Properties = junitProperties(r)
+	for _, s := range r.Steps {
+		c := JUnitCase{Classname: r.Plan, Name: "step: " + s.Name, Time: secs(s.DurationSeconds())}
+		var out []string
+		out = append(out, "kind: "+s.Kind)
+		if s.Target != "" {
+			out = append(out, "target: "+s.Target)
+		}
+		if s.Mechanism != "" {
+			out = append(out, "mechanism: "+s.Mechanism)
+		}
+		if s.RecoverySeconds != nil {
+			out = append(out, "recovery_seconds: "+secs(*s.RecoverySeconds))
+		}
+		c.SystemOut = strings.Join(out, "\n")
+		msg := s.Error
+		switch s.Status {
+		case StatusFailed:
+			if msg == "" {
+				msg = "hypothesis deviated"
+			}
+			c.Failure = &JUnitMessage{Message: msg, Type: "deviation", Text: msg}
+		case StatusError:
+			if msg == "" {
+				msg = "step broke"
+			}
+			c.Error = &JUnitMessage{Message: msg, Type: "harness", Text: msg}
+		case StatusSkipped:
+			if msg == "" {
+				msg = "not run"
+			}
+			c.Skipped = &JUnitMessage{Message: msg}
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	for _, s := range r.SLO {
+		c := JUnitCase{Classname: r.Plan, Name: "slo: " + s.Name, Time: "0.000"}
+		text := sloLine(s)
+		c.SystemOut = text
+		if !s.Compliant {
+			c.Failure = &JUnitMessage{Message: "SLO breached: " + text, Type: "slo", Text: text}
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	if r.Verdict == VerdictAborted || r.Verdict == VerdictError {
+		// Make the run's own breakage visible even if no step carries it.
+		has := false
+		for _, c := range suite.Cases {
+			if c.Error != nil {
+				has = true
+			}
+		}
+		if !has {
+			msg := r.VerdictReason
+			if msg == "" {
+				msg = "drill " + string(r.Verdict)
+			}
+			suite.Cases = append(suite.Cases, JUnitCase{Classname: r.Plan, Name: "drill", Time: secs(r.DurationSeconds()),
+				Error: &JUnitMessage{Message: msg, Type: string(r.Verdict), Text: msg}})
+		}
+	}
+	for _, c := range suite.Cases {
+		suite.Tests++
+		switch {
+		case c.Failure != nil:
+			suite.Failures++
+		case c.Error != nil:
+			suite.Errors++
+		case c.Skipped != nil:
+			suite.Skipped++
+		}
+	}
+	suite.SystemOut = summaryText(r)
+	return JUnitSuites{
+		Name: r.Plan, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
+		Skipped: suite.Skipped, Time: suite.Time, Suites: []JUnitSuite{suite},
+	}
+}
+
+// JUnit renders r as junit.xml.
+func JUnit(r *Report) ([]byte, error) {
+	b, err := xml.MarshalIndent(JUnitOf(r), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte(xml.Header), b...), '\n'), nil
+}
+
+func junitProperties(r *Report) []JUnitProperty {
+	p := []JUnitProperty{
+		{"verdict", string(r.Verdict)},
+		{"grade", r.Grade},
+		{"availability.request_based", num(r.Availability.RequestBased)},
+		{"availability.time_based", num(r.Availability.TimeBased)},
+		{"requests.total", strconv.FormatInt(r.Requests.Total, 10)},
+		{"requests.failed", strconv.FormatInt(r.Requests.Failed, 10)},
+		{"mttr_seconds", num(r.MTTRSeconds)},
+		{"mtbf_seconds", num(r.MTBFSeconds)},
+		{"latency_seconds.p50", num(r.Latency.P50)},
+		{"latency_seconds.p95", num(r.Latency.P95)},
+		{"latency_seconds.p99", num(r.Latency.P99)},
+		{"ttft_seconds.p95", num(r.TTFT.P95)},
+		{"outages", strconv.Itoa(len(r.Outages))},
+		{"capabilities.netem", strconv.FormatBool(r.Capabilities.Netem)},
+	}
+	if r.Capabilities.LatencyMechanism != "" {
+		p = append(p, JUnitProperty{"capabilities.latency_mechanism", r.Capabilities.LatencyMechanism})
+	}
+	outcomes := make([]string, 0, len(r.Requests.ByOutcome))
+	for k := range r.Requests.ByOutcome {
+		outcomes = append(outcomes, k)
+	}
+	sort.Strings(outcomes)
+	for _, k := range outcomes {
+		p = append(p, JUnitProperty{"requests." + k, strconv.FormatInt(r.Requests.ByOutcome[k], 10)})
+	}
+	if r.DR != nil {
+		if r.DR.RTOSeconds != nil {
+			p = append(p, JUnitProperty{"dr.rto_seconds", num(*r.DR.RTOSeconds)})
+		}
+		if r.DR.RPOSeconds != nil {
+			p = append(p, JUnitProperty{"dr.rpo_seconds", num(*r.DR.RPOSeconds)})
+		}
+		if r.DR.RPORows != nil {
+			p = append(p, JUnitProperty{"dr.rpo_rows", strconv.FormatInt(*r.DR.RPORows, 10)})
+		}
+	}
+	for _, s := range r.Services {
+		if s.VersionBefore != "" || s.VersionAfter != "" {
+			p = append(p, JUnitProperty{"service." + s.Name + ".version", s.VersionBefore + " -> " + s.VersionAfter})
+		}
+	}
+	if r.Environment.ToolVersion != "" {
+		p = append(p, JUnitProperty{"tool_version", r.Environment.ToolVersion})
+	}
+	return p
+}
+
+// sloLine describes one SLO judgement in a line: "availability: 0.9712 >= 0.99 (ratio)".
+func sloLine(s SLOResult) string {
+	op := s.Op
+	if op == "" {
+		op = "vs"
+	}
+	line := fmt.Sprintf("%s: actual %s %s target %s", s.Name, fmtUnit(s.Actual, s.Unit), op, fmtUnit(s.Target, s.Unit))
+	if s.BurnRate != nil {
+		line += fmt.Sprintf(", burn rate %.2f", *s.BurnRate)
+	}
+	if s.BudgetConsumed != nil {
+		line += fmt.Sprintf(", budget consumed %.1f%%", *s.BudgetConsumed*100)
+	}
+	return line
+}
+
+// fmtUnit renders a value in its unit for people.
+func fmtUnit(v float64, unit string) string {
+	switch unit {
+	case "ratio":
+		return strconv.FormatFloat(v*100, 'f', 3, 64) + "%"
+	case "seconds":
+		return fmtSeconds(v)
+	case "rps":
+		return strconv.FormatFloat(v, 'f', 2, 64) + " req/s"
+	case "rows":
+		return strconv.FormatFloat(v, 'f', 0, 64) + " rows"
+	default:
+		return num(v)
+	}
+}
+
+func fmtSeconds(v float64) string {
+	if v < 1 && v > 0 {
+		return strconv.FormatFloat(v*1000, 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64) + " s"
+}
+
+func fmtPct(v float64) string { return strconv.FormatFloat(v*100, 'f', 3, 64) + "%" }
+
+// summaryText is a few lines for logs and system-out.
+func summaryText(r *Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "plan %s: verdict %s, grade %s\n", r.Plan, r.Verdict, r.Grade)
+	if r.VerdictReason != "" {
+		fmt.Fprintf(&b, "reason: %s\n", r.VerdictReason)
+	}
+	fmt.Fprintf(&b, "availability %s (request-based), %s (time-based); %d of %d requests failed\n",
+		fmtPct(r.Availability.RequestBased), fmtPct(r.Availability.TimeBased), r.Requests.Failed, r.Requests.Total)
+	fmt.Fprintf(&b, "latency p50 %s p95 %s p99 %s; MTTR %s over %d outage(s)\n",
+		fmtSeconds(r.Latency.P50), fmtSeconds(r.Latency.P95), fmtSeconds(r.Latency.P99), fmtSeconds(r.MTTRSeconds), len(r.Outages))
+	return b.String()
+}
+
+// Summary returns a short plain-text summary of r (for the CLI and logs).
+func Summary(r *Report) string { return summaryText(r) }

@@ -1,0 +1,324 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Markdown renders r as report.md, for tickets and chat.
+func Markdown(r *Report) ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Drill report: %s\n\n", mdEsc(r.Plan))
+	if r.Description != "" {
+		fmt.Fprintf(&b, "%s\n\n", mdEsc(r.Description))
+	}
+	fmt.Fprintf(&b, "**Verdict: %s** · grade **%s** · %s to %s (%s)\n\n", strings.ToUpper(string(r.Verdict)), r.Grade,
+		fmtTime(r.StartedAt), fmtTime(r.FinishedAt), fmtSeconds(r.DurationSeconds()))
+	if r.VerdictReason != "" {
+		fmt.Fprintf(&b, "> %s\n\n", mdEsc(r.VerdictReason))
+	}
+	b.WriteString("## Summary\n\n")
+	mdTable(&b, []string{"Measure", "Value"}, headline(r))
+	if len(r.SLO) > 0 {
+		b.WriteString("\n## SLOs\n\n")
+		mdTable(&b, sloHeader, sloRows(r.SLO))
+	}
+	if len(r.SLOPrometheus) > 0 {
+		b.WriteString("\n## SLOs as Prometheus saw them\n\n")
+		mdTable(&b, sloHeader, sloRows(r.SLOPrometheus))
+	}
+	if len(r.Steps) > 0 {
+		b.WriteString("\n## Steps\n\n")
+		mdTable(&b, stepHeader, stepRows(r))
+	}
+	b.WriteString("\n## Outages\n\n")
+	if len(r.Outages) == 0 {
+		b.WriteString("None.\n")
+	} else {
+		mdTable(&b, outageHeader, outageRows(r))
+	}
+	if len(r.MTTRPhases) > 0 {
+		b.WriteString("\n## Recovery phases\n\n")
+		mdTable(&b, []string{"Phase", "Seconds"}, phaseRows(r.MTTRPhases))
+	}
+	if r.DR != nil {
+		b.WriteString("\n## Disaster recovery\n\n")
+		mdTable(&b, []string{"Measure", "Value"}, drRows(r.DR))
+		if len(r.DR.Phases) > 0 {
+			b.WriteString("\n")
+			mdTable(&b, []string{"RTO phase", "Seconds"}, phaseRows(r.DR.Phases))
+		}
+	}
+	if len(r.Rollouts) > 0 {
+		b.WriteString("\n## Rollouts\n\n")
+		mdTable(&b, rolloutHeader, rolloutRows(r.Rollouts))
+	}
+	if len(r.Alerts) > 0 {
+		b.WriteString("\n## Alerts\n\n")
+		mdTable(&b, alertHeader, alertRows(r.Alerts))
+	}
+	if r.K6 != nil && len(r.K6.Metrics) > 0 {
+		b.WriteString("\n## k6\n\n")
+		mdTable(&b, []string{"Metric", "Values"}, k6Rows(r.K6))
+	}
+	if len(r.Services) > 0 {
+		b.WriteString("\n## Services\n\n")
+		mdTable(&b, serviceHeader, serviceRows(r.Services))
+	}
+	b.WriteString("\n## Environment and capabilities\n\n")
+	mdTable(&b, []string{"Item", "Value"}, envRows(r))
+	for _, n := range r.Capabilities.Notes {
+		fmt.Fprintf(&b, "\n- %s", mdEsc(n))
+	}
+	if len(r.Capabilities.Notes) > 0 {
+		b.WriteString("\n")
+	}
+	return b.Bytes(), nil
+}
+
+func mdEsc(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	s = strings.ReplaceAll(s, "\r", " ")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+func mdTable(b *bytes.Buffer, head []string, rows [][]string) {
+	b.WriteString("| " + strings.Join(head, " | ") + " |\n|")
+	for range head {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, row := range rows {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = mdEsc(c)
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000Z")
+}
+
+func fmtClock(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("15:04:05.000")
+}
+
+func fmtOptSeconds(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmtSeconds(*p)
+}
+
+// The tables below are shared by the Markdown and HTML renderers.
+
+func headline(r *Report) [][]string {
+	rows := [][]string{
+		{"Availability (request-based)", fmtPct(r.Availability.RequestBased)},
+		{"Availability (time-based)", fmtPct(r.Availability.TimeBased)},
+		{"Requests", fmt.Sprintf("%d total, %d failed (%s)", r.Requests.Total, r.Requests.Failed, fmtPct(r.Requests.ErrorRate()))},
+	}
+	if len(r.Requests.ByOutcome) > 0 {
+		keys := make([]string, 0, len(r.Requests.ByOutcome))
+		for k := range r.Requests.ByOutcome {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s %d", k, r.Requests.ByOutcome[k])
+		}
+		rows = append(rows, []string{"Outcomes", strings.Join(parts, ", ")})
+	}
+	rows = append(rows,
+		[]string{"Latency p50 / p95 / p99", fmtSeconds(r.Latency.P50) + " / " + fmtSeconds(r.Latency.P95) + " / " + fmtSeconds(r.Latency.P99)},
+		[]string{"TTFT p50 / p95 / p99", fmtSeconds(r.TTFT.P50) + " / " + fmtSeconds(r.TTFT.P95) + " / " + fmtSeconds(r.TTFT.P99)},
+		[]string{"MTTR", fmtSeconds(r.MTTRSeconds)},
+		[]string{"MTBF", fmtSeconds(r.MTBFSeconds)},
+		[]string{"Outages", strconv.Itoa(len(r.Outages))},
+	)
+	if r.ThroughputRPS > 0 {
+		rows = append(rows, []string{"Throughput", fmtUnit(r.ThroughputRPS, "rps")})
+	}
+	if r.GoodputRPS > 0 {
+		rows = append(rows, []string{"Goodput", fmtUnit(r.GoodputRPS, "rps")})
+	}
+	return rows
+}
+
+var sloHeader = []string{"SLO", "Target", "Actual", "Met", "Budget consumed", "Burn rate"}
+
+func sloRows(ss []SLOResult) [][]string {
+	var rows [][]string
+	for _, s := range ss {
+		met := "yes"
+		if !s.Compliant {
+			met = "NO"
+		}
+		budget, burn := "-", "-"
+		if s.BudgetConsumed != nil {
+			budget = fmtPct(*s.BudgetConsumed)
+		}
+		if s.BurnRate != nil {
+			burn = strconv.FormatFloat(*s.BurnRate, 'f', 2, 64)
+		}
+		rows = append(rows, []string{s.Name, strings.TrimSpace(s.Op + " " + fmtUnit(s.Target, s.Unit)), fmtUnit(s.Actual, s.Unit), met, budget, burn})
+	}
+	return rows
+}
+
+var stepHeader = []string{"Step", "Kind", "Target", "Start", "Duration", "Status", "Recovery", "Mechanism", "Detail"}
+
+func stepRows(r *Report) [][]string {
+	var rows [][]string
+	for _, s := range r.Steps {
+		rows = append(rows, []string{s.Name, s.Kind, s.Target, relTime(r.StartedAt, s.StartedAt), fmtSeconds(s.DurationSeconds()),
+			s.Status, fmtOptSeconds(s.RecoverySeconds), s.Mechanism, s.Error})
+	}
+	return rows
+}
+
+// relTime renders t as an offset from the drill's start: "+12.345s".
+func relTime(start, t time.Time) string {
+	if t.IsZero() || start.IsZero() {
+		return "-"
+	}
+	return fmt.Sprintf("+%.3fs", t.Sub(start).Seconds())
+}
+
+var outageHeader = []string{"Start", "End", "Duration", "Cause"}
+
+func outageRows(r *Report) [][]string {
+	var rows [][]string
+	for _, o := range r.Outages {
+		rows = append(rows, []string{relTime(r.StartedAt, o.Start), relTime(r.StartedAt, o.End), fmtSeconds(o.DurationSeconds), o.Cause})
+	}
+	return rows
+}
+
+func phaseRows(ps []Phase) [][]string {
+	var rows [][]string
+	for _, p := range ps {
+		rows = append(rows, []string{p.Name, strconv.FormatFloat(p.Seconds, 'f', 3, 64)})
+	}
+	return rows
+}
+
+func drRows(d *DR) [][]string {
+	rows := [][]string{{"RTO", fmtOptSeconds(d.RTOSeconds)}, {"RPO", fmtOptSeconds(d.RPOSeconds)}}
+	rpoRows := "-"
+	if d.RPORows != nil {
+		rpoRows = strconv.FormatInt(*d.RPORows, 10)
+	}
+	rows = append(rows, []string{"Rows lost (RPO)", rpoRows})
+	golden := "-"
+	if d.GoldenPromptMatch != nil {
+		golden = map[bool]string{true: "identical", false: "DIFFERENT"}[*d.GoldenPromptMatch]
+	}
+	rows = append(rows, []string{"Golden prompt after restore", golden})
+	if d.BackupDir != "" {
+		rows = append(rows, []string{"Backup", d.BackupDir})
+	}
+	for _, n := range d.Notes {
+		rows = append(rows, []string{"Note", n})
+	}
+	return rows
+}
+
+var rolloutHeader = []string{"Kind", "Target", "From", "To", "Failed requests", "Decision", "Duration", "Switch", "Rollback", "Evidence"}
+
+func rolloutRows(rs []Rollout) [][]string {
+	var rows [][]string
+	for _, r := range rs {
+		rows = append(rows, []string{r.Kind, r.Target, r.From, r.To, strconv.FormatInt(r.FailedRequests, 10), r.Decision,
+			fmtSeconds(r.DurationSeconds), fmtOptSeconds(r.SwitchSeconds), fmtOptSeconds(r.RollbackSeconds), strings.Join(r.Evidence, "; ")})
+	}
+	return rows
+}
+
+var alertHeader = []string{"Alert", "Step", "Fired", "Delay after fault", "Resolved", "Notified"}
+
+func alertRows(as []Alert) [][]string {
+	var rows [][]string
+	for _, a := range as {
+		fired := fmtClock(a.FiredAt)
+		if a.FiredAt == nil {
+			fired = "NOT FIRED"
+		}
+		rows = append(rows, []string{a.Name, a.Step, fired, fmtOptSeconds(a.DelaySeconds), fmtClock(a.ResolvedAt), strconv.FormatBool(a.Notified)})
+	}
+	return rows
+}
+
+func k6Rows(k *K6) [][]string {
+	names := make([]string, 0, len(k.Metrics))
+	for n := range k.Metrics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var rows [][]string
+	for _, n := range names {
+		m := k.Metrics[n]
+		keys := make([]string, 0, len(m))
+		for s := range m {
+			keys = append(keys, s)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, s := range keys {
+			parts[i] = s + "=" + strconv.FormatFloat(m[s], 'g', 6, 64)
+		}
+		rows = append(rows, []string{n, strings.Join(parts, " ")})
+	}
+	return rows
+}
+
+var serviceHeader = []string{"Service", "Role", "URL", "Image", "Version before", "Version after"}
+
+func serviceRows(ss []Service) [][]string {
+	var rows [][]string
+	for _, s := range ss {
+		after := s.VersionAfter
+		if after != "" && after != s.VersionBefore {
+			after += " (changed)"
+		}
+		rows = append(rows, []string{s.Name, s.Role, s.URL, s.Image, s.VersionBefore, after})
+	}
+	return rows
+}
+
+func envRows(r *Report) [][]string {
+	e, c := r.Environment, r.Capabilities
+	netem := "available"
+	if !c.Netem {
+		netem = "missing (fallback used)"
+	}
+	rows := [][]string{
+		{"Host", e.Host}, {"Kernel", e.Kernel}, {"OS/arch", strings.Trim(e.OS+"/"+e.Arch, "/")},
+		{"CPUs", strconv.Itoa(e.CPUs)}, {"Go", e.GoVersion}, {"drill version", e.ToolVersion},
+		{"Stack", c.StackKind}, {"netem", netem}, {"Latency mechanism", c.LatencyMechanism},
+		{"Loss mechanism", c.LossMechanism}, {"nftables", strconv.FormatBool(c.Nftables)},
+		{"GPU discovery", c.GPU}, {"Prometheus", strconv.FormatBool(c.Prometheus)},
+	}
+	keys := make([]string, 0, len(c.Extra))
+	for k := range c.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		rows = append(rows, []string{k, c.Extra[k]})
+	}
+	return rows
+}
