@@ -1,0 +1,421 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/aiuptime/aiuptime/chaos"
+)
+
+func skipUnlessRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+}
+
+// pair is two scratch namespaces joined by a veth: A 10.99.0.1, B 10.99.0.2.
+type pair struct {
+	a, b netns.NsHandle
+}
+
+func (p pair) path(ns netns.NsHandle) string {
+	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(ns))
+}
+
+func newPair(t testing.TB) pair {
+	t.Helper()
+	skipUnlessRoot(t)
+	a, err := NewScratchNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := NewScratchNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ha, err := netlink.NewHandleAt(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ha.Close()
+	hb, err := netlink.NewHandleAt(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Close()
+	if err := ha.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "va"}, PeerName: "vb"}); err != nil {
+		t.Fatal(err)
+	}
+	vb, err := ha.LinkByName("vb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ha.LinkSetNsFd(vb, int(b)); err != nil {
+		t.Fatal(err)
+	}
+	setup := func(h *netlink.Handle, name, cidr string) {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, _ := netlink.ParseAddr(cidr)
+		if err := h.AddrAdd(l, addr); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+		lo, _ := h.LinkByName("lo")
+		_ = h.LinkSetUp(lo)
+	}
+	setup(ha, "va", "10.99.0.1/24")
+	setup(hb, "vb", "10.99.0.2/24")
+	// A default route, so linkdown's route restore is exercised.
+	va, _ := ha.LinkByName("va")
+	if err := ha.RouteAdd(&netlink.Route{LinkIndex: va.Attrs().Index, Gw: net.ParseIP("10.99.0.2")}); err != nil {
+		t.Fatal(err)
+	}
+	return pair{a: a, b: b}
+}
+
+// in runs f with the calling thread inside ns (sockets created there stay there).
+func in(t testing.TB, ns netns.NsHandle, f func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		t.Fatal(err)
+	}
+	f()
+	if err := netns.Set(orig); err != nil {
+		panic(err) // thread stays locked and dies with the goroutine
+	}
+}
+
+// udpEcho starts a UDP echo server in B and returns a client socket in A.
+func udpEcho(t testing.TB, p pair) *net.UDPConn {
+	var srv net.PacketConn
+	var err error
+	in(t, p.b, func() { srv, err = net.ListenPacket("udp4", "10.99.0.2:7007") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, addr, err := srv.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = srv.WriteTo(buf[:n], addr)
+		}
+	}()
+	var c *net.UDPConn
+	in(t, p.a, func() {
+		var conn net.Conn
+		conn, err = net.Dial("udp4", "10.99.0.2:7007")
+		if err == nil {
+			c = conn.(*net.UDPConn)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// echoed sends n datagrams one by one and counts replies.
+func echoed(c *net.UDPConn, n int) int {
+	got := 0
+	buf := make([]byte, 64)
+	for i := 0; i < n; i++ {
+		msg := fmt.Sprintf("%08d", i)
+		if _, err := c.Write([]byte(msg)); err != nil {
+			continue
+		}
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				break
+			}
+			if string(buf[:k]) == msg {
+				got++
+				break
+			}
+		}
+	}
+	return got
+}
+
+func testDeps(t testing.TB) chaos.Deps {
+	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chaos.Deps{Journal: j, RunID: "test"}
+}
+
+func journalEmpty(t testing.TB, d chaos.Deps) {
+	t.Helper()
+	recs, err := d.Journal.List()
+	if err != nil || len(recs) != 0 {
+		t.Fatalf("journal not empty after revert: %v %v", recs, err)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	skipUnlessRoot(t)
+	c, err := Probe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("capabilities: %+v", c)
+	if !c.TBF || !c.NftNumgen || !c.LinkDown {
+		t.Fatalf("tbf, nft numgen and link down must work on this machine: %+v", c)
+	}
+}
+
+func TestRefusesHostNamespace(t *testing.T) {
+	skipUnlessRoot(t)
+	for _, path := range []string{"/proc/self/ns/net", "/proc/thread-self/ns/net", fmt.Sprintf("/proc/%d/ns/net", os.Getpid())} {
+		f := &Partition{Target: Target{Service: "host", NetNS: path}, Deps: testDeps(t)}
+		_, err := f.Inject(context.Background())
+		if !errors.Is(err, chaos.ErrHostNamespace) {
+			t.Fatalf("%s: want ErrHostNamespace, got %v", path, err)
+		}
+		if _, err := TargetFromService(stackSvc(os.Getpid())); !errors.Is(err, chaos.ErrHostNamespace) {
+			t.Fatalf("TargetFromService(self): want ErrHostNamespace, got %v", err)
+		}
+	}
+}
+
+func TestLossNftables(t *testing.T) {
+	p := newPair(t)
+	c := udpEcho(t, p)
+	if got := echoed(c, 50); got != 50 {
+		t.Fatalf("baseline: %d/50 echoed", got)
+	}
+	d := testDeps(t)
+	f := &Loss{Spec: LossSpec{Fraction: 0.3}, Target: Target{Service: "a", NetNS: p.path(p.a)}, Deps: d, Caps: Capabilities{NftNumgen: true}}
+	rev, err := f.Inject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Mechanism() != MechNftables {
+		t.Fatalf("mechanism %s", f.Mechanism())
+	}
+	const n = 2000
+	got := echoed(c, n)
+	seen, dropped, err := f.Observed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := 1 - float64(got)/n
+	t.Logf("requested 30%% loss, observed %.1f%% by echo, counters %d/%d = %.1f%%", loss*100, dropped, seen, 100*float64(dropped)/float64(seen))
+	if loss < 0.25 || loss > 0.35 {
+		t.Fatalf("observed loss %.3f outside 0.30±0.05", loss)
+	}
+	if err := rev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rev(context.Background()); err != nil {
+		t.Fatalf("second revert: %v", err)
+	}
+	journalEmpty(t, d)
+	if got := echoed(c, 100); got != 100 {
+		t.Fatalf("after revert %d/100 echoed", got)
+	}
+	if ts, _ := Tables(p.path(p.a)); len(ts) != 0 {
+		t.Fatalf("tables left: %v", ts)
+	}
+}
+
+func TestPartition(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		peers []net.IP
+		mech  string
+	}{{"linkdown", nil, MechLinkDown}, {"nft-peer", []net.IP{net.ParseIP("10.99.0.2")}, MechNftables}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPair(t)
+			c := udpEcho(t, p)
+			d := testDeps(t)
+			f := &Partition{Spec: PartitionSpec{Peer: map[bool]string{true: "b"}[tc.peers != nil]}, Target: Target{Service: "a", NetNS: p.path(p.a), PeerIPs: tc.peers}, Deps: d}
+			rev, err := f.Inject(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Mechanism() != tc.mech {
+				t.Fatalf("mechanism %s", f.Mechanism())
+			}
+			if got := echoed(c, 20); got != 0 {
+				t.Fatalf("partitioned: %d/20 echoed", got)
+			}
+			if err := rev(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			journalEmpty(t, d)
+			if got := echoed(c, 20); got != 20 {
+				t.Fatalf("after revert: %d/20 echoed", got)
+			}
+			ha, _ := netlink.NewHandleAt(p.a)
+			defer ha.Close()
+			rs, _ := ha.RouteList(nil, netlink.FAMILY_V4)
+			hasDefault := false
+			for _, r := range rs {
+				if r.Dst == nil || r.Dst.String() == "0.0.0.0/0" {
+					hasDefault = true
+				}
+			}
+			if !hasDefault {
+				t.Fatalf("default route not restored: %v", rs)
+			}
+		})
+	}
+}
+
+func TestBandwidthTBF(t *testing.T) {
+	p := newPair(t)
+	var ln net.Listener
+	var err error
+	in(t, p.b, func() { ln, err = net.Listen("tcp4", "10.99.0.2:7008") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	send := func(n int) float64 {
+		var c net.Conn
+		in(t, p.a, func() { c, err = net.Dial("tcp4", "10.99.0.2:7008") })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		buf := make([]byte, n)
+		start := time.Now()
+		if _, err := c.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		// Close flushes; wait until the peer consumed it by a half close and read.
+		_ = c.(*net.TCPConn).CloseWrite()
+		_, _ = c.Read(make([]byte, 1))
+		return float64(n*8) / time.Since(start).Seconds()
+	}
+	base := send(1 << 20)
+	d := testDeps(t)
+	f := &Bandwidth{Spec: BandwidthSpec{Rate: "2mbit"}, Target: Target{Service: "a", NetNS: p.path(p.a)}, Deps: d}
+	rev, err := f.Inject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shaped := send(256 << 10)
+	if err := rev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	journalEmpty(t, d)
+	t.Logf("requested 2mbit: observed %.2f mbit/s (unshaped %.0f mbit/s)", shaped/1e6, base/1e6)
+	if shaped > 2.6e6 || shaped < 1e6 {
+		t.Fatalf("shaped throughput %.2f mbit/s is not about 2 mbit/s", shaped/1e6)
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]uint64{"100kbit": 100000, "10mbit": 10e6, "1gbit": 1e9, "500kbps": 4e6, "64000bit": 64000} {
+		got, err := ParseRate(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"0kbit", "-1mbit", "fast", "10", "", "0"} {
+		if _, err := ParseRate(bad); err == nil || !strings.Contains(err.Error(), "rate") {
+			t.Errorf("ParseRate(%q): want an error naming rate, got %v", bad, err)
+		}
+	}
+}
+
+// TestCrashReplay injects in a child process that is SIGKILLed, then
+// replays the journal.
+func TestCrashReplay(t *testing.T) {
+	if os.Getenv("AIUPTIME_CRASH_CHILD") != "" {
+		j, err := chaos.OpenJournal(chaos.WithStateDir(os.Getenv("AIUPTIME_CRASH_STATE")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &Partition{Spec: PartitionSpec{Mode: MechNftables}, Target: Target{Service: "a", NetNS: os.Getenv("AIUPTIME_CRASH_NETNS")}, Deps: chaos.Deps{Journal: j}}
+		if _, err := f.Inject(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println("INJECTED")
+		time.Sleep(time.Minute)
+		return
+	}
+	p := newPair(t)
+	c := udpEcho(t, p)
+	state := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReplay$", "-test.v")
+	cmd.Env = append(os.Environ(), "AIUPTIME_CRASH_CHILD=1", "AIUPTIME_CRASH_STATE="+state, "AIUPTIME_CRASH_NETNS="+p.path(p.a))
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	acc := ""
+	for !strings.Contains(acc, "INJECTED") {
+		n, err := out.Read(buf)
+		if err != nil {
+			t.Fatalf("child: %v: %s", err, acc)
+		}
+		acc += string(buf[:n])
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	if got := echoed(c, 10); got != 0 {
+		t.Fatalf("fault not in place after SIGKILL: %d/10", got)
+	}
+	res, err := chaos.Replay(context.Background(), chaos.JournalDir(state))
+	if err != nil || len(res.Reverted) != 1 {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	if got := echoed(c, 10); got != 10 {
+		t.Fatalf("after replay: %d/10", got)
+	}
+}
