@@ -1,0 +1,516 @@
+// Package containers starts the embedded stack with testcontainers-go: one
+// gateway and N model-server replicas (the fixtures, or other images), on a
+// dedicated Docker network, with model volumes, a size-limited gateway data
+// volume and, when the kernel has no sch_netem, a Toxiproxy between the
+// gateway and each model server.
+//
+//	st, err := containers.Start(ctx, containers.WithReplicas(2))
+//	defer st.Stop(context.WithoutCancel(ctx)) // also after an error: st may be partial
+//
+// Everything created carries the labels aiuptime.run, aiuptime.service and
+// aiuptime.role; Stop (or Down from another process) removes it all.
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/aiuptime/aiuptime/fixtures/modelserver"
+	"github.com/aiuptime/aiuptime/stack"
+)
+
+// Kind is what Stack.Kind returns.
+const Kind = "containers"
+
+// Additional label keys.
+const (
+	// LabelStateDir records the host dir of a run's files, so Down from
+	// another process finds the data volume mount.
+	LabelStateDir = "aiuptime.statedir"
+)
+
+// Names of the non-model services.
+const (
+	ServiceGateway = "gateway"
+	ServiceProxy   = "proxy"
+	// proxyAlias is the proxy's name on the stack network.
+	proxyAlias   = "toxiproxy"
+	proxyAPIPort = "8474/tcp"
+	// proxyListenBase is the first proxy listen port (model-0); each model
+	// server gets the next one.
+	proxyListenBase = 18000
+	modelsMount     = "/models"
+)
+
+// DefaultStateDir is where run files live unless WithStateDir says
+// otherwise: $AIUPTIME_STATE_DIR, else <tmp>/aiuptime/runs.
+func DefaultStateDir() string {
+	if d := os.Getenv("AIUPTIME_STATE_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "aiuptime", "runs")
+}
+
+// Timings are the durations of a Start, for reports and benchmarks.
+type Timings struct {
+	Images   time.Duration // building or finding the images
+	Built    []string      // images that had to be built (not cached)
+	Models   time.Duration // generating and copying model dirs
+	Services time.Duration // starting containers until all healthy
+	Total    time.Duration
+}
+
+// Stack is a running embedded stack. It implements stack.Stack,
+// stack.Replacer and stack.CapabilityReporter.
+type Stack struct {
+	o           options
+	cli         *client.Client
+	log         *slog.Logger
+	runID       string
+	runDir      string
+	netName     string
+	masterKey   string
+	modelAPIKey string
+	caps        stack.Capabilities
+	images      map[stack.Role]string
+	genBin      string
+	timings     Timings
+
+	mu        sync.Mutex
+	order     []string
+	svcs      map[string]*svc
+	proxyAPI  string // host URL of the Toxiproxy API ("" without proxy)
+	nextProxy int
+
+	stopOnce sync.Once
+	stopErr  error
+	removed  Removed
+}
+
+var (
+	_ stack.Stack              = (*Stack)(nil)
+	_ stack.Replacer           = (*Stack)(nil)
+	_ stack.CapabilityReporter = (*Stack)(nil)
+)
+
+// svc is what the stack knows about one of its services.
+type svc struct {
+	name, containerName string
+	role                stack.Role
+	image               string
+	port                nat.Port // container port of the API
+	hostPort            int
+	healthPath          string
+	restart             string
+	args                []string // extra args (after the provider's)
+	env                 map[string]string
+	modelVolume         string // docker volume name of the models volume
+	modelVersion        string
+	volumes             []stack.Volume
+	proxy               *stack.Proxy
+	proxyListen         int // the proxy's listen port for this service
+	containerID         string
+}
+
+// Start builds what is missing and starts the stack. On error the returned
+// Stack, when non-nil, holds what was created: call Stop on it.
+func Start(ctx context.Context, opts ...Option) (*Stack, error) {
+	t0 := time.Now()
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("containers: %w", err)
+		}
+	}
+	if o.runID == "" {
+		o.runID = newRunID()
+	}
+	if o.stateDir == "" {
+		o.stateDir = DefaultStateDir()
+	}
+	if o.binDir == "" {
+		o.binDir = BinDir()
+	}
+	setupTestcontainers(o.logger)
+	cli, err := Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{
+		o: o, cli: cli, log: o.logger.With("run", o.runID), runID: o.runID,
+		runDir:  filepath.Join(o.stateDir, o.runID),
+		netName: "aiuptime-" + o.runID,
+		images:  map[stack.Role]string{},
+		svcs:    map[string]*svc{},
+		caps:    stack.Capabilities{ProxyMode: string(o.proxyMode)},
+	}
+	s.masterKey = o.masterKey
+	if s.masterKey == "" {
+		s.masterKey = "sk-" + randHex(24)
+	}
+	s.modelAPIKey = o.modelAPIKey
+	if err := s.start(ctx); err != nil {
+		return s, fmt.Errorf("start stack %s: %w", s.runID, err)
+	}
+	s.timings.Total = time.Since(t0)
+	s.log.Info("stack up", "gateway", s.svcs[ServiceGateway].url(), "replicas", o.replicas,
+		"proxy", s.caps.Proxy, "took", s.timings.Total.Round(time.Millisecond))
+	return s, nil
+}
+
+func (s *Stack) start(ctx context.Context) error {
+	if err := os.MkdirAll(s.runDir, 0o700); err != nil {
+		return fmt.Errorf("run dir: %w", err)
+	}
+	// Images.
+	t := time.Now()
+	if err := s.ensureImages(ctx); err != nil {
+		return err
+	}
+	s.timings.Images = time.Since(t)
+
+	// Netem probe and the proxy decision.
+	netem, detail := ProbeNetem()
+	s.caps.Netem, s.caps.NetemDetail = netem, detail
+	switch s.o.proxyMode {
+	case ProxyAlways:
+		s.caps.Proxy = true
+	case ProxyNever:
+		s.caps.Proxy = false
+	default:
+		s.caps.Proxy = !netem
+	}
+	switch {
+	case netem:
+		s.caps.LatencyMechanism = stack.MechanismNetem
+	case s.caps.Proxy:
+		s.caps.LatencyMechanism = stack.MechanismToxiproxy
+	default:
+		s.caps.LatencyMechanism = stack.MechanismNone
+	}
+	s.log.Info("capabilities", "netem", netem, "netem_detail", detail, "proxy", s.caps.Proxy)
+
+	// Network.
+	if _, err := s.cli.NetworkCreate(ctx, s.netName, network.CreateOptions{
+		Driver: "bridge",
+		Labels: s.labels("network", ""),
+	}); err != nil {
+		return fmt.Errorf("create network %s: %w", s.netName, err)
+	}
+
+	// Model volumes.
+	t = time.Now()
+	src, err := generatedModel(ctx, s.genBin, s.o.modelName, s.o.modelVersion, s.o.modelSize)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < s.o.replicas; i++ {
+		name := fmt.Sprintf("model-%d", i)
+		sv, err := s.newModelSvc(ctx, name, stack.ServiceSpec{}, src)
+		if err != nil {
+			return err
+		}
+		s.add(sv)
+	}
+	s.timings.Models = time.Since(t)
+
+	// Containers: model servers in parallel, then the proxy, then the gateway.
+	t = time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, s.o.replicas)
+	for i, name := range s.modelNames() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.runModel(ctx, s.svcs[name], s.o.healthTimeout)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if s.caps.Proxy {
+		if err := s.startProxy(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.startGateway(ctx); err != nil {
+		return err
+	}
+	s.timings.Services = time.Since(t)
+	return nil
+}
+
+func (s *Stack) ensureImages(ctx context.Context) error {
+	need := []struct {
+		role    stack.Role
+		key     string
+		fixture string
+	}{
+		{stack.RoleModel, string(stack.RoleModel), FixtureModelServer},
+		{stack.RoleGateway, ServiceGateway, FixtureGateway},
+		{stack.RoleProxy, ServiceProxy, FixtureToxiproxy},
+	}
+	for _, n := range need {
+		if c, ok := s.o.services[n.key]; ok && c.Image != "" {
+			s.images[n.role] = c.Image
+			continue
+		}
+		if n.role == stack.RoleProxy && s.o.proxyMode == ProxyNever {
+			continue
+		}
+		b, err := EnsureImage(ctx, s.cli, s.log, n.fixture, s.o.binDir)
+		if err != nil {
+			return err
+		}
+		if b.Built {
+			s.timings.Built = append(s.timings.Built, b.Tag)
+		}
+		s.images[n.role] = b.Tag
+	}
+	// gen-model runs on the host: the model server binary must exist even
+	// when the model image is not the fixture.
+	root, _ := ModuleRoot()
+	if err := ensureBinaries(ctx, s.log, root, s.o.binDir, fixtures[FixtureModelServer]); err != nil {
+		return err
+	}
+	s.genBin = filepath.Join(s.o.binDir, "aiuptime-modelserver")
+	return nil
+}
+
+func (s *Stack) labels(service string, role stack.Role) map[string]string {
+	l := map[string]string{
+		stack.LabelRun:     s.runID,
+		stack.LabelService: service,
+		LabelStateDir:      s.o.stateDir,
+	}
+	if role != "" {
+		l[stack.LabelRole] = string(role)
+	}
+	return l
+}
+
+func (s *Stack) add(sv *svc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.svcs[sv.name]; !ok {
+		s.order = append(s.order, sv.name)
+	}
+	s.svcs[sv.name] = sv
+}
+
+func (s *Stack) modelNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, n := range s.order {
+		if s.svcs[n].role == stack.RoleModel {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// newModelSvc prepares a model service: config, host port, a models volume
+// filled from src (unless spec reuses another service's volume).
+func (s *Stack) newModelSvc(ctx context.Context, name string, spec stack.ServiceSpec, src string) (*svc, error) {
+	cfg := s.o.config(name, stack.RoleModel)
+	sv := &svc{
+		name: name, containerName: "aiuptime-" + s.runID + "-" + name, role: stack.RoleModel,
+		image: s.images[stack.RoleModel], port: nat.Port(modelserver.Port),
+		healthPath: modelserver.HealthPath, restart: DefaultRestartPolicy,
+		args: cfg.Args, env: cfg.Env, modelVersion: s.o.modelVersion,
+	}
+	if cfg.Image != "" {
+		sv.image = cfg.Image
+	}
+	if cfg.HealthPath != "" {
+		sv.healthPath = cfg.HealthPath
+	}
+	if cfg.RestartPolicy != "" {
+		sv.restart = cfg.RestartPolicy
+	}
+	applySpec(sv, spec)
+	port, err := hostPort(cfg.HostPort)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	sv.hostPort = port
+	if spec.ModelVolume != "" && spec.ModelVersion == "" {
+		other, ok := s.svcs[spec.ModelVolume]
+		if !ok {
+			return nil, fmt.Errorf("%s: models volume of %s: %w", name, spec.ModelVolume, stack.ErrNotFound)
+		}
+		sv.modelVolume, sv.volumes = other.modelVolume, slices.Clone(other.volumes)
+		sv.modelVersion = other.modelVersion
+		return sv, nil
+	}
+	vname := sv.containerName + "-models"
+	v, err := s.cli.VolumeCreate(ctx, volume.CreateOptions{Name: vname, Labels: s.labels(name, stack.RoleModel)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: create volume: %w", name, err)
+	}
+	if err := fillDir(src, v.Mountpoint); err != nil {
+		return nil, fmt.Errorf("%s: fill models volume (the Docker volume dir must be reachable from this host): %w", name, err)
+	}
+	sv.modelVolume = vname
+	sv.volumes = []stack.Volume{{Purpose: stack.VolumeModels, Name: vname, HostPath: v.Mountpoint, MountPath: modelsMount}}
+	return sv, nil
+}
+
+func applySpec(sv *svc, spec stack.ServiceSpec) {
+	if spec.Image != "" {
+		sv.image = spec.Image
+	}
+	if len(spec.Args) > 0 {
+		sv.args = append(slices.Clone(sv.args), spec.Args...)
+	}
+	if len(spec.Env) > 0 {
+		env := map[string]string{}
+		for k, v := range sv.env {
+			env[k] = v
+		}
+		for k, v := range spec.Env {
+			env[k] = v
+		}
+		sv.env = env
+	}
+	if spec.ModelVersion != "" {
+		sv.modelVersion = spec.ModelVersion
+	}
+}
+
+// networkOpt puts a container on the stack network under alias.
+func (s *Stack) networkOpt(alias string) testcontainers.CustomizeRequestOption {
+	return func(req *testcontainers.GenericContainerRequest) error {
+		req.Networks = []string{s.netName}
+		req.NetworkAliases = map[string][]string{s.netName: {alias}}
+		return nil
+	}
+}
+
+// hostConfigOpt publishes the API port on 127.0.0.1:hostPort, sets the
+// restart policy and the mounts.
+func hostConfigOpt(port nat.Port, hostPort int, restart string, mounts []mount.Mount) testcontainers.CustomizeRequestOption {
+	return func(req *testcontainers.GenericContainerRequest) error {
+		prev := req.HostConfigModifier
+		req.HostConfigModifier = func(hc *container.HostConfig) {
+			if prev != nil {
+				prev(hc)
+			}
+			hc.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1", HostPort: fmt.Sprint(hostPort)}}}
+			if restart != "" {
+				hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(restart)}
+			}
+			hc.Mounts = append(hc.Mounts, mounts...)
+		}
+		return nil
+	}
+}
+
+func (s *Stack) runModel(ctx context.Context, sv *svc, timeout time.Duration) error {
+	args := []string{"--model-dir", modelsMount, "--port", sv.port.Port(), "--served-model-name", s.o.modelName}
+	if s.modelAPIKey != "" {
+		args = append(args, "--api-key", s.modelAPIKey)
+	}
+	if s.o.loadRate > 0 {
+		args = append(args, "--load-rate", fmt.Sprint(s.o.loadRate))
+	}
+	if s.o.ttft > 0 {
+		args = append(args, "--ttft", s.o.ttft.String())
+	}
+	if s.o.itl > 0 {
+		args = append(args, "--itl", s.o.itl.String())
+	}
+	args = append(args, sv.args...)
+	s.log.Info("starting", "service", sv.name, "image", sv.image, "port", sv.hostPort)
+	c, err := modelserver.Run(ctx, sv.image,
+		testcontainers.WithName(sv.containerName),
+		testcontainers.WithCmd(args...),
+		testcontainers.WithEnv(sv.env),
+		testcontainers.WithLabels(s.labels(sv.name, stack.RoleModel)),
+		s.networkOpt(sv.name),
+		hostConfigOpt(sv.port, sv.hostPort, sv.restart, []mount.Mount{{Type: mount.TypeVolume, Source: sv.modelVolume, Target: modelsMount}}),
+		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: timeout}),
+	)
+	if c != nil {
+		sv.containerID = c.GetContainerID()
+	}
+	return classifyStartErr(sv.name, sv.hostPort, err)
+}
+
+func (s *Stack) startProxy(ctx context.Context) error {
+	port, err := hostPort(s.o.config(ServiceProxy, stack.RoleProxy).HostPort)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	sv := &svc{
+		name: ServiceProxy, containerName: "aiuptime-" + s.runID + "-" + ServiceProxy, role: stack.RoleProxy,
+		image: s.images[stack.RoleProxy], port: proxyAPIPort, hostPort: port, healthPath: "/version",
+		restart: DefaultRestartPolicy,
+	}
+	// The proxies are in a config file, so a restarted Toxiproxy has them.
+	var proxies []toxiProxy
+	for _, name := range s.modelNames() {
+		m := s.svcs[name]
+		m.proxyListen = proxyListenBase + s.nextProxy
+		s.nextProxy++
+		proxies = append(proxies, m.toxi())
+	}
+	cfgPath := filepath.Join(s.runDir, "toxiproxy.json")
+	if err := writeToxiConfig(cfgPath, proxies); err != nil {
+		return err
+	}
+	s.add(sv)
+	req := testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:        sv.image,
+			Name:         sv.containerName,
+			ExposedPorts: []string{proxyAPIPort},
+			Cmd:          []string{"-config", "/etc/toxiproxy.json"},
+			Labels:       s.labels(ServiceProxy, stack.RoleProxy),
+			WaitingFor:   &healthWait{service: ServiceProxy, port: proxyAPIPort, path: "/version", timeout: s.o.healthTimeout},
+		},
+		Started: true,
+	}
+	for _, opt := range []testcontainers.CustomizeRequestOption{
+		s.networkOpt(proxyAlias),
+		hostConfigOpt(proxyAPIPort, port, sv.restart, []mount.Mount{{Type: mount.TypeBind, Source: cfgPath, Target: "/etc/toxiproxy.json", ReadOnly: true}}),
+	} {
+		if err := opt(&req); err != nil {
+			return err
+		}
+	}
+	s.log.Info("starting", "service", sv.name, "image", sv.image, "port", sv.hostPort)
+	c, err := testcontainers.GenericContainer(ctx, req)
+	if c != nil {
+		sv.containerID = c.GetContainerID()
+	}
+	if err := classifyStartErr(sv.name, sv.hostPort, err); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.proxyAPI = fmt.Sprintf("http://127.0.0.1:%d", port)
+	for _, name := range s.order {
+		if m := s.svcs[name]; m.role == stack.RoleModel && m.proxyListen != 0 {
+			m.proxy = &stack.Proxy{APIURL: s.proxyAPI, Name: m.name}
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}

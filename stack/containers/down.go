@@ -1,0 +1,189 @@
+package containers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+
+	"github.com/aiuptime/aiuptime/stack"
+)
+
+// Removed lists what Down removed.
+type Removed struct {
+	Containers []string `json:"containers"` // names
+	Networks   []string `json:"networks"`
+	Volumes    []string `json:"volumes"`
+	Mounts     []string `json:"mounts"`   // unmounted data volumes
+	RunDirs    []string `json:"run_dirs"` // removed state dirs
+}
+
+// Count is the number of resources removed.
+func (r Removed) Count() int {
+	return len(r.Containers) + len(r.Networks) + len(r.Volumes) + len(r.Mounts) + len(r.RunDirs)
+}
+
+// Down removes every container, network and volume labelled
+// aiuptime.run=runID, unmounts its data volume and removes its run dir.
+// With runID "" it does so for every run (every resource carrying the
+// aiuptime.run label): that is `drill stack down` without --run. It works
+// from any process. Errors are joined; Down removes what it can.
+func Down(ctx context.Context, cli client.APIClient, runID string) (Removed, error) {
+	var rm Removed
+	var errs []error
+	label := stack.LabelRun
+	if runID != "" {
+		label += "=" + runID
+	}
+	f := filters.NewArgs(filters.Arg("label", label))
+	type runKey struct{ stateDir, run string }
+	runs := map[runKey]bool{}
+	if runID != "" {
+		runs[runKey{DefaultStateDir(), runID}] = true
+	}
+	note := func(l map[string]string) {
+		if r := l[stack.LabelRun]; r != "" && l[LabelStateDir] != "" {
+			runs[runKey{l[LabelStateDir], r}] = true
+		}
+	}
+
+	ctrs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return rm, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range ctrs {
+		note(c.Labels)
+		name := c.ID[:12]
+		if len(c.Names) > 0 {
+			name = c.Names[0][1:]
+		}
+		err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !client.IsErrNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", name, err))
+			continue
+		}
+		rm.Containers = append(rm.Containers, name)
+	}
+	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list networks: %w", err))
+	}
+	for _, n := range nets {
+		note(n.Labels)
+		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !client.IsErrNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			continue
+		}
+		rm.Networks = append(rm.Networks, n.Name)
+	}
+	vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list volumes: %w", err))
+	}
+	for _, v := range vols.Volumes {
+		note(v.Labels)
+		if err := removeVolume(ctx, cli, v.Name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rm.Volumes = append(rm.Volumes, v.Name)
+	}
+	if runID == "" {
+		// Runs whose containers are gone but whose files are left.
+		if ents, err := os.ReadDir(DefaultStateDir()); err == nil {
+			for _, e := range ents {
+				if e.IsDir() && validRunID(e.Name()) {
+					runs[runKey{DefaultStateDir(), e.Name()}] = true
+				}
+			}
+		}
+	}
+	keys := make([]runKey, 0, len(runs))
+	for k := range runs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].run < keys[j].run })
+	for _, k := range keys {
+		dir := filepath.Join(k.stateDir, k.run)
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		data := filepath.Join(dir, "data")
+		if mounted, _ := isMountPoint(data); mounted {
+			if err := unmountDir(data); err != nil {
+				errs = append(errs, err)
+				continue // never remove files through a live mount
+			}
+			rm.Mounts = append(rm.Mounts, data)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove run dir: %w", err))
+			continue
+		}
+		rm.RunDirs = append(rm.RunDirs, dir)
+	}
+	return rm, errors.Join(errs...)
+}
+
+// removeVolume removes a volume, retrying briefly while a just-removed
+// container still holds it.
+func removeVolume(ctx context.Context, cli client.APIClient, name string) error {
+	var err error
+	for i := 0; i < 20; i++ {
+		err = cli.VolumeRemove(ctx, name, true)
+		if err == nil || client.IsErrNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove volume %s: %w", name, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("remove volume %s: %w", name, err)
+}
+
+// Stop removes everything the stack created (idempotent). It runs under
+// context.WithoutCancel with its own bound, so a cancelled ctx still
+// cleans up.
+func (s *Stack) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		s.removed, s.stopErr = Down(ctx, s.cli, s.runID)
+		if s.stopErr == nil {
+			s.log.Info("stack down", "removed", s.removed.Count())
+		}
+		s.cli.Close()
+	})
+	return s.stopErr
+}
+
+// Removed reports what Stop removed.
+func (s *Stack) Removed() Removed { return s.removed }
+
+func volumeCreate(name string, labels map[string]string) volume.CreateOptions {
+	return volume.CreateOptions{Name: name, Labels: labels}
+}
+
+// newRunID returns a short random run id such as "r3f9a1c".
+func newRunID() string { return "r" + randHex(3) }
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b)
+}
