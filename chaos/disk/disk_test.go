@@ -1,0 +1,287 @@
+package disk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/stack"
+)
+
+func deps(t *testing.T) chaos.Deps {
+	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chaos.Deps{Journal: j, RunID: "test"}
+}
+
+func journalEmpty(t *testing.T, d chaos.Deps) {
+	t.Helper()
+	if recs, err := d.Journal.List(); err != nil || len(recs) != 0 {
+		t.Fatalf("journal not empty: %v %v", recs, err)
+	}
+}
+
+func populate(t *testing.T, dir string) map[string][]byte {
+	files := map[string][]byte{
+		"model-00001.safetensors": bytes.Repeat([]byte("weights!"), 4096),
+		"config.json":             []byte(`{"a":1}`),
+		"sub/tokenizer.json":      []byte(`{"tok":true}`),
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+func same(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s not restored: %v", name, err)
+		}
+	}
+}
+
+func TestWipeAndRevert(t *testing.T) {
+	dir := t.TempDir()
+	files := populate(t, dir)
+	d := deps(t)
+	f := &Wipe{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "model-0", HostPath: dir}, Deps: d}
+	rev, err := f.Inject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("not wiped: %v", ents)
+	}
+	recs, _ := d.Journal.List()
+	if len(recs) != 1 || recs[0].Note != RecoveryNote {
+		t.Fatalf("journal: %+v", recs)
+	}
+	if err := rev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	same(t, dir, files)
+	journalEmpty(t, d)
+	if ents, _ := os.ReadDir(filepath.Join(d.Journal.StateDir(), "snapshots")); len(ents) != 0 {
+		t.Fatalf("snapshot left: %v", ents)
+	}
+}
+
+func TestCorruptAndRevert(t *testing.T) {
+	dir := t.TempDir()
+	files := populate(t, dir)
+	d := deps(t)
+	f := &Corrupt{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "model-0", HostPath: dir}, Deps: d}
+	rev, err := f.Inject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(f.File()) != "model-00001.safetensors" {
+		t.Fatalf("picked %s", f.File())
+	}
+	got, _ := os.ReadFile(f.File())
+	if bytes.Equal(got, files["model-00001.safetensors"]) {
+		t.Fatal("not corrupted")
+	}
+	if err := rev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	same(t, dir, files)
+	journalEmpty(t, d)
+}
+
+func TestBadParams(t *testing.T) {
+	for _, s := range []Spec{{Volume: "logs"}, {Volume: "data", Path: "../etc"}, {Volume: "data", Path: "/etc"}, {Volume: "data", LeaveBytes: -1}} {
+		if err := s.Validate(); err == nil {
+			t.Errorf("%+v: want error", s)
+		}
+	}
+}
+
+// loopExt4 makes a small ext4 image, loop-mounts it and returns the mount point.
+func loopExt4(t *testing.T, mb int) string {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	img := filepath.Join(t.TempDir(), "vol.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, int64(mb)<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs: %v %s", err, out)
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("loop mount unavailable: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	return mnt
+}
+
+func TestFullOnLoopExt4(t *testing.T) {
+	mnt := loopExt4(t, 32)
+	d := deps(t)
+	f := &Full{Spec: Spec{Volume: stack.VolumeData, LeaveBytes: 64 << 10}, Target: Target{Service: "gateway", HostPath: mnt}, Deps: d}
+	rev, err := f.Inject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s unix.Statfs_t
+	_ = unix.Statfs(mnt, &s)
+	free := int64(s.Bfree) * s.Bsize
+	t.Logf("free after fill: %d bytes (asked to leave %d)", free, 64<<10)
+	err = os.WriteFile(filepath.Join(mnt, "big"), make([]byte, 1<<20), 0o600)
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("write 1 MiB on a full volume: want ENOSPC, got %v", err)
+	}
+	_ = os.Remove(filepath.Join(mnt, "big"))
+	if fs, _ := Fillers(mnt); len(fs) != 1 {
+		t.Fatalf("fillers: %v", fs)
+	}
+	if err := rev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	journalEmpty(t, d)
+	if fs, _ := Fillers(mnt); len(fs) != 0 {
+		t.Fatalf("fillers left: %v", fs)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "big"), make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatalf("write after revert: %v", err)
+	}
+}
+
+func TestFullRefusesHostFilesystem(t *testing.T) {
+	d := deps(t)
+	f := &Full{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "gateway", HostPath: t.TempDir()}, Deps: d}
+	if _, err := f.Inject(context.Background()); !errors.Is(err, ErrSharedFilesystem) {
+		t.Fatalf("want ErrSharedFilesystem, got %v", err)
+	}
+	journalEmpty(t, d)
+}
+
+// TestReadOnlyInMountNamespace remounts a loop ext4 volume read-only inside
+// a child's private mount namespace: writes there fail with EROFS, the
+// host's view stays writable, the revert makes it writable again.
+func TestReadOnlyInMountNamespace(t *testing.T) {
+	mnt := loopExt4(t, 16)
+	child := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "120")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	pid := child.Process.Pid
+	// Wait until the child is in its own mount namespace.
+	deadline := time.Now().Add(5 * time.Second)
+	for chaos.CheckNotHostNS(chaos.NSPath(pid, "mnt"), "mnt") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("child never got its own mount namespace")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	writeIn := func() error {
+		out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-m", "--", "sh", "-c", "echo x > "+mnt+"/probe").CombinedOutput()
+		if err != nil {
+			return errors.New(strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if err := writeIn(); err != nil {
+		t.Fatalf("baseline write: %v", err)
+	}
+	d := deps(t)
+	f := &ReadOnly{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "gateway", PID: pid, HostPath: mnt, MountPath: mnt}, Deps: d}
+	rev, err := f.Inject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = writeIn()
+	if err == nil || !strings.Contains(err.Error(), "Read-only file system") {
+		t.Fatalf("write in the namespace: want EROFS, got %v", err)
+	}
+	if ro, err := MountReadOnly(pid, mnt); err != nil || !ro {
+		t.Fatalf("mountinfo ro=%v err=%v", ro, err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "host"), []byte("ok"), 0o600); err != nil {
+		t.Fatalf("host view must stay writable: %v", err)
+	}
+	if err := rev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	journalEmpty(t, d)
+	if err := writeIn(); err != nil {
+		t.Fatalf("write after revert: %v", err)
+	}
+}
+
+func TestReadOnlyRefusesHostMountNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	f := &ReadOnly{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "x", PID: os.Getpid(), HostPath: "/tmp", MountPath: "/tmp"}, Deps: deps(t)}
+	if _, err := f.Inject(context.Background()); !errors.Is(err, chaos.ErrHostNamespace) {
+		t.Fatalf("want ErrHostNamespace, got %v", err)
+	}
+}
+
+// TestCrashReplayWipe: a child wipes and is SIGKILLed; Replay restores.
+func TestCrashReplayWipe(t *testing.T) {
+	if dir := os.Getenv("AIUPTIME_WIPE_DIR"); dir != "" {
+		j, _ := chaos.OpenJournal(chaos.WithStateDir(os.Getenv("AIUPTIME_WIPE_STATE")))
+		f := &Wipe{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "m", HostPath: dir}, Deps: chaos.Deps{Journal: j}}
+		if _, err := f.Inject(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		os.Stdout.WriteString("INJECTED\n")
+		time.Sleep(time.Minute)
+		return
+	}
+	dir, state := t.TempDir(), t.TempDir()
+	files := populate(t, dir)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReplayWipe$")
+	cmd.Env = append(os.Environ(), "AIUPTIME_WIPE_DIR="+dir, "AIUPTIME_WIPE_STATE="+state)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1024)
+	acc := ""
+	for !strings.Contains(acc, "INJECTED") {
+		n, err := out.Read(buf)
+		if err != nil {
+			t.Fatalf("child: %v %s", err, acc)
+		}
+		acc += string(buf[:n])
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatal("not wiped")
+	}
+	if res, err := chaos.Replay(context.Background(), chaos.JournalDir(state)); err != nil || len(res.Reverted) != 1 {
+		t.Fatalf("replay %+v %v", res, err)
+	}
+	same(t, dir, files)
+}
