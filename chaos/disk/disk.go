@@ -713,8 +713,17 @@ func fill(ctx context.Context, file, root string, leave int64) error {
 			break
 		}
 		st, err := fh.Stat()
-		if err != nil || unix.Fallocate(int(fh.Fd()), 0, st.Size(), extra) != nil {
+		if err != nil {
 			break
+		}
+		if unix.Fallocate(int(fh.Fd()), 0, st.Size(), extra) != nil {
+			// Fall back to small writes for the last blocks.
+			buf := make([]byte, s.Bsize)
+			for n := int64(0); n < extra; n += s.Bsize {
+				if _, err := fh.WriteAt(buf, st.Size()+n); err != nil {
+					break
+				}
+			}
 		}
 	}
 	// Metadata may have taken a little: shrink until leave bytes are free.
