@@ -190,35 +190,43 @@ type AlertWatch struct {
 func (p *Prometheus) WatchAlerts(ctx context.Context, ref time.Time) *AlertWatch {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &AlertWatch{cancel: cancel, done: make(chan struct{}), open: map[model.Fingerprint]*AlertRecord{}}
+	poll := func(ctx context.Context) {
+		res, err := p.api.Alerts(ctx)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		active := map[model.Fingerprint]bool{}
+		for _, a := range res.Alerts {
+			if a.State != v1.AlertStateFiring {
+				continue
+			}
+			fp := a.Labels.Fingerprint()
+			active[fp] = true
+			if _, ok := w.open[fp]; !ok {
+				w.open[fp] = &AlertRecord{Name: string(a.Labels[model.AlertNameLabel]), FiredAt: now, Delay: now.Sub(ref)}
+			}
+		}
+		for fp, r := range w.open {
+			if !active[fp] {
+				r.ResolvedAt = now
+				w.closed = append(w.closed, *r)
+				delete(w.open, fp)
+			}
+		}
+	}
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(p.o.poll)
 		defer tick.Stop()
 		for {
-			res, err := p.api.Alerts(ctx)
-			now := time.Now()
-			if err == nil {
-				active := map[model.Fingerprint]bool{}
-				for _, a := range res.Alerts {
-					if a.State != v1.AlertStateFiring {
-						continue
-					}
-					fp := a.Labels.Fingerprint()
-					active[fp] = true
-					if _, ok := w.open[fp]; !ok {
-						w.open[fp] = &AlertRecord{Name: string(a.Labels[model.AlertNameLabel]), FiredAt: now, Delay: now.Sub(ref)}
-					}
-				}
-				for fp, r := range w.open {
-					if !active[fp] {
-						r.ResolvedAt = now
-						w.closed = append(w.closed, *r)
-						delete(w.open, fp)
-					}
-				}
-			}
+			poll(ctx)
 			select {
 			case <-ctx.Done():
+				// One last look, so that Stop sees the state at the time it was called.
+				final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				poll(final)
+				cancel()
 				return
 			case <-tick.C:
 			}

@@ -1,0 +1,154 @@
+package rules
+
+import (
+	"errors"
+	"math"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestScaled(t *testing.T) {
+	for _, tc := range []struct {
+		d       time.Duration
+		scale   float64
+		want    time.Duration
+		clamped bool
+	}{
+		{time.Hour, 720, 5 * time.Second, false},
+		{30 * time.Minute, 720, 2500 * time.Millisecond, false},
+		{5 * time.Minute, 720, 2 * time.Second, true}, // 416ms < 2 scrapes
+		{72 * time.Hour, 720, 6 * time.Minute, false},
+		{time.Hour, 1, time.Hour, false},
+		{time.Hour, 0, time.Hour, false},
+		{time.Second, 1, 2 * time.Second, true},
+	} {
+		got, clamped := Scaled(tc.d, tc.scale, time.Second)
+		if got != tc.want || clamped != tc.clamped {
+			t.Errorf("Scaled(%s, %v) = %s, %v; want %s, %v", tc.d, tc.scale, got, clamped, tc.want, tc.clamped)
+		}
+	}
+}
+
+func TestGoogle30dFactorsFollowBudgetPercent(t *testing.T) {
+	// Sloth: factor = errorBudgetPercent/100 * 30d / longWindow.
+	budgetPct := []float64{2, 5, 10, 10}
+	for i, w := range Google30d {
+		want := budgetPct[i] / 100 * (30 * 24 * time.Hour).Hours() / w.Long.Hours()
+		if math.Abs(want-w.Factor) > 1e-9 {
+			t.Errorf("window %d: factor %v, want %v", i, w.Factor, want)
+		}
+	}
+}
+
+func TestPickBucket(t *testing.T) {
+	bounds := []float64{0.3, 0.5, 1, 2.5, 5, math.Inf(1)}
+	for _, tc := range []struct {
+		th   time.Duration
+		want float64
+		err  bool
+	}{
+		{2 * time.Second, 2.5, false},
+		{time.Second, 1, false},
+		{100 * time.Millisecond, 0.3, false},
+		{6 * time.Second, 0, true},
+	} {
+		got, err := PickBucket(bounds, tc.th)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("PickBucket(%s) = %v, %v; want %v, err %v", tc.th, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestLeMatcherMatchesExporterFormats(t *testing.T) {
+	for _, tc := range []struct {
+		b       float64
+		match   []string
+		nomatch []string
+	}{
+		{2, []string{"2", "2.0", "2.00"}, []string{"20", "2.5", "12"}},
+		{2.5, []string{"2.5", "2.50"}, []string{"2.55", "2", "25"}},
+		{0.25, []string{"0.25"}, []string{"0.255", "1.25"}},
+	} {
+		re := regexp.MustCompile("^(?:" + LeMatcher(tc.b) + ")$") // Prometheus anchors
+		for _, s := range tc.match {
+			if !re.MatchString(s) {
+				t.Errorf("LeMatcher(%v) does not match %q", tc.b, s)
+			}
+		}
+		for _, s := range tc.nomatch {
+			if re.MatchString(s) {
+				t.Errorf("LeMatcher(%v) matches %q", tc.b, s)
+			}
+		}
+	}
+}
+
+func TestGenerateAlertNamesAndNotes(t *testing.T) {
+	res, err := Generate(Spec{
+		SLO:   SLO{Name: "chat", Availability: 0.999, LatencyThreshold: 2 * time.Second, LatencyPercentile: 0.95},
+		Scale: 720, LatencyBucket: 2.5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{AlertEngineDown, AlertGatewayDown, AlertDeploymentCooldown, AlertHighErrorRate,
+		AlertLowAvailability, AlertHighLatencyP95, AlertErrorBudgetBurnPage, AlertErrorBudgetBurnTicket,
+		AlertLatencyBudgetBurnPage, AlertLatencyBudgetBurnTicket}
+	if diff := cmp.Diff(want, res.File.Alerts()); diff != "" {
+		t.Errorf("alerts (-want +got):\n%s", diff)
+	}
+	notes := strings.Join(res.Notes, "\n")
+	for _, s := range []string{"window 5m scaled by 720 clamped to 2s", "le=2.5 for threshold 2s"} {
+		if !strings.Contains(notes, s) {
+			t.Errorf("notes lack %q:\n%s", s, notes)
+		}
+	}
+	// The page alert compares both windows of each pair against factor*budget.
+	var page string
+	for _, g := range res.File.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == AlertErrorBudgetBurnPage {
+				page = r.Expr
+			}
+		}
+	}
+	for _, s := range []string{`aiuptime:slo_errors:ratio_rate5m{slo="chat"} > 0.0144`, `aiuptime:slo_errors:ratio_rate1h{slo="chat"} > 0.0144`,
+		`aiuptime:slo_errors:ratio_rate30m{slo="chat"} > 0.006`, `aiuptime:slo_errors:ratio_rate6h{slo="chat"} > 0.006`} {
+		if !strings.Contains(page, s) {
+			t.Errorf("page expr lacks %q: %s", s, page)
+		}
+	}
+}
+
+func TestGenerateOmitsLatencyWithoutBucket(t *testing.T) {
+	res, err := Generate(Spec{SLO: SLO{Availability: 0.99, LatencyThreshold: time.Second, LatencyPercentile: 0.9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.File.Alerts() {
+		if a == AlertLatencyBudgetBurnPage {
+			t.Errorf("latency burn alert generated without a bucket")
+		}
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "no latency histogram bucket") {
+		t.Errorf("notes: %v", res.Notes)
+	}
+}
+
+func TestGenerateRejectsBadSpec(t *testing.T) {
+	for name, spec := range map[string]Spec{
+		"availability 99.9 as percent": {SLO: SLO{Availability: 99.9}},
+		"bad name":                     {SLO: SLO{Name: "a b", Availability: 0.9}},
+		"negative scale":               {Scale: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Generate(spec); !errors.Is(err, ErrInvalidSpec) {
+				t.Errorf("err = %v, want ErrInvalidSpec", err)
+			}
+		})
+	}
+}
