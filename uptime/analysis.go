@@ -41,7 +41,8 @@ type Analysis struct {
 	MTTR time.Duration `json:"mttr"`
 	MTBF time.Duration `json:"mtbf"`
 	// Recoveries gives, per fault-injected or action-started event, the time
-	// until the outage it caused ended.
+	// until the outage it caused ended: the first outage running at the
+	// event or starting before the next fault or action.
 	Recoveries []Recovery `json:"recoveries"`
 
 	// Latency is over every request (failures at their time to fail); E2E,
@@ -447,18 +448,21 @@ func (a *Analysis) attribute(tol time.Duration) {
 	ev := a.Events
 	for i := range a.Outages {
 		o := &a.Outages[i]
-		// Cause: the latest fault or action before the outage (within the
-		// tolerance) that was not reverted before it began.
-		for j := len(ev) - 1; j >= 0; j-- {
-			e := ev[j]
+		// Cause: the fault or action nearest to the outage's start, among
+		// those before it (or at most the tolerance after it: the first
+		// failed request may have been sent just before the fault landed)
+		// that were not reverted before it began.
+		best := time.Duration(-1)
+		for _, e := range ev {
 			if !causes(e.Kind) || e.At.After(o.Start.Add(tol)) {
 				continue
 			}
 			if e.Kind == FaultInjected && reverted(ev, e, o.Start) {
 				continue
 			}
-			o.Cause = eventLabel(e)
-			break
+			if d := e.At.Sub(o.Start).Abs(); best < 0 || d < best {
+				best, o.Cause = d, eventLabel(e)
+			}
 		}
 		// Phases from the probe.
 		add := func(name string, at time.Time, src string) {
@@ -504,9 +508,9 @@ func (a *Analysis) attribute(tol time.Duration) {
 		}
 		rec := Recovery{Event: e, Outage: -1}
 		for i, o := range a.Outages {
-			ongoingAtEvent := o.Start.Before(e.At) && o.End.After(e.At)
-			startsAfter := !o.Start.Before(e.At.Add(-tol)) && (next.IsZero() || o.Start.Before(next))
-			if ongoingAtEvent || startsAfter {
+			// The first outage still running at the event or starting before
+			// the next fault or action.
+			if o.End.After(e.At) && (next.IsZero() || o.Start.Before(next)) {
 				rec.Outage = i
 				rec.Time = max(o.End.Sub(e.At), 0)
 				break
