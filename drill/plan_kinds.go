@@ -1,0 +1,264 @@
+package drill
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Param types in KindInfo tables.
+const (
+	ParamString   = "string"
+	ParamDuration = "duration" // a Go duration string
+	ParamPercent  = "percent"  // 0..100
+	ParamInt      = "int"
+	ParamRate     = "rate" // a tc rate: 100kbit, 10mbit, 1gbit
+	ParamSignal   = "signal"
+	ParamEnum     = "enum"
+	ParamBool     = "bool"
+	ParamSize     = "bytes" // an integer count of bytes
+)
+
+// ParamInfo documents one param of a fault or action kind.
+type ParamInfo struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Doc      string   `json:"doc"`
+	Default  string   `json:"default,omitempty"`
+	Required bool     `json:"required,omitempty"`
+	Enum     []string `json:"enum,omitempty"`
+}
+
+// KindInfo documents a fault, action or await kind and its params.
+type KindInfo struct {
+	Name   string      `json:"name"`
+	Doc    string      `json:"doc"`
+	Params []ParamInfo `json:"params,omitempty"`
+	// Strict rejects params not listed.
+	Strict bool `json:"-"`
+}
+
+// Fault kind names, as the plan's fault: values (DESIGN.md).
+const (
+	FaultNetworkDelay     = "network-delay"
+	FaultNetworkLoss      = "network-loss"
+	FaultNetworkBandwidth = "network-bandwidth"
+	FaultNetworkPartition = "network-partition"
+	FaultGPUKill          = "gpu-kill"
+	FaultGPUHang          = "gpu-hang"
+	FaultDiskWipe         = "disk-wipe"
+	FaultDiskCorrupt      = "disk-corrupt"
+	FaultDiskReadonly     = "disk-readonly"
+	FaultDiskFull         = "disk-full"
+	FaultContainerKill    = "container-kill"
+	FaultContainerStop    = "container-stop"
+	FaultContainerPause   = "container-pause"
+	FaultContainerRestart = "container-restart"
+	FaultContainerRemove  = "container-remove"
+)
+
+var diskParams = []ParamInfo{
+	{Name: "volume", Type: ParamEnum, Enum: []string{"models", "data"}, Required: true, Doc: "which volume of the service"},
+	{Name: "path", Type: ParamString, Doc: "a path inside the volume (default: all of it)"},
+}
+
+func withParams(base []ParamInfo, more ...ParamInfo) []ParamInfo {
+	return append(append([]ParamInfo(nil), base...), more...)
+}
+
+// FaultKinds is the built-in table of fault kinds and their params, as the
+// command-line contract in DESIGN.md fixes them. The chaos registry is the
+// authority at run time: point ListFaultKinds and WithFaultValidator at it.
+var FaultKinds = []KindInfo{
+	{Name: FaultNetworkDelay, Strict: true, Doc: "add latency to the target's traffic (netem; Toxiproxy latency where netem is missing)", Params: []ParamInfo{
+		{Name: "delay", Type: ParamDuration, Required: true, Doc: "added one-way delay"},
+		{Name: "jitter", Type: ParamDuration, Doc: "random variation of the delay"},
+		{Name: "correlation", Type: ParamPercent, Doc: "correlation with the previous packet's delay"},
+	}},
+	{Name: FaultNetworkLoss, Strict: true, Doc: "drop a share of the target's packets (netem; nftables numgen where netem is missing)", Params: []ParamInfo{
+		{Name: "percent", Type: ParamPercent, Required: true, Doc: "share of packets dropped"},
+		{Name: "correlation", Type: ParamPercent, Doc: "correlation with the previous packet's fate"},
+	}},
+	{Name: FaultNetworkBandwidth, Strict: true, Doc: "limit the target's bandwidth (tbf)", Params: []ParamInfo{
+		{Name: "rate", Type: ParamRate, Required: true, Doc: "rate such as 100kbit or 10mbit"},
+	}},
+	{Name: FaultNetworkPartition, Strict: true, Doc: "cut the target off the network (nftables drop)", Params: []ParamInfo{
+		{Name: "peer", Type: ParamString, Doc: "only cut traffic with this service (default: all)"},
+	}},
+	{Name: FaultGPUKill, Strict: true, Doc: "kill the GPU process (the engine) of the target, found through nvidia-smi", Params: []ParamInfo{
+		{Name: "signal", Type: ParamSignal, Default: "KILL", Doc: "signal sent to the process"},
+	}},
+	{Name: FaultGPUHang, Strict: true, Doc: "hang the GPU process (SIGSTOP): health stays green, completions stall"},
+	{Name: FaultDiskWipe, Strict: true, Doc: "delete the files of a volume", Params: diskParams},
+	{Name: FaultDiskCorrupt, Strict: true, Doc: "corrupt the files of a volume", Params: diskParams},
+	{Name: FaultDiskReadonly, Strict: true, Doc: "make a volume read-only", Params: diskParams},
+	{Name: FaultDiskFull, Strict: true, Doc: "fill a volume", Params: withParams(diskParams,
+		ParamInfo{Name: "leave_bytes", Type: ParamSize, Doc: "bytes left free (default 0)"})},
+	{Name: FaultContainerKill, Strict: true, Doc: "kill the target's container", Params: []ParamInfo{
+		{Name: "signal", Type: ParamSignal, Default: "KILL", Doc: "signal sent to the container"},
+	}},
+	{Name: FaultContainerStop, Strict: true, Doc: "stop the target's container (started again on revert)"},
+	{Name: FaultContainerPause, Strict: true, Doc: "pause the target's container (unpaused on revert)"},
+	{Name: FaultContainerRestart, Strict: true, Doc: "restart the target's container"},
+	{Name: FaultContainerRemove, Strict: true, Doc: "remove the target's container (recreated on revert)"},
+}
+
+// ActionKinds is the built-in table of action kinds. Their params belong to
+// the rollout and backup packages; point WithActionValidator at their
+// registries for a full check.
+var ActionKinds = []KindInfo{
+	{Name: "rolling-update", Doc: "replace model replicas one at a time (drain, replace, verify, re-add); zero failed requests is the bar", Params: []ParamInfo{
+		{Name: "image", Type: ParamString, Doc: "new image"}, {Name: "version", Type: ParamString, Doc: "new version"},
+		{Name: "model_dir", Type: ParamString, Doc: "new model directory"}}},
+	{Name: "blue-green", Doc: "start a green set beside blue, verify it, switch the gateway in one step, keep blue for rollback"},
+	{Name: "canary", Doc: "shift weights in steps (5/25/50/100), analyse each against the baseline, roll back on a breach"},
+	{Name: "rollback", Doc: "undo the last rollout"},
+	{Name: "gateway-update", Doc: "replace the gateway without downtime"},
+	{Name: "model-update", Doc: "serve a new model version (the golden prompt may change)"},
+	{Name: "backup", Doc: "snapshot configuration, models, gateway data and system state with a checksummed manifest"},
+	{Name: "restore", Doc: "verify a snapshot's checksums, then restore it; measures RTO and RPO"},
+}
+
+// ListFaultKinds returns the fault kinds `drill list` shows. It returns the
+// built-in table; the CLI points it at the chaos registry once wired.
+var ListFaultKinds = func() []KindInfo { return FaultKinds }
+
+// ListActionKinds returns the action kinds `drill list` shows.
+var ListActionKinds = func() []KindInfo { return ActionKinds }
+
+func findKind(kinds []KindInfo, name string) (KindInfo, bool) {
+	for _, k := range kinds {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return KindInfo{}, false
+}
+
+func kindNames(kinds []KindInfo) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.Name
+	}
+	return out
+}
+
+// CheckParams checks params against a kind's table: required params,
+// unknown params (for strict kinds) and each value's type.
+func CheckParams(k KindInfo, params map[string]any) error {
+	for _, p := range k.Params {
+		if _, ok := params[p.Name]; p.Required && !ok {
+			return &ParamError{Param: p.Name, Msg: "required by " + k.Name}
+		}
+	}
+	keys := make([]string, 0, len(params))
+	for key := range params {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		var info *ParamInfo
+		for i := range k.Params {
+			if k.Params[i].Name == key {
+				info = &k.Params[i]
+			}
+		}
+		if info == nil {
+			if k.Strict {
+				known := make([]string, len(k.Params))
+				for i, p := range k.Params {
+					known[i] = p.Name
+				}
+				msg := "unknown param of " + k.Name
+				if len(known) > 0 {
+					msg += " (known: " + strings.Join(known, ", ") + ")"
+				} else {
+					msg += " (it takes none)"
+				}
+				return &ParamError{Param: key, Msg: msg}
+			}
+			continue
+		}
+		if err := checkParamValue(*info, params[key]); err != nil {
+			return &ParamError{Param: key, Msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+var signals = map[string]bool{"KILL": true, "TERM": true, "INT": true, "HUP": true, "QUIT": true, "STOP": true, "USR1": true, "USR2": true, "ABRT": true, "SEGV": true}
+
+func checkParamValue(p ParamInfo, v any) error {
+	s := fmt.Sprint(v)
+	switch p.Type {
+	case ParamDuration:
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 200ms, got %q", s)
+		}
+	case ParamPercent:
+		f, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+		if err != nil || f < 0 || f > 100 {
+			return fmt.Errorf("want a percentage 0..100, got %q", s)
+		}
+	case ParamInt, ParamSize:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a non-negative integer, got %q", s)
+		}
+	case ParamRate:
+		if !rateRE(s) {
+			return fmt.Errorf("want a rate such as 100kbit or 10mbit, got %q", s)
+		}
+	case ParamSignal:
+		if !signals[strings.TrimPrefix(strings.ToUpper(s), "SIG")] {
+			return fmt.Errorf("unknown signal %q", s)
+		}
+	case ParamEnum:
+		for _, e := range p.Enum {
+			if s == e {
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s, got %q", strings.Join(p.Enum, ", "), s)
+	case ParamBool:
+		if _, ok := v.(bool); !ok {
+			return fmt.Errorf("want true or false, got %q", s)
+		}
+	case ParamString:
+		if _, ok := v.(string); !ok {
+			return fmt.Errorf("want a string, got %v", v)
+		}
+	}
+	return nil
+}
+
+// rateRE accepts tc's rate syntax: a number and bit/kbit/mbit/gbit/bps/kbps/mbps/gbps.
+func rateRE(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	for _, u := range []string{"kbit", "mbit", "gbit", "tbit", "kbps", "mbps", "gbps", "bit", "bps"} {
+		if strings.HasSuffix(s, u) {
+			f, err := strconv.ParseFloat(strings.TrimSuffix(s, u), 64)
+			return err == nil && f > 0
+		}
+	}
+	return false
+}
+
+func builtinFaultValidator(kind string, params map[string]any) error {
+	k, ok := findKind(FaultKinds, kind)
+	if !ok {
+		return fmt.Errorf("unknown fault kind %q (known: %s)", kind, strings.Join(kindNames(FaultKinds), ", "))
+	}
+	return CheckParams(k, params)
+}
+
+func builtinActionValidator(kind string, params map[string]any) error {
+	k, ok := findKind(ActionKinds, kind)
+	if !ok {
+		return fmt.Errorf("unknown action kind %q (known: %s)", kind, strings.Join(kindNames(ActionKinds), ", "))
+	}
+	return CheckParams(k, params)
+}

@@ -1,0 +1,215 @@
+package drill
+
+import (
+	"embed"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// The plan's Go types are the source of truth for plans/schema.json: the
+// generator walks them by reflection (yaml tags give names and which keys
+// are required) and reads their doc comments from the embedded sources.
+//
+//go:embed plan.go plan_values.go
+var typeSources embed.FS
+
+// SchemaID is the $id of the plan schema.
+const SchemaID = "https://github.com/aiuptime/aiuptime/plans/schema.json"
+
+// schemaProvider is implemented by types with their own YAML forms.
+type schemaProvider interface{ JSONSchema() map[string]any }
+
+// Schema returns the JSON Schema (draft 2020-12) of plan files, indented,
+// with a trailing newline: what plans/schema.json holds.
+func Schema() ([]byte, error) {
+	g := &schemaGen{defs: map[string]any{}, docs: typeDocs()}
+	root := g.object(reflect.TypeOf(Plan{}))
+	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	root["$id"] = SchemaID
+	root["title"] = "aiuptime drill plan"
+	root["$defs"] = g.defs
+	b, err := json.MarshalIndent(root, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+type schemaGen struct {
+	defs map[string]any
+	docs map[string]string
+}
+
+var providerType = reflect.TypeOf((*schemaProvider)(nil)).Elem()
+
+func (g *schemaGen) of(t reflect.Type) map[string]any {
+	if t.Kind() != reflect.Pointer && t.Implements(providerType) {
+		return reflect.Zero(t).Interface().(schemaProvider).JSONSchema()
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return g.of(t.Elem())
+	case reflect.Struct:
+		name := t.Name()
+		if _, ok := g.defs[name]; !ok {
+			g.defs[name] = map[string]any{} // break cycles
+			g.defs[name] = g.object(t)
+		}
+		return map[string]any{"$ref": "#/$defs/" + name}
+	case reflect.Slice, reflect.Array:
+		return map[string]any{"type": "array", "items": g.of(t.Elem())}
+	case reflect.Map:
+		if t.Elem().Kind() == reflect.Interface {
+			return map[string]any{"type": "object"}
+		}
+		return map[string]any{"type": "object", "additionalProperties": g.of(t.Elem())}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	}
+	return map[string]any{}
+}
+
+// object builds the schema of a struct type from its yaml tags and docs.
+func (g *schemaGen) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	var required []any
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		s := copyMap(g.of(f.Type))
+		if d := g.docs[t.Name()+"."+f.Name]; d != "" {
+			s["description"] = d // beside $ref too: allowed in 2020-12
+		}
+		if e := f.Tag.Get("enum"); e != "" {
+			var vals []any
+			for _, v := range strings.Split(e, ",") {
+				vals = append(vals, v)
+			}
+			s["enum"] = vals
+		}
+		if x, ok := fieldExtras[t.Name()+"."+f.Name]; ok {
+			for k, v := range x() {
+				s[k] = v
+			}
+		}
+		props[name] = s
+		if !strings.Contains(opts, "omitempty") {
+			required = append(required, name)
+		}
+	}
+	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	if d := g.docs[t.Name()]; d != "" {
+		o["description"] = d
+	}
+	if t == reflect.TypeOf(Step{}) {
+		var one []any
+		for _, k := range []string{"wait", "fault", "action", "await", "revert"} {
+			one = append(one, map[string]any{"required": []any{k}})
+		}
+		o["oneOf"] = one
+	}
+	return o
+}
+
+// fieldExtras adds schema keywords that come from tables, not types.
+var fieldExtras = map[string]func() map[string]any{
+	"Step.Fault": func() map[string]any {
+		return map[string]any{"enum": stringsToAny(kindNames(ListFaultKinds()))}
+	},
+	"Step.Action": func() map[string]any {
+		return map[string]any{"enum": stringsToAny(kindNames(ListActionKinds()))}
+	},
+}
+
+func stringsToAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func copyMap(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+var (
+	docsOnce sync.Once
+	docsMap  map[string]string
+)
+
+// typeDocs reads "Type" and "Type.Field" doc comments from the embedded sources.
+func typeDocs() map[string]string {
+	docsOnce.Do(func() {
+		docsMap = map[string]string{}
+		fset := token.NewFileSet()
+		entries, _ := typeSources.ReadDir(".")
+		for _, e := range entries {
+			src, err := typeSources.ReadFile(e.Name())
+			if err != nil {
+				continue
+			}
+			f, err := parser.ParseFile(fset, e.Name(), src, parser.ParseComments)
+			if err != nil {
+				continue
+			}
+			for _, decl := range f.Decls {
+				gd, ok := decl.(*ast.GenDecl)
+				if !ok || gd.Tok != token.TYPE {
+					continue
+				}
+				for _, spec := range gd.Specs {
+					ts := spec.(*ast.TypeSpec)
+					doc := ts.Doc
+					if doc == nil && len(gd.Specs) == 1 {
+						doc = gd.Doc
+					}
+					if doc != nil {
+						docsMap[ts.Name.Name] = oneLine(doc.Text())
+					}
+					st, ok := ts.Type.(*ast.StructType)
+					if !ok {
+						continue
+					}
+					for _, fld := range st.Fields.List {
+						if fld.Doc == nil {
+							continue
+						}
+						for _, n := range fld.Names {
+							docsMap[ts.Name.Name+"."+n.Name] = oneLine(fld.Doc.Text())
+						}
+					}
+				}
+			}
+		}
+	})
+	return docsMap
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
