@@ -4,6 +4,7 @@ import (
 	"iter"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -71,6 +72,10 @@ type Analysis struct {
 	recs                      *records
 	backends                  []string
 	base                      int64
+
+	prefixOnce            sync.Once
+	recGood               []uint32
+	sliceTotal, sliceGood []int64
 }
 
 // Availability is the request-based and time-based availability.
@@ -254,37 +259,52 @@ func (a *Analysis) FractionAbove(m Metric, d time.Duration) float64 {
 }
 
 // Counts returns the requests sent in [from, to) and how many were good.
-// It is exact while every record was kept, else at slice resolution.
+// It is exact while every record was kept, else at slice resolution (a
+// slice counts when its start lies in the range). It is O(log n) after a
+// one-off prefix-sum pass, so burn-rate windows can slide cheaply.
 func (a *Analysis) Counts(from, to time.Time) (total, good int64) {
 	f, t := from.UnixNano(), to.UnixNano()
 	if t <= f {
 		return 0, 0
 	}
+	a.prefixOnce.Do(a.buildPrefix)
 	if a.RecordsDropped == 0 && a.recs != nil && a.recs.n > 0 {
-		for i := a.recs.search(f); i < a.recs.n; i++ {
-			r := a.recs.at(i)
-			if a.recs.base+r.off >= t {
-				break
-			}
-			total++
-			if r.out.Good() {
-				good++
-			}
-		}
-		return total, good
+		i, j := a.recs.search(f), a.recs.search(t)
+		return int64(j - i), int64(a.recGood[j] - a.recGood[i])
 	}
 	w := int64(a.SliceWidth)
-	if w <= 0 {
+	if w <= 0 || len(a.slices) == 0 {
 		return 0, 0
 	}
-	for i, s := range a.slices {
-		ss := a.base + int64(i)*w
-		if ss >= f && ss < t {
-			total += int64(s.total)
-			good += int64(s.good)
-		}
+	// Slices whose start ss satisfies f <= ss < t.
+	i := int(min(max(ceilDiv(f-a.base, w), 0), int64(len(a.slices))))
+	j := int(min(max(ceilDiv(t-a.base, w), 0), int64(len(a.slices))))
+	if j <= i {
+		return 0, 0
 	}
-	return total, good
+	return a.sliceTotal[j] - a.sliceTotal[i], a.sliceGood[j] - a.sliceGood[i]
+}
+
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
+
+// buildPrefix computes the cumulative good counts of records and slices.
+func (a *Analysis) buildPrefix() {
+	if a.RecordsDropped == 0 && a.recs != nil && a.recs.n > 0 {
+		a.recGood = make([]uint32, a.recs.n+1)
+		for i := 0; i < a.recs.n; i++ {
+			a.recGood[i+1] = a.recGood[i]
+			if a.recs.at(i).out.Good() {
+				a.recGood[i+1]++
+			}
+		}
+		return
+	}
+	a.sliceTotal = make([]int64, len(a.slices)+1)
+	a.sliceGood = make([]int64, len(a.slices)+1)
+	for i, s := range a.slices {
+		a.sliceTotal[i+1] = a.sliceTotal[i] + int64(s.total)
+		a.sliceGood[i+1] = a.sliceGood[i] + int64(s.good)
+	}
 }
 
 // Record is one request as kept in the compact store.

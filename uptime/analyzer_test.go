@@ -180,7 +180,7 @@ func TestPercentilesAgainstSortedReference(t *testing.T) {
 	var rs []probe.Result
 	var ref []time.Duration
 	for i := range 100000 {
-		d := time.Duration(math.Exp(rng.NormFloat64()*0.8+math.Log(50e6))) // lognormal around 50 ms
+		d := time.Duration(math.Exp(rng.NormFloat64()*0.8 + math.Log(50e6))) // lognormal around 50 ms
 		rs = append(rs, probe.Result{Seq: uint64(i), Start: at(i), Latency: d, TTFT: d / 3, Outcome: probe.OK, Tokens: 1})
 		ref = append(ref, d)
 	}
