@@ -1,0 +1,198 @@
+package containers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/goccy/go-yaml"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/aiuptime/aiuptime/stack"
+)
+
+func TestRenderGatewayConfig(t *testing.T) {
+	b, err := renderGatewayConfig("tiny", "sk-secret", "", []deployment{
+		{id: "model-0", apiBase: "http://toxiproxy:18000/v1"},
+		{id: "model-1", apiBase: "http://toxiproxy:18001/v1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := yaml.Unmarshal(b, &got); err != nil {
+		t.Fatalf("config is not YAML: %v\n%s", err, b)
+	}
+	ml := got["model_list"].([]any)
+	if len(ml) != 2 {
+		t.Fatalf("model_list has %d entries, want 2", len(ml))
+	}
+	m1 := ml[1].(map[string]any)
+	want := map[string]any{
+		"model_name": "tiny",
+		"litellm_params": map[string]any{
+			"model": "hosted_vllm/tiny", "api_base": "http://toxiproxy:18001/v1", "api_key": "none", "weight": uint64(1),
+		},
+		"model_info": map[string]any{"id": "model-1"},
+	}
+	if d := cmp.Diff(want, m1); d != "" {
+		t.Errorf("model_list[1] (-want +got):\n%s", d)
+	}
+	gs := got["general_settings"].(map[string]any)
+	if gs["master_key"] != "sk-secret" || gs["database_path"] != "/data/gateway.db" {
+		t.Errorf("general_settings = %v", gs)
+	}
+	rs := got["router_settings"].(map[string]any)
+	for _, k := range []string{"routing_strategy", "num_retries", "allowed_fails", "cooldown_time", "timeout", "stream_timeout"} {
+		if _, ok := rs[k]; !ok {
+			t.Errorf("router_settings lacks %s", k)
+		}
+	}
+}
+
+func TestContentTag(t *testing.T) {
+	a := []contextFile{{name: "Dockerfile", data: []byte("FROM scratch")}, {name: "bin", data: []byte{1, 2}}}
+	b := []contextFile{{name: "Dockerfile", data: []byte("FROM scratch")}, {name: "bin", data: []byte{1, 3}}}
+	// A name/content boundary shift must change the hash too.
+	c := []contextFile{{name: "Dockerfile", data: []byte("FROM scratc")}, {name: "hbin", data: []byte{1, 2}}}
+	ta, tb, tc := contentTag("gateway", a), contentTag("gateway", b), contentTag("gateway", c)
+	if ta != contentTag("gateway", a) {
+		t.Error("tag is not stable")
+	}
+	if ta == tb || ta == tc {
+		t.Errorf("different contexts share a tag: %s %s %s", ta, tb, tc)
+	}
+	if len(ta) != len("aiuptime/gateway:")+12 {
+		t.Errorf("tag %q: want aiuptime/gateway:<12 hex>", ta)
+	}
+}
+
+func TestOptionsConfigMerge(t *testing.T) {
+	o := defaultOptions()
+	for _, opt := range []Option{
+		WithArgs("model", "--ttft", "1ms"),
+		WithArgs("model-1", "--error-rate", "0.5"),
+		WithEnv("model", "A", "1"),
+		WithEnv("model-1", "A", "2"),
+		WithImage("model-1", "other:1"),
+		WithHostPort("model", 9999), // a role cannot have one fixed port
+		WithRestartPolicy("model", "always"),
+	} {
+		if err := opt(&o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := o.config("model-1", stack.RoleModel)
+	want := ServiceConfig{Image: "other:1", Args: []string{"--ttft", "1ms", "--error-rate", "0.5"}, Env: map[string]string{"A": "2"}, RestartPolicy: "always"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("config(model-1) (-want +got):\n%s", d)
+	}
+	if got := o.config("model-0", stack.RoleModel); got.Image != "" || len(got.Args) != 2 {
+		t.Errorf("config(model-0) = %+v", got)
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"replicas":  WithReplicas(0),
+		"size":      WithModelSize(-1),
+		"proxy":     WithProxyMode("sometimes"),
+		"run id":    WithRunID("Has Spaces"),
+		"restart":   WithRestartPolicy("model", "maybe"),
+		"port":      WithHostPort("gateway", 70000),
+		"data size": WithDataVolumeSize(1024),
+	} {
+		o := defaultOptions()
+		if err := opt(&o); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestUnescapeMount(t *testing.T) {
+	if got := unescapeMount(`/tmp/a\040b`); got != "/tmp/a b" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestReadBuildStreamError(t *testing.T) {
+	in := `{"stream":"Step 1/2 : FROM scratch\n"}
+{"stream":"Step 2/2 : COPY nope /nope\n"}
+{"errorDetail":{"message":"COPY failed: file not found"},"error":"COPY failed: file not found"}
+`
+	log, err := readBuildStream(bytes.NewBufferString(in))
+	if err == nil || err.Error() != "COPY failed: file not found" {
+		t.Fatalf("err = %v", err)
+	}
+	if tail(log, 2) != "Step 2/2 : COPY nope /nope\nCOPY failed: file not found" {
+		t.Errorf("log tail = %q", tail(log, 2))
+	}
+}
+
+func skipUnlessRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+func TestProbeNetem(t *testing.T) {
+	skipUnlessRoot(t)
+	ok, detail := ProbeNetem()
+	t.Logf("netem=%v detail=%q", ok, detail)
+	if !ok && detail == "" {
+		t.Error("netem unavailable without a reason")
+	}
+	// The kernel's answer must agree with /proc/net/... style evidence: if
+	// the module file is missing, the probe must say no.
+	if ok && detail != "" {
+		t.Errorf("netem available but detail %q", detail)
+	}
+}
+
+func TestLoopExt4VolumeFillsUp(t *testing.T) {
+	skipUnlessRoot(t)
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		t.Skip("no loop devices")
+	}
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "data")
+	dev, err := mountLoopExt4(context.Background(), filepath.Join(dir, "data.img"), mnt, 8<<20)
+	t.Cleanup(func() { _ = unmountDir(mnt) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := isMountPoint(mnt); !ok {
+		t.Fatalf("%s not mounted (dev %s)", mnt, dev)
+	}
+	f, err := os.Create(filepath.Join(mnt, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	var werr error
+	for i := 0; i < 64 && werr == nil; i++ {
+		_, werr = f.Write(buf)
+		if werr == nil {
+			werr = f.Sync()
+		}
+	}
+	f.Close()
+	if !errors.Is(werr, syscall.ENOSPC) {
+		t.Fatalf("writing 64 MiB into an 8 MiB volume: err = %v, want ENOSPC", werr)
+	}
+	if err := unmountDir(mnt); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := isMountPoint(mnt); ok {
+		t.Fatal("still mounted after unmountDir")
+	}
+	// Autoclear detached the loop device.
+	if b, err := os.ReadFile("/sys/block/" + filepath.Base(dev) + "/loop/backing_file"); err == nil && len(b) > 0 {
+		t.Errorf("%s still attached to %s", dev, b)
+	}
+}
