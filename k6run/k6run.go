@@ -1,0 +1,318 @@
+// Package k6run runs the k6 binary built with the xk6-aiuptime extension and
+// reads its end-of-test summary into Go types, for the performance suite and
+// for drills that use a k6 script as their load.
+//
+// The harness never imports the extension: it runs bin/k6 as a process and
+// reads the JSON it exports (--summary-export), so k6 and the harness keep
+// separate dependency trees.
+package k6run
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Metric names the extension and k6 produce, as keys of Summary.Metrics.
+const (
+	MetricTTFT            = "aiuptime_ttft"
+	MetricITL             = "aiuptime_itl"
+	MetricTPOT            = "aiuptime_tpot"
+	MetricE2E             = "aiuptime_e2e"
+	MetricOutputTokens    = "aiuptime_output_tokens"
+	MetricOutcome         = "aiuptime_stream_outcome"
+	MetricUp              = "aiuptime_up"
+	MetricHTTPReqDuration = "http_req_duration"
+	MetricHTTPReqFailed   = "http_req_failed"
+	MetricIterations      = "iterations"
+)
+
+// k6 exit codes the runner distinguishes (go.k6.io/k6/errext/exitcodes).
+const (
+	ExitThresholdsFailed = 99
+	ExitScriptException  = 107
+)
+
+// DefaultGracePeriod is how long k6 may take to stop and write its summary
+// after ctx is cancelled (it receives SIGINT first), before it is killed.
+const DefaultGracePeriod = 30 * time.Second
+
+// TrendStats are the trend statistics requested from k6.
+var TrendStats = []string{"avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"}
+
+// Option configures Run.
+type Option func(*options) error
+
+type options struct {
+	env         map[string]string
+	summaryPath string
+	args        []string
+	dir         string
+	out         io.Writer
+	logger      *slog.Logger
+	grace       time.Duration
+}
+
+// WithEnv adds environment variables for the script (__ENV). They are passed
+// in the process environment, not on the command line, so secrets such as
+// API_KEY do not show in process listings.
+func WithEnv(env map[string]string) Option {
+	return func(o *options) error {
+		for k, v := range env {
+			if k == "" || strings.ContainsRune(k, '=') {
+				return fmt.Errorf("bad environment variable name %q", k)
+			}
+			o.env[k] = v
+		}
+		return nil
+	}
+}
+
+// WithSummaryPath keeps the summary JSON at path (default: a temporary file
+// removed after reading).
+func WithSummaryPath(path string) Option {
+	return func(o *options) error { o.summaryPath = path; return nil }
+}
+
+// WithArgs adds arguments to `k6 run` before the script (e.g. "--vus", "2",
+// "--out", "json=results.json").
+func WithArgs(args ...string) Option {
+	return func(o *options) error { o.args = append(o.args, args...); return nil }
+}
+
+// WithDir sets k6's working directory (default: the script's directory).
+func WithDir(dir string) Option {
+	return func(o *options) error { o.dir = dir; return nil }
+}
+
+// WithOutput copies k6's stdout and stderr to w (default: discarded; the
+// tail of stderr is kept for errors either way).
+func WithOutput(w io.Writer) Option {
+	return func(o *options) error { o.out = w; return nil }
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("nil logger")
+		}
+		o.logger = l
+		return nil
+	}
+}
+
+// WithGracePeriod sets how long k6 may take to stop after ctx ends.
+func WithGracePeriod(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("grace period %v: must be positive", d)
+		}
+		o.grace = d
+		return nil
+	}
+}
+
+// ExitError is returned when k6 fails for another reason than thresholds
+// (bad script, bad options, killed). Stderr holds the tail of k6's stderr,
+// with secret-looking environment values redacted.
+type ExitError struct {
+	Code   int
+	Stderr string
+}
+
+// Error implements error.
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("k6 exited with code %d: %s", e.Code, lastLines(e.Stderr, 5))
+}
+
+// Run runs `k6 run` on script with k6Path and returns its summary. A run whose
+// thresholds failed is not an error: Summary.ThresholdsOK reports it (and
+// ExitCode is 99). Other failures return an *ExitError, with the summary when
+// k6 still wrote one. When ctx ends, k6 gets SIGINT and the grace period to
+// write its summary.
+func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, error) {
+	o := options{
+		env:    map[string]string{},
+		out:    io.Discard,
+		logger: slog.New(slog.DiscardHandler),
+		grace:  DefaultGracePeriod,
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("k6run option: %w", err)
+		}
+	}
+	script, err := filepath.Abs(script)
+	if err != nil {
+		return nil, fmt.Errorf("resolve script: %w", err)
+	}
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("k6 script: %w", err)
+	}
+	if o.dir == "" {
+		o.dir = filepath.Dir(script)
+	}
+	summaryPath := o.summaryPath
+	if summaryPath == "" {
+		f, err := os.CreateTemp("", "k6-summary-*.json")
+		if err != nil {
+			return nil, fmt.Errorf("create summary file: %w", err)
+		}
+		summaryPath = f.Name()
+		_ = f.Close()
+		defer func() { _ = os.Remove(summaryPath) }()
+	} else if summaryPath, err = filepath.Abs(summaryPath); err != nil {
+		return nil, fmt.Errorf("resolve summary path: %w", err)
+	}
+	_ = os.Remove(summaryPath) // a stale summary must not pass for this run's
+
+	args := []string{"run", "--no-color", "--quiet",
+		"--summary-export", summaryPath,
+		"--summary-trend-stats", strings.Join(TrendStats, ",")}
+	args = append(args, o.args...)
+	args = append(args, script)
+
+	cmd := exec.CommandContext(ctx, k6Path, args...)
+	cmd.Dir = o.dir
+	cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true")
+	for k, v := range o.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = o.grace
+	tail := &tailBuffer{max: 16 << 10}
+	cmd.Stdout = o.out
+	cmd.Stderr = io.MultiWriter(o.out, tail)
+
+	o.logger.Info("k6 run", "script", script, "summary", summaryPath)
+	started := time.Now()
+	runErr := cmd.Run()
+	code := 0
+	if runErr != nil {
+		var ee *exec.ExitError
+		if !errors.As(runErr, &ee) {
+			return nil, fmt.Errorf("run %s: %w", k6Path, runErr)
+		}
+		code = ee.ExitCode()
+	}
+	o.logger.Info("k6 done", "script", script, "exit_code", code, "elapsed", time.Since(started))
+
+	sum, readErr := ReadSummary(summaryPath)
+	if sum != nil {
+		sum.ExitCode = code
+		if o.summaryPath != "" {
+			sum.Path = summaryPath
+		}
+	}
+	if code != 0 && code != ExitThresholdsFailed {
+		return sum, &ExitError{Code: code, Stderr: redact(tail.String(), o.env)}
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	return sum, nil
+}
+
+// redact replaces the values of secret-looking variables (KEY, TOKEN,
+// SECRET, PASSWORD in the name) in s.
+func redact(s string, env map[string]string) string {
+	for k, v := range env {
+		u := strings.ToUpper(k)
+		if len(v) >= 4 && (strings.Contains(u, "KEY") || strings.Contains(u, "TOKEN") ||
+			strings.Contains(u, "SECRET") || strings.Contains(u, "PASSWORD")) {
+			s = strings.ReplaceAll(s, v, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+// lastLines returns the last n non-empty lines of s, joined by " | ".
+func lastLines(s string, n int) string {
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimSpace(s), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = slices.Clone(t.buf[over:])
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.buf) }
+
+// Build compiles k6 with the extension: `go build -trimpath -o out ./cmd/k6`
+// in extDir (the xk6-aiuptime directory), with CGO disabled. Compiling k6
+// takes minutes on a cold cache.
+func Build(ctx context.Context, extDir, out string) error {
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return fmt.Errorf("resolve k6 output path: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./cmd/k6")
+	cmd.Dir = extDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build k6 in %s: %w: %s", extDir, err, lastLines(stderr.String(), 10))
+	}
+	return nil
+}
+
+// Ensure returns the path of the k6 binary, building it when missing: it
+// looks at $AIUPTIME_BIN/k6, then <repoRoot>/bin/k6, and builds the latter
+// from <repoRoot>/xk6-aiuptime otherwise.
+func Ensure(ctx context.Context, repoRoot string) (string, error) {
+	if dir := os.Getenv("AIUPTIME_BIN"); dir != "" {
+		if p := filepath.Join(dir, "k6"); isFile(p) {
+			return p, nil
+		}
+	}
+	p := filepath.Join(repoRoot, "bin", "k6")
+	if isFile(p) {
+		return p, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", fmt.Errorf("create bin dir: %w", err)
+	}
+	if err := Build(ctx, filepath.Join(repoRoot, "xk6-aiuptime"), p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// marshalIndent is json.MarshalIndent with the house indentation.
+func marshalIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

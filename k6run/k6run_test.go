@@ -1,0 +1,203 @@
+package k6run
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// k6Binary returns bin/k6, building it when missing (minutes on a cold
+// cache; `make test` builds it before the unit tests).
+func k6Binary(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(file))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	p, err := Ensure(ctx, root)
+	if err != nil {
+		t.Fatalf("k6 binary: %v", err)
+	}
+	return p
+}
+
+func TestRunThresholds(t *testing.T) {
+	t.Parallel()
+	k6 := k6Binary(t)
+	keep := filepath.Join(t.TempDir(), "summary.json")
+	s, err := Run(t.Context(), k6, "testdata/thresholds.js",
+		WithEnv(map[string]string{"ITERATIONS": "20"}), WithSummaryPath(keep))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if s.ExitCode != ExitThresholdsFailed {
+		t.Errorf("exit code = %d, want %d", s.ExitCode, ExitThresholdsFailed)
+	}
+	if s.ThresholdsOK() {
+		t.Error("ThresholdsOK = true, want false")
+	}
+	want := []ThresholdResult{
+		{Metric: "fake_latency", Source: "p(95)<1000", OK: true},
+		{Metric: "fake_up", Source: "rate>0.99", OK: false},
+	}
+	if diff := cmp.Diff(want, s.Thresholds()); diff != "" {
+		t.Errorf("thresholds (-want +got):\n%s", diff)
+	}
+	if got := s.Iterations(); got != 20 {
+		t.Errorf("iterations = %v, want 20", got)
+	}
+	if got, _ := s.Value("fake_up", "rate"); got != 0.5 {
+		t.Errorf("fake_up rate = %v, want 0.5", got)
+	}
+	// Iterations 0..19: p(95) of the trend is 18.05 ms.
+	if got, ok := s.Quantile("fake_latency", "p(95)"); !ok || got != 18050*time.Microsecond {
+		t.Errorf("fake_latency p95 = %v, %v; want 18.05ms", got, ok)
+	}
+	if s.Path != keep {
+		t.Errorf("path = %q, want %q", s.Path, keep)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("summary not kept: %v", err)
+	}
+}
+
+func TestRunScriptErrorRedactsSecrets(t *testing.T) {
+	t.Parallel()
+	k6 := k6Binary(t)
+	const secret = "sk-very-secret-value"
+	_, err := Run(t.Context(), k6, "testdata/throws.js", WithEnv(map[string]string{"API_KEY": secret}))
+	var ee *ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("err = %v, want *ExitError", err)
+	}
+	if ee.Code != ExitScriptException {
+		t.Errorf("code = %d, want %d", ee.Code, ExitScriptException)
+	}
+	if strings.Contains(ee.Stderr, secret) || strings.Contains(err.Error(), secret) {
+		t.Error("secret leaked into the error")
+	}
+	if !strings.Contains(ee.Stderr, "[REDACTED]") || !strings.Contains(ee.Stderr, "boom in init") {
+		t.Errorf("stderr tail lacks the redacted key or the error: %q", ee.Stderr)
+	}
+}
+
+func TestRunCancelStopsK6(t *testing.T) {
+	t.Parallel()
+	k6 := k6Binary(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	summary := filepath.Join(t.TempDir(), "summary.json")
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, k6, "testdata/long.js", WithSummaryPath(summary), WithGracePeriod(20*time.Second))
+		done <- err
+	}()
+	// Cancel once k6 is running: it has created nothing we can see before the
+	// summary, so wait for its process to exist by polling its children.
+	deadline := time.After(30 * time.Second)
+	for !childRunning(t, "k6") {
+		select {
+		case <-deadline:
+			t.Fatal("k6 did not start")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		// SIGINT makes k6 stop early; it is not a threshold failure, so an
+		// *ExitError or nil (k6 versions differ) are both a clean stop.
+		var ee *ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// childRunning reports whether a child process of this test process has the
+// given command name.
+func childRunning(t *testing.T, name string) bool {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	self := os.Getpid()
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		open, closeIdx := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closeIdx < 0 || s[open+1:closeIdx] != name {
+			continue
+		}
+		fields := strings.Fields(s[closeIdx+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(self) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestParseSummaryFile(t *testing.T) {
+	t.Parallel()
+	s, err := ReadSummary("testdata/summary-export.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := s.Availability(); !ok || a != 1 {
+		t.Errorf("availability = %v, %v; want 1", a, ok)
+	}
+	if _, ok := s.TTFTP95(); !ok {
+		t.Error("no aiuptime_ttft p95")
+	}
+	if !s.ThresholdsOK() || len(s.Thresholds()) == 0 {
+		t.Errorf("thresholds: %v", s.Thresholds())
+	}
+}
+
+func TestCompare(t *testing.T) {
+	t.Parallel()
+	mk := func(ttft, up, iters float64) *Summary {
+		return &Summary{Metrics: map[string]Metric{
+			MetricTTFT:       {Values: map[string]float64{"p(95)": ttft}},
+			MetricUp:         {Values: map[string]float64{"rate": up}},
+			MetricIterations: {Values: map[string]float64{"count": iters}},
+		}}
+	}
+	base := mk(100, 1, 200)
+	for _, tc := range []struct {
+		name string
+		cur  *Summary
+		want []string
+	}{
+		{"same", mk(100, 1, 200), nil},
+		{"within tolerance", mk(140, 0.9, 160), nil},
+		{"slower", mk(200, 1, 200), []string{MetricTTFT}},
+		{"less available", mk(100, 0.4, 200), []string{MetricUp}},
+		{"fewer iterations", mk(100, 1, 50), []string{MetricIterations}},
+		{"missing metric", &Summary{Metrics: map[string]Metric{}}, []string{MetricTTFT, MetricUp, MetricIterations}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, r := range Compare(base, tc.cur, DefaultChecks, 0.5, 5) {
+				got = append(got, r.Metric)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("regressions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
