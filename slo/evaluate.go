@@ -1,0 +1,197 @@
+package slo
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/aiuptime/aiuptime/uptime"
+)
+
+// Result is one objective judged against an analysis. Target and Actual
+// share the objective's unit (fraction, req/s or seconds).
+type Result struct {
+	Name       string  `json:"name"`
+	Kind       Kind    `json:"kind"`
+	Target     float64 `json:"target"`
+	Percentile float64 `json:"percentile,omitempty"`
+	Actual     float64 `json:"actual"`
+	Compliant  bool    `json:"compliant"`
+	// NoData is set when the run gave nothing to judge (e.g. a TTFT
+	// objective with a non-streaming probe); such a result is not compliant.
+	NoData bool `json:"no_data,omitempty"`
+	// BurnRate is the observed bad fraction over the allowed bad fraction
+	// (1 = spending the budget exactly as fast as allowed). Only for
+	// availability, error_rate, latency, ttft and goodput.
+	BurnRate float64 `json:"burn_rate"`
+	// BudgetConsumed is the fraction of the error budget spent: BurnRate ×
+	// span / Period (the run itself when Period is 0). For recovery_time it
+	// is the longest outage over the allowed one. BudgetRemaining is
+	// 1 - BudgetConsumed (negative when overspent).
+	BudgetConsumed  float64 `json:"budget_consumed"`
+	BudgetRemaining float64 `json:"budget_remaining"`
+	// Alerts is the multiwindow burn-rate evaluation (availability and
+	// error_rate objectives).
+	Alerts []AlertResult `json:"alerts,omitempty"`
+	// Detail says in words what was compared.
+	Detail string `json:"detail"`
+}
+
+// Option configures Evaluate.
+type Option func(*evalOptions) error
+
+type evalOptions struct {
+	scale   float64
+	windows []AlertWindow
+}
+
+// WithTimeScale divides the alert windows by f, so a 30-day policy can be
+// exercised in a drill (f = 720 turns 30 d into 1 h; 1 h into 5 s).
+func WithTimeScale(f float64) Option {
+	return func(o *evalOptions) error {
+		if !(f >= 1) {
+			return fmt.Errorf("time scale %v must be at least 1", f)
+		}
+		o.scale = f
+		return nil
+	}
+}
+
+// WithAlertWindows replaces the Google 30-day windows (before scaling).
+func WithAlertWindows(w []AlertWindow) Option {
+	return func(o *evalOptions) error {
+		o.windows = w
+		return nil
+	}
+}
+
+// Evaluate judges a against every objective, in order.
+func Evaluate(a *uptime.Analysis, objectives []Objective, opts ...Option) ([]Result, error) {
+	o := evalOptions{scale: 1, windows: GoogleWindows(1)}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("evaluate slo: %w", err)
+		}
+	}
+	windows := scaleWindows(o.windows, o.scale)
+	out := make([]Result, 0, len(objectives))
+	for _, obj := range objectives {
+		if err := obj.Validate(); err != nil {
+			return nil, fmt.Errorf("evaluate slo: %w", err)
+		}
+		out = append(out, evaluate(a, obj, windows))
+	}
+	return out, nil
+}
+
+// AllCompliant reports whether every result is compliant.
+func AllCompliant(rs []Result) bool {
+	for _, r := range rs {
+		if !r.Compliant {
+			return false
+		}
+	}
+	return true
+}
+
+// burn returns bad/allowed, finite.
+func burn(bad, allowed float64) float64 {
+	if bad <= 0 {
+		return 0
+	}
+	if allowed <= 0 {
+		return MaxBurnRate
+	}
+	return math.Min(bad/allowed, MaxBurnRate)
+}
+
+const eps = 1e-12
+
+func evaluate(a *uptime.Analysis, obj Objective, windows []AlertWindow) Result {
+	r := Result{Name: obj.Name, Kind: obj.Kind, Target: obj.Target, Percentile: obj.Percentile}
+	if r.Name == "" {
+		r.Name = string(obj.Kind)
+	}
+	scale := 1.0
+	if obj.Period > 0 {
+		scale = float64(a.Span) / float64(obj.Period)
+	}
+	budget := func(bad, allowed float64) {
+		r.BurnRate = burn(bad, allowed)
+		r.BudgetConsumed = r.BurnRate * scale
+	}
+	if a.Total == 0 && obj.Kind != KindRecoveryTime {
+		r.NoData, r.Detail = true, "no requests were measured"
+		r.BudgetRemaining = 1
+		return r
+	}
+	switch obj.Kind {
+	case KindAvailability:
+		r.Actual = a.Availability.RequestBased
+		what := "request-based"
+		if obj.TimeBased {
+			r.Actual, what = a.Availability.TimeBased, "time-based"
+		}
+		r.Compliant = r.Actual+eps >= obj.Target
+		budget(1-r.Actual, 1-obj.Target)
+		r.Alerts = alerts(a, 1-obj.Target, windows)
+		r.Detail = fmt.Sprintf("%s availability %.4f%% vs objective %.4f%% (%d of %d requests failed)",
+			what, 100*r.Actual, 100*obj.Target, a.Failed, a.Total)
+	case KindErrorRate:
+		r.Actual = float64(a.Failed) / float64(a.Total)
+		r.Compliant = r.Actual <= obj.Target+eps
+		budget(r.Actual, obj.Target)
+		r.Alerts = alerts(a, obj.Target, windows)
+		r.Detail = fmt.Sprintf("error rate %.4f%% vs at most %.4f%%", 100*r.Actual, 100*obj.Target)
+	case KindLatency, KindTTFT:
+		m, what := uptime.MetricE2E, "latency"
+		if obj.Kind == KindTTFT {
+			m, what = uptime.MetricTTFT, "TTFT"
+		}
+		if a.Count(m) == 0 {
+			r.NoData = true
+			r.Detail = fmt.Sprintf("no %s samples (no successful requests, or a non-streaming probe)", what)
+			r.BudgetRemaining = 1
+			return r
+		}
+		limit := time.Duration(obj.Target * float64(time.Second))
+		r.Actual = a.Quantile(m, obj.Percentile).Seconds()
+		r.Compliant = r.Actual <= obj.Target+eps
+		budget(a.FractionAbove(m, limit), 1-obj.Percentile)
+		r.Detail = fmt.Sprintf("%s %s %.3fs vs at most %.3fs over %d successful requests (%d failed, %d incomplete beside)",
+			what, pName(obj.Percentile), r.Actual, obj.Target, a.Count(m), a.E2E.Failed, a.E2E.Incomplete)
+	case KindThroughput:
+		r.Actual = a.GoodThroughput
+		r.Compliant = r.Actual+eps >= obj.Target
+		r.Detail = fmt.Sprintf("%.2f good requests/s vs at least %.2f", r.Actual, obj.Target)
+	case KindRecoveryTime:
+		r.Actual = a.LongestOutage.Seconds()
+		r.Compliant = r.Actual <= obj.Target+eps
+		r.BudgetConsumed = r.Actual / obj.Target
+		r.Detail = fmt.Sprintf("longest outage %.3fs vs at most %.3fs (%d outages)", r.Actual, obj.Target, len(a.Outages))
+	case KindGoodputRate:
+		if a.Goodput.Criteria.IsZero() {
+			r.NoData = true
+			r.Detail = "no goodput criteria were set on the analysis"
+			r.BudgetRemaining = 1
+			return r
+		}
+		r.Actual = a.Goodput.PerSecond
+		r.Compliant = r.Actual+eps >= obj.Target
+		r.Detail = fmt.Sprintf("%.2f requests/s met the goodput criteria vs at least %.2f", r.Actual, obj.Target)
+	case KindGoodput:
+		if a.Goodput.Criteria.IsZero() {
+			r.NoData = true
+			r.Detail = "no goodput criteria were set on the analysis"
+			r.BudgetRemaining = 1
+			return r
+		}
+		r.Actual = a.Goodput.Attainment
+		r.Compliant = r.Actual+eps >= obj.Target
+		budget(1-r.Actual, 1-obj.Target)
+		r.Detail = fmt.Sprintf("%.4f%% of requests met the goodput criteria vs at least %.4f%% (%.2f good/s)",
+			100*r.Actual, 100*obj.Target, a.Goodput.PerSecond)
+	}
+	r.BudgetRemaining = 1 - r.BudgetConsumed
+	return r
+}
