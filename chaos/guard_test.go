@@ -1,0 +1,160 @@
+package chaos_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aiuptime/aiuptime/chaos"
+)
+
+// marker is a real fault: it creates a file and its revert removes it.
+type marker struct {
+	j    *chaos.Journal
+	path string
+	fail bool // inject applies and then fails
+}
+
+type markerState struct{ Path string }
+
+var failReverts atomic.Bool
+
+func init() {
+	chaos.RegisterReverter("test/marker", func(_ context.Context, rec chaos.Record) error {
+		if failReverts.Load() {
+			return errors.New("boom")
+		}
+		var st markerState
+		if err := jsonUnmarshal(rec.State, &st); err != nil {
+			return err
+		}
+		if err := os.Remove(st.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+}
+
+func (m *marker) Name() string { return "marker " + filepath.Base(m.path) }
+
+func (m *marker) Inject(ctx context.Context) (chaos.Revert, error) {
+	rev, _, err := chaos.Apply(ctx, chaos.Deps{Journal: m.j}, chaos.Record{Kind: "marker", Target: "t", Reverter: "test/marker"}, markerState{m.path}, func(context.Context) error {
+		if err := os.WriteFile(m.path, nil, 0o600); err != nil {
+			return err
+		}
+		if m.fail {
+			return errors.New("half applied")
+		}
+		return nil
+	})
+	return rev, err
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func setup(t *testing.T) (*chaos.Journal, *chaos.Guard, string) {
+	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := chaos.NewGuard(chaos.WithRevertTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, g, filepath.Join(t.TempDir(), "marker")
+}
+
+func TestGuardRevertsOnSuccessFailureCancelPanic(t *testing.T) {
+	t.Run("success", func(t *testing.T) {
+		j, g, p := setup(t)
+		inj, err := g.Run(context.Background(), &marker{j: j, path: p}, func(context.Context) error {
+			if !exists(p) {
+				t.Fatal("not injected during hold")
+			}
+			return nil
+		})
+		if err != nil || exists(p) || inj == nil {
+			t.Fatalf("err=%v exists=%v", err, exists(p))
+		}
+		if recs, _ := j.List(); len(recs) != 0 {
+			t.Fatal("journal left")
+		}
+	})
+	t.Run("hold fails", func(t *testing.T) {
+		j, g, p := setup(t)
+		_, err := g.Run(context.Background(), &marker{j: j, path: p}, func(context.Context) error { return errors.New("x") })
+		if err == nil || exists(p) {
+			t.Fatalf("err=%v exists=%v", err, exists(p))
+		}
+	})
+	t.Run("inject fails half-way", func(t *testing.T) {
+		j, g, p := setup(t)
+		_, err := g.Run(context.Background(), &marker{j: j, path: p, fail: true}, nil)
+		if err == nil || exists(p) {
+			t.Fatalf("err=%v exists=%v", err, exists(p))
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		j, g, p := setup(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for !exists(p) {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
+		_, err := g.Run(ctx, &marker{j: j, path: p}, chaos.HoldFor(time.Minute))
+		if !errors.Is(err, context.Canceled) || exists(p) {
+			t.Fatalf("err=%v exists=%v", err, exists(p))
+		}
+	})
+	t.Run("panic", func(t *testing.T) {
+		j, g, p := setup(t)
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("panic swallowed")
+				}
+			}()
+			_, _ = g.Run(context.Background(), &marker{j: j, path: p}, func(context.Context) error { panic("in hold") })
+		}()
+		if exists(p) {
+			t.Fatal("not reverted after panic")
+		}
+	})
+}
+
+func TestFailedRevertIsLoudAndReplayable(t *testing.T) {
+	j, g, p := setup(t)
+	failReverts.Store(true)
+	_, err := g.Run(context.Background(), &marker{j: j, path: p}, nil)
+	failReverts.Store(false)
+	var re *chaos.RevertError
+	if !errors.As(err, &re) || re.ExitCode() != 4 {
+		t.Fatalf("want RevertError with exit 4, got %v", err)
+	}
+	recs, _ := j.List()
+	if len(recs) != 1 || !exists(p) {
+		t.Fatalf("a failed revert must keep its record: %v", recs)
+	}
+	res, err := chaos.Replay(context.Background(), j.Dir())
+	if err != nil || len(res.Reverted) != 1 || exists(p) {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	if recs, _ := j.List(); len(recs) != 0 {
+		t.Fatal("journal left after replay")
+	}
+}
+
+func TestStateDirEnv(t *testing.T) {
+	d := t.TempDir()
+	t.Setenv(chaos.StateDirEnv, d)
+	j, err := chaos.OpenJournal()
+	if err != nil || j.Dir() != filepath.Join(d, "journal") {
+		t.Fatalf("%v %s", err, j.Dir())
+	}
+}
