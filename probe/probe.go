@@ -221,6 +221,7 @@ func (p *Probe) one(ctx context.Context, seq uint64, intended time.Time) Result 
 	}
 	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
+	r.Sent = time.Now()
 	p.request(rctx, &r)
 	if r.Latency == 0 {
 		r.Latency = time.Since(intended)

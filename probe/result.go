@@ -48,6 +48,20 @@ type Result struct {
 	Outcome Outcome
 	// Backend is the deployment that answered (x-litellm-model-id), if known.
 	Backend string
+	// Sent is when the request actually left: Start plus scheduler lag and
+	// any wait for a concurrency slot (zero if it never left). It is when
+	// the request observed the service, so outage boundaries use it, while
+	// latency still counts from Start.
+	Sent time.Time
+}
+
+// Observed is when the request observed the service: Sent, or Start when
+// Sent is unknown.
+func (r Result) Observed() time.Time {
+	if r.Sent.IsZero() {
+		return r.Start
+	}
+	return r.Sent
 }
 
 // End is when the request finished.

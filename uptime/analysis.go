@@ -101,10 +101,10 @@ type Thresholds struct {
 // Outage is a run of failures: at least Failover consecutive failed
 // requests, ended by Recovery consecutive good ones.
 type Outage struct {
-	// Start is the intended send time of the first failed request.
+	// Start is when the first failed request was sent (Result.Observed).
 	Start time.Time `json:"start"`
-	// End is the intended send time of the first good request of the run
-	// that recovered (or the analysis end while Ongoing).
+	// End is when the first good request of the run that recovered was
+	// sent (or the analysis end while Ongoing).
 	End      time.Time     `json:"end"`
 	Duration time.Duration `json:"duration"`
 	// DetectedAt is when the Failover-th failure was known (its end);
@@ -114,7 +114,7 @@ type Outage struct {
 	// FirstTokenAt is when the first good request's first token arrived
 	// (streams only).
 	FirstTokenAt time.Time `json:"first_token_at,omitzero"`
-	// Requests and Failed count requests sent during [Start, End).
+	// Requests and Failed count the requests of the outage.
 	Requests int64 `json:"requests"`
 	Failed   int64 `json:"failed"`
 	Ongoing  bool  `json:"ongoing,omitempty"`

@@ -68,6 +68,7 @@ func tpot(r probe.Result) time.Duration {
 type item struct {
 	seq   uint64
 	start int64 // unix ns, intended send time
+	obs   int64 // unix ns, when it observed the service (actual send)
 	lat   int64 // ns
 	ttft  int64 // ns
 	code  uint16
@@ -210,7 +211,7 @@ func (a *Analyzer) Add(r probe.Result) {
 		a.goodput++
 	}
 	heap.Push(&a.pending, item{
-		seq: r.Seq, start: r.Start.UnixNano(), lat: int64(r.Latency), ttft: int64(r.TTFT),
+		seq: r.Seq, start: r.Start.UnixNano(), obs: r.Observed().UnixNano(), lat: int64(r.Latency), ttft: int64(r.TTFT),
 		code: uint16(min(max(r.Code, 0), math.MaxUint16)), out: r.Outcome, be: be,
 	})
 	a.release(false)
@@ -307,7 +308,9 @@ func (a *Analyzer) Close() *Analysis {
 
 // detector is the outage state machine of the seed: failover after N
 // consecutive failures, recovery after M consecutive successes, both on
-// requests in intended-start order.
+// requests in intended-start order. Boundaries are the times the requests
+// observed the service (their actual send), not their intended start: a
+// request the scheduler sent late saw the service late.
 type detector struct {
 	failover, recovery int
 	down               bool
@@ -328,7 +331,7 @@ func (d *detector) step(it item, good bool) *Outage {
 			return nil
 		}
 		if d.failRun == 0 {
-			d.failRunStart = it.start
+			d.failRunStart = it.obs
 		}
 		d.failRun++
 		if d.failRun >= d.failover {
@@ -350,7 +353,7 @@ func (d *detector) step(it item, good bool) *Outage {
 		return nil
 	}
 	if d.goodRun == 0 {
-		d.goodRunStart = it.start
+		d.goodRunStart = it.obs
 		d.goodRunTTFT = it.ttft
 		d.reqsBeforeGood = d.cur.Requests - 1
 	}

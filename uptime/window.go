@@ -101,7 +101,7 @@ state:
 			w.failRun = 0
 		} else {
 			if w.failRun == 0 {
-				w.failStart = r.Start
+				w.failStart = r.Observed()
 			}
 			w.failRun++
 			if w.failRun >= w.o.failover {

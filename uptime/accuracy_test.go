@@ -1,0 +1,462 @@
+package uptime_test
+
+// Accuracy of the outage measurement against ground truth, with real
+// processes: the fixture model server (vLLM-like, its engine a separate
+// process titled aiuptime::EngineCore) and the fixture gateway
+// (LiteLLM-like). The engine is SIGKILLed while the probe runs at 20 ms;
+// the server's /admin/events says when it died and when it was ready again.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aiuptime/aiuptime/probe"
+	"github.com/aiuptime/aiuptime/uptime"
+)
+
+const accInterval = 20 * time.Millisecond
+
+var (
+	binsOnce sync.Once
+	binsDir  string
+	binsErr  error
+)
+
+// fixtureBins returns a directory holding aiuptime-modelserver and
+// aiuptime-gateway: $AIUPTIME_BIN if it has both, else freshly built.
+func fixtureBins(t *testing.T) string {
+	t.Helper()
+	binsOnce.Do(func() {
+		if d := os.Getenv("AIUPTIME_BIN"); d != "" {
+			if isFile(filepath.Join(d, "aiuptime-modelserver")) && isFile(filepath.Join(d, "aiuptime-gateway")) {
+				binsDir = d
+				return
+			}
+		}
+		dir, err := os.MkdirTemp("", "aiuptime-accuracy-bin-")
+		if err != nil {
+			binsErr = err
+			return
+		}
+		for _, b := range []struct{ name, pkg string }{
+			{"aiuptime-modelserver", "./fixtures/modelserver/cmd/aiuptime-modelserver"},
+			{"aiuptime-gateway", "./fixtures/gateway/cmd/aiuptime-gateway"},
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.name), b.pkg)
+			cmd.Dir = ".." // the module root
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				binsErr = fmt.Errorf("build %s: %v\n%s", b.name, err, out)
+				return
+			}
+		}
+		binsDir = dir
+	})
+	if binsErr != nil {
+		t.Skipf("fixture binaries do not build yet, skipping the real-process accuracy test: %v", binsErr)
+	}
+	return binsDir
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a fixture process started by a test.
+type proc struct {
+	cmd    *exec.Cmd
+	url    string
+	runDir string
+}
+
+func startProc(t *testing.T, name string, args []string, logPath string) *exec.Cmd {
+	t.Helper()
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		// Only our own process group: the server and its engine.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	return cmd
+}
+
+func waitHealthy(t *testing.T, url string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	c := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not healthy within %v (last error %v)", url, within, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a real condition
+	}
+}
+
+func startModelServer(t *testing.T, bins, name string) *proc {
+	t.Helper()
+	dir := t.TempDir()
+	modelDir, runDir := filepath.Join(dir, "model"), filepath.Join(dir, "run")
+	gen := exec.Command(filepath.Join(bins, "aiuptime-modelserver"), "gen-model", "--dir", modelDir, "--name", "tiny", "--version", "1", "--size", "4MiB")
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("gen-model: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	cmd := startProc(t, filepath.Join(bins, "aiuptime-modelserver"), []string{"serve", "--model-dir", modelDir,
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--engine-restart", "always",
+		"--load-rate", "8MiB", "--ttft", "2ms", "--itl", "1ms", "--run-dir", runDir}, filepath.Join(dir, name+".log"))
+	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), runDir: runDir}
+	waitHealthy(t, p.url+"/health", 30*time.Second)
+	return p
+}
+
+var engineFile = regexp.MustCompile(`^engine-(\d+)\.json$`)
+
+// enginePID finds the live engine of a server through its run directory
+// and checks /proc that it really is an engine.
+func (p *proc) enginePID(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir(p.runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		m := engineFile.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(m[1])
+		argv, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.HasPrefix(string(argv), "aiuptime::EngineCore\x00") {
+			return pid
+		}
+	}
+	t.Fatalf("no live engine in %s", p.runDir)
+	return 0
+}
+
+type fixtureEvent struct {
+	State string    `json:"state"`
+	At    time.Time `json:"at"`
+}
+
+func (p *proc) events(t *testing.T) []fixtureEvent {
+	t.Helper()
+	resp, err := http.Get(p.url + "/admin/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var evs []fixtureEvent
+	if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// truth pairs every "died" after since with the next "ready".
+func truth(evs []fixtureEvent, since time.Time) (out [][2]time.Time) {
+	for i, e := range evs {
+		if e.State != "died" || e.At.Before(since) {
+			continue
+		}
+		for _, f := range evs[i+1:] {
+			if f.State == "ready" {
+				out = append(out, [2]time.Time{e.At, f.At})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// feed runs a probe into an analyzer and a window until the channel closes.
+type feed struct {
+	p  *probe.Probe
+	a  *uptime.Analyzer
+	w  *uptime.Window
+	wg sync.WaitGroup
+}
+
+func startFeed(t *testing.T, ctx context.Context, url string, opts ...probe.Option) *feed {
+	t.Helper()
+	p, err := probe.New(url, append([]probe.Option{probe.WithMode(probe.ModeChat), probe.WithInterval(accInterval),
+		probe.WithTimeout(2 * time.Second), probe.WithMaxTokens(4), probe.WithDuration(2 * time.Minute)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := uptime.NewAnalyzer()
+	w, _ := uptime.NewWindow(time.Second)
+	ch, err := p.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &feed{p: p, a: a, w: w}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for r := range ch {
+			a.Add(r)
+			w.Add(r)
+		}
+	}()
+	return f
+}
+
+func (f *feed) stop(t *testing.T) *uptime.Analysis {
+	f.p.Stop()
+	f.wg.Wait()
+	t.Logf("probe sent %d requests, largest send lag %v", f.p.Sent(), f.p.MaxLag())
+	return f.a.Close()
+}
+
+// await polls cond until it holds or the deadline passes.
+func await(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a real condition
+	}
+}
+
+func runs() int {
+	if n, err := strconv.Atoi(os.Getenv("AIUPTIME_ACCURACY_RUNS")); err == nil && n > 0 {
+		return n
+	}
+	return 5
+}
+
+func durs(ds []time.Duration) string {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("min %v median %v max %v (n=%d) all %v", s[0], s[len(s)/2], s[len(s)-1], len(s), ds)
+}
+
+// TestAccuracyEngineKill SIGKILLs the engine N times while probing the
+// model server directly at 20 ms and compares each measured outage with the
+// fixture's died/ready ground truth: every error must be within two probe
+// intervals.
+func TestAccuracyEngineKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process accuracy test skipped in -short mode")
+	}
+	bins := fixtureBins(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ms := startModelServer(t, bins, "model-0")
+	began := time.Now()
+	f := startFeed(t, ctx, ms.url)
+	n := runs()
+	var kills []time.Time
+	for i := range n {
+		// Steady: recovered and at least 50 requests (1 s) since.
+		await(t, "steady state", 30*time.Second, func() bool {
+			s := f.w.Stats(time.Now())
+			return s.Recovered && s.Streak >= 50
+		})
+		pid := ms.enginePID(t)
+		at := time.Now()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill engine %d: %v", pid, err)
+		}
+		kills = append(kills, at)
+		f.a.AddEvent(uptime.Event{At: at, Kind: uptime.FaultInjected, Step: fmt.Sprintf("kill %d", i), Target: "model-0"})
+		// Wait for the outage to be seen and then to be over.
+		await(t, "outage detected", 10*time.Second, func() bool { return f.w.Stats(time.Now()).InOutage })
+		await(t, "recovered", 30*time.Second, func() bool { return f.w.Stats(time.Now()).Recovered })
+	}
+	await(t, "settled", 30*time.Second, func() bool { return f.w.Stats(time.Now()).Streak >= 25 })
+	a := f.stop(t)
+	tr := truth(ms.events(t), began)
+	if len(tr) != n {
+		t.Fatalf("ground truth has %d died/ready pairs, want %d", len(tr), n)
+	}
+	if len(a.Outages) != n {
+		for _, o := range a.Outages {
+			t.Logf("outage %v .. %v (%v)", o.Start, o.End, o.Duration)
+		}
+		t.Fatalf("measured %d outages, want %d", len(a.Outages), n)
+	}
+	var startErr, endErr, mttrErr []time.Duration
+	bound := 2 * accInterval
+	var mttrTruth time.Duration
+	for i, o := range a.Outages {
+		died, ready := tr[i][0], tr[i][1]
+		se, ee := o.Start.Sub(died), o.End.Sub(ready)
+		me := o.Duration - ready.Sub(died)
+		mttrTruth += ready.Sub(died)
+		startErr, endErr, mttrErr = append(startErr, se), append(endErr, ee), append(mttrErr, me)
+		t.Logf("kill %d: truth died %s ready %s (%v); measured %s .. %s (%v): start err %v, end err %v, duration err %v, %d failed",
+			i, died.Format("15:04:05.000"), ready.Format("15:04:05.000"), ready.Sub(died),
+			o.Start.Format("15:04:05.000"), o.End.Format("15:04:05.000"), o.Duration, se, ee, me, o.Failed)
+		if se.Abs() > bound || ee.Abs() > bound || me.Abs() > bound {
+			t.Errorf("kill %d: error beyond two probe intervals (%v)", i, bound)
+		}
+		if o.Cause != fmt.Sprintf("kill %d", i) {
+			t.Errorf("outage %d cause %q", i, o.Cause)
+		}
+		if r := a.Recoveries[i]; r.Outage != i || (r.Time-ready.Sub(kills[i])).Abs() > bound {
+			t.Errorf("recovery after kill %d: %+v, truth %v", i, r, ready.Sub(kills[i]))
+		}
+	}
+	mttrTruth /= time.Duration(n)
+	t.Logf("direct, %d kills at %v: start error %s", n, accInterval, durs(startErr))
+	t.Logf("direct: end error %s", durs(endErr))
+	t.Logf("direct: duration error %s", durs(mttrErr))
+	t.Logf("direct: MTTR measured %v, truth %v, error %v", a.MTTR, mttrTruth, a.MTTR-mttrTruth)
+	if (a.MTTR - mttrTruth).Abs() > bound {
+		t.Errorf("MTTR error %v beyond %v", a.MTTR-mttrTruth, bound)
+	}
+}
+
+// TestAccuracyGatewayFailover kills the engine of one of two replicas
+// behind the gateway while probing the gateway and the killed replica at
+// the same time. The direct probe must see the replica's outage within two
+// intervals of the truth; through the gateway, requests during the outage
+// must be answered by the other replica, and any outage the gateway shows
+// must be shorter than the replica's.
+func TestAccuracyGatewayFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process accuracy test skipped in -short mode")
+	}
+	bins := fixtureBins(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	m0 := startModelServer(t, bins, "model-0")
+	m1 := startModelServer(t, bins, "model-1")
+	dir := t.TempDir()
+	const key = "sk-accuracy-master-key"
+	cfg := fmt.Sprintf(`model_list:
+  - model_name: tiny
+    litellm_params: {model: hosted_vllm/tiny, api_base: %s/v1}
+    model_info: {id: replica-0}
+  - model_name: tiny
+    litellm_params: {model: hosted_vllm/tiny, api_base: %s/v1}
+    model_info: {id: replica-1}
+router_settings: {routing_strategy: simple-shuffle, num_retries: 2, allowed_fails: 3, cooldown_time: 5}
+general_settings: {master_key: %s, database_path: %s}
+`, m0.url, m1.url, key, filepath.Join(dir, "gateway.db"))
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gport := freePort(t)
+	startProc(t, filepath.Join(bins, "aiuptime-gateway"), []string{"--config", filepath.Join(dir, "config.yaml"),
+		"--host", "127.0.0.1", "--port", strconv.Itoa(gport)}, filepath.Join(dir, "gateway.log"))
+	gw := fmt.Sprintf("http://127.0.0.1:%d", gport)
+	waitHealthy(t, gw+"/health/liveliness", 30*time.Second)
+
+	began := time.Now()
+	direct := startFeed(t, ctx, m0.url)
+	via := startFeed(t, ctx, gw, probe.WithAPIKey(key))
+	n := max(runs()/2, 2)
+	for i := range n {
+		await(t, "steady state", 30*time.Second, func() bool {
+			d, g := direct.w.Stats(time.Now()), via.w.Stats(time.Now())
+			return d.Recovered && d.Streak >= 50 && g.Recovered && g.Streak >= 50
+		})
+		pid := m0.enginePID(t)
+		at := time.Now()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill engine %d: %v", pid, err)
+		}
+		ev := uptime.Event{At: at, Kind: uptime.FaultInjected, Step: fmt.Sprintf("kill %d", i), Target: "model-0"}
+		direct.a.AddEvent(ev)
+		via.a.AddEvent(ev)
+		await(t, "outage detected", 10*time.Second, func() bool { return direct.w.Stats(time.Now()).InOutage })
+		await(t, "recovered", 30*time.Second, func() bool { return direct.w.Stats(time.Now()).Recovered })
+	}
+	await(t, "settled", 30*time.Second, func() bool { return direct.w.Stats(time.Now()).Streak >= 25 })
+	ad, ag := direct.stop(t), via.stop(t)
+	tr := truth(m0.events(t), began)
+	if len(tr) != n || len(ad.Outages) != n {
+		t.Fatalf("truth %d pairs, direct outages %d, want %d", len(tr), len(ad.Outages), n)
+	}
+	bound := 2 * accInterval
+	var startErr, endErr []time.Duration
+	for i, o := range ad.Outages {
+		se, ee := o.Start.Sub(tr[i][0]), o.End.Sub(tr[i][1])
+		startErr, endErr = append(startErr, se), append(endErr, ee)
+		if se.Abs() > bound || ee.Abs() > bound {
+			t.Errorf("direct outage %d: start err %v end err %v beyond %v", i, se, ee, bound)
+		}
+	}
+	t.Logf("direct beside the gateway: start error %s; end error %s", durs(startErr), durs(endErr))
+	// Through the gateway: who answered while replica 0 was down?
+	var during, failed, byReplica1 int
+	for r := range ag.Records() {
+		for _, p := range tr {
+			// Leave out the last two intervals: a request sent just before
+			// ready may be answered by the reloaded replica-0.
+			if !r.Start.Before(p[0]) && r.Start.Before(p[1].Add(-bound)) {
+				during++
+				switch {
+				case !r.Outcome.Good():
+					failed++
+				case r.Backend == "replica-1":
+					byReplica1++
+				}
+			}
+		}
+	}
+	t.Logf("gateway: %d requests while replica-0 was down: %d failed, %d answered by replica-1; availability %.4f%% (direct %.4f%%); outages %d; backends %v",
+		during, failed, byReplica1, 100*ag.Availability.RequestBased, 100*ad.Availability.RequestBased, len(ag.Outages), ag.ByBackend)
+	if during == 0 || byReplica1 == 0 {
+		t.Errorf("no failover seen: %d requests during the outage, %d by replica-1", during, byReplica1)
+	}
+	if byReplica1+failed != during {
+		t.Errorf("replica-0 answered %d requests while its engine was down", during-byReplica1-failed)
+	}
+	if ag.Availability.RequestBased < ad.Availability.RequestBased {
+		t.Errorf("gateway availability %v below the killed replica's %v", ag.Availability.RequestBased, ad.Availability.RequestBased)
+	}
+	if ag.LongestOutage >= ad.LongestOutage {
+		t.Errorf("gateway's longest outage %v not shorter than the replica's %v", ag.LongestOutage, ad.LongestOutage)
+	}
+}
