@@ -329,6 +329,7 @@ func TestAccuracyEngineKill(t *testing.T) {
 	var mttrTruth time.Duration
 	for i, o := range a.Outages {
 		died, ready := tr[i][0], tr[i][1]
+		t.Logf("kill %d: SIGKILL at %s, fixture died event %v later", i, kills[i].Format("15:04:05.000"), died.Sub(kills[i]))
 		se, ee := o.Start.Sub(died), o.End.Sub(ready)
 		me := o.Duration - ready.Sub(died)
 		mttrTruth += ready.Sub(died)

@@ -101,7 +101,10 @@ type Thresholds struct {
 // Outage is a run of failures: at least Failover consecutive failed
 // requests, ended by Recovery consecutive good ones.
 type Outage struct {
-	// Start is when the first failed request was sent (Result.Observed).
+	// Start is when the first failed request was sent (Result.Observed),
+	// or, if later, when the last good request before it got its answer:
+	// the service was seen working until then. Never after the first
+	// failure's end.
 	Start time.Time `json:"start"`
 	// End is when the first good request of the run that recovered was
 	// sent (or the analysis end while Ongoing).

@@ -316,6 +316,8 @@ type detector struct {
 	down               bool
 	failRun            int
 	failRunStart       int64
+	failRunFirstEnd    int64
+	lastGoodEnd        int64
 	goodRun            int
 	goodRunStart       int64
 	goodRunTTFT        int64
@@ -328,17 +330,22 @@ func (d *detector) step(it item, good bool) *Outage {
 	if !d.down {
 		if good {
 			d.failRun = 0
+			d.lastGoodEnd = max(d.lastGoodEnd, end)
 			return nil
 		}
 		if d.failRun == 0 {
 			d.failRunStart = it.obs
+			d.failRunFirstEnd = end
 		}
 		d.failRun++
 		if d.failRun >= d.failover {
 			d.down = true
 			d.goodRun = 0
+			// The service was seen working until lastGoodEnd: a request in
+			// flight across the fault began before the fault did.
+			start := min(max(d.failRunStart, d.lastGoodEnd), d.failRunFirstEnd)
 			d.cur = Outage{
-				Start:      time.Unix(0, d.failRunStart),
+				Start:      time.Unix(0, start),
 				DetectedAt: time.Unix(0, end),
 				Failed:     int64(d.failRun),
 				Requests:   int64(d.failRun),
@@ -370,6 +377,7 @@ func (d *detector) step(it item, good bool) *Outage {
 		o.FirstTokenAt = o.End.Add(time.Duration(d.goodRunTTFT))
 	}
 	d.down, d.failRun, d.goodRun = false, 0, 0
+	d.lastGoodEnd = end
 	return &o
 }
 

@@ -377,3 +377,28 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestOutageBoundsUseObservedTimes: the start is the first failed
+// request's actual send, unless a good answer arrived later; the end is the
+// first good request's actual send.
+func TestOutageBoundsUseObservedTimes(t *testing.T) {
+	rs := timeline("...xxxx......")
+	// Request 3 was in flight for 50 ms; request 2 (good) answered 30 ms
+	// after request 3 was sent.
+	rs[3].Latency = 50 * time.Millisecond
+	rs[2].Latency = 50 * time.Millisecond // ends at at(2)+50ms = at(3)+30ms
+	// Request 7, the first good one, left 15 ms late.
+	rs[7].Sent = at(7).Add(15 * time.Millisecond)
+	rs[7].Latency = 20 * time.Millisecond
+	a := analyze(t, rs, nil)
+	if len(a.Outages) != 1 {
+		t.Fatalf("outages %+v", a.Outages)
+	}
+	o := a.Outages[0]
+	if want := at(3).Add(30 * time.Millisecond); !o.Start.Equal(want) {
+		t.Errorf("start %v, want the last good answer %v", o.Start.Sub(t0), want.Sub(t0))
+	}
+	if want := at(7).Add(15 * time.Millisecond); !o.End.Equal(want) {
+		t.Errorf("end %v, want the first good send %v", o.End.Sub(t0), want.Sub(t0))
+	}
+}
