@@ -119,7 +119,18 @@ func LoadPlan(path string, opts ...PlanOption) (*Plan, error) {
 // ParsePlan decodes data strictly (unknown keys are errors) and validates
 // it. file names the source in errors. Every error is a *PlanError or
 // PlanErrors carrying file:line:col and the field.
-func ParsePlan(file string, data []byte, opts ...PlanOption) (*Plan, error) {
+func ParsePlan(file string, data []byte, opts ...PlanOption) (p *Plan, err error) {
+	defer func() {
+		// The YAML library is third-party code fed with user input: a panic
+		// in it is an invalid plan, not a crash.
+		if r := recover(); r != nil {
+			p, err = nil, &PlanError{File: file, Msg: fmt.Sprintf("cannot decode plan: %v", r)}
+		}
+	}()
+	return parsePlan(file, data, opts...)
+}
+
+func parsePlan(file string, data []byte, opts ...PlanOption) (*Plan, error) {
 	o := planOptions{fault: builtinFaultValidator, action: builtinActionValidator}
 	for _, opt := range opts {
 		opt(&o)
