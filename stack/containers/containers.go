@@ -446,7 +446,7 @@ func (s *Stack) runModel(ctx context.Context, sv *svc, timeout time.Duration) er
 		testcontainers.WithLabels(s.labels(sv.name, stack.RoleModel)),
 		s.networkOpt(sv.name),
 		hostConfigOpt(sv.port, sv.hostPort, sv.restart, []mount.Mount{{Type: mount.TypeVolume, Source: sv.modelVolume, Target: modelsMount}}),
-		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: timeout}),
+		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: timeout, log: s.log}),
 	)
 	if c != nil {
 		sv.containerID = c.GetContainerID()

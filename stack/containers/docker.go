@@ -52,6 +52,11 @@ func setupTestcontainers(log *slog.Logger) {
 		if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 			os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 		}
+		// We publish on 127.0.0.1 only: testcontainers must not guess a
+		// gateway address when it runs inside a container.
+		if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
+			os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+		}
 		tclog.SetDefault(tcLogger{log})
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -21,7 +22,12 @@ type healthWait struct {
 	port    nat.Port
 	path    string
 	timeout time.Duration
+	log     *slog.Logger
 }
+
+// Timeout implements wait.StrategyTimeout, so testcontainers does not cut
+// the wait at its own 60 s default.
+func (h *healthWait) Timeout() *time.Duration { return &h.timeout }
 
 var _ wait.Strategy = (*healthWait)(nil)
 
@@ -38,7 +44,12 @@ func (h *healthWait) WaitUntilReady(ctx context.Context, target wait.StrategyTar
 		if ok {
 			return nil
 		}
-		last = answer
+		if ctx.Err() == nil || last == "no answer yet" { // keep the last real answer
+			last = answer
+		}
+		if h.log != nil {
+			h.log.Debug("health", "service", h.service, "answer", answer)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s never became healthy within %s: last answer from GET %s: %s%s",
@@ -52,10 +63,9 @@ func (h *healthWait) poll(ctx context.Context, client *http.Client, target wait.
 	if st, err := target.State(ctx); err == nil && st != nil && !st.Running {
 		return false, fmt.Sprintf("container %s (exit code %d)", st.Status, st.ExitCode)
 	}
-	host, err := target.Host(ctx)
-	if err != nil {
-		return false, "host: " + err.Error()
-	}
+	// Ports are published on 127.0.0.1 only; testcontainers' Host guesses
+	// a gateway address when it runs inside a container.
+	host := "127.0.0.1"
 	p, err := target.MappedPort(ctx, h.port)
 	if err != nil {
 		return false, "port: " + err.Error()

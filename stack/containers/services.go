@@ -118,7 +118,7 @@ func (s *Stack) startGateway(ctx context.Context) error {
 			dataMount.mount,
 			{Type: mount.TypeBind, Source: cfgPath, Target: gateway.ConfigPath, ReadOnly: true},
 		}),
-		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: s.o.healthTimeout}),
+		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: s.o.healthTimeout, log: s.log}),
 	)
 	if c != nil {
 		sv.containerID = c.GetContainerID()
