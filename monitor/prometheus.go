@@ -229,6 +229,9 @@ func StartPrometheus(ctx context.Context, targets []Target, opts ...Option) (*Pr
 		return p, fmt.Errorf("prometheus api client: %w", err)
 	}
 	p.api = v1.NewAPI(client)
+	if err := p.awaitAlertmanager(ctx); err != nil {
+		return p, err
+	}
 	o.log.Info("prometheus started", "url", p.url, "targets", len(targets), "dir", dir,
 		"rule_groups", len(rf.Groups))
 	return p, nil
@@ -264,7 +267,31 @@ func (p *Prometheus) SetRules(ctx context.Context, f rules.File) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("reload prometheus: status %d: %s", resp.StatusCode, p.proc.logTail())
 	}
-	return nil
+	return p.awaitAlertmanager(ctx)
+}
+
+// awaitAlertmanager waits until Prometheus has discovered its Alertmanager
+// (after start and after every reload, discovery takes up to ~5 s; alerts
+// firing meanwhile are dropped, not queued).
+func (p *Prometheus) awaitAlertmanager(ctx context.Context) error {
+	if p.o.alertmanagerURL == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.o.startTimeout)
+	defer cancel()
+	tick := time.NewTicker(p.o.poll)
+	defer tick.Stop()
+	for {
+		res, err := p.api.AlertManagers(ctx)
+		if err == nil && len(res.Active) > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: prometheus did not discover alertmanager %s: %w", ErrTimeout, p.o.alertmanagerURL, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // AwaitTargetsUp waits until every target has been scraped successfully

@@ -213,6 +213,27 @@ loop:
 	return s.Load(), f.Load()
 }
 
+// notifierStats is Prometheus's own notification counters, for failure messages.
+func notifierStats(ctx context.Context, base string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "prometheus_notifications_") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 type modelServer struct {
 	name string
 	port int
@@ -256,9 +277,16 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		Expect(err).NotTo(HaveOccurred(), "gen-model: %s", out)
 
 		models = []*modelServer{{name: "model-0", port: freePort()}, {name: "model-1", port: freePort()}}
+		// Specs restart model servers: stop whichever process each has at the end.
+		DeferCleanup(func() {
+			for _, m := range models {
+				if m.proc != nil {
+					m.proc.stop()
+				}
+			}
+		})
 		for _, m := range models {
 			startModel(ctx, m)
-			DeferCleanup(m.proc.stop)
 		}
 
 		var cfg strings.Builder
@@ -287,7 +315,7 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		Expect(err).NotTo(HaveOccurred())
 
 		spec = rules.Spec{
-			SLO:   rules.SLO{Name: "gateway", Availability: 0.99, LatencyThreshold: 500 * time.Millisecond, LatencyPercentile: 0.9},
+			SLO:   rules.SLO{Name: "gateway", Availability: 0.99, LatencyThreshold: 500 * time.Millisecond, LatencyPercentile: 0.99},
 			Scale: 720,
 		}
 		res, err := rules.Generate(spec)
@@ -321,7 +349,7 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		Expect(res.File.Alerts()).To(ContainElement(rules.AlertLatencyBudgetBurnPage))
 		Expect(prom.SetRules(ctx, res.File)).To(Succeed())
 		AddReportEntry("rule notes", strings.Join(res.Notes, "\n"))
-	}, NodeTimeout(3*time.Minute))
+	}, NodeTimeout(5*time.Minute))
 
 	It("checks the generated rules with promtool and names a rule it rejects", func(ctx SpecContext) {
 		res, err := rules.Generate(spec)
@@ -332,7 +360,7 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		var re *monitor.RuleError
 		Expect(errors.As(err, &re)).To(BeTrue(), "err %v", err)
 		Expect(re.Rules).To(Equal([]string{"aiuptime-direct/" + rules.AlertDeploymentCooldown}))
-	}, SpecTimeout(time.Minute))
+	}, SpecTimeout(5*time.Minute)) // the first spec also runs BeforeAll (which may build the fixtures)
 
 	It("fires engine-down when a model server's engine is killed and resolves after restart", func(ctx SpecContext) {
 		m := models[0]
@@ -347,7 +375,6 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		m.proc.stop()
 		restartAt := time.Now()
 		startModel(ctx, m)
-		DeferCleanup(m.proc.stop)
 		resolved, err := prom.AwaitResolved(ctx, rules.AlertEngineDown, 30*time.Second, monitor.Match{Label: "service", Value: m.name})
 		Expect(err).NotTo(HaveOccurred())
 		rec := monitor.NewAlertRecord(faultAt, fired, resolved)
@@ -355,7 +382,7 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 			rec.Delay.Seconds(), fired.ActiveAt.Sub(faultAt).Seconds(), resolved.ObservedAt.Sub(restartAt).Seconds()))
 
 		n, err := am.AwaitNotification(ctx, rules.AlertEngineDown, "firing", 20*time.Second)
-		Expect(err).NotTo(HaveOccurred())
+		Expect(err).NotTo(HaveOccurred(), "received %+v; prometheus notifier: %s", am.Notifications(), notifierStats(ctx, prom.URL()))
 		Expect(n.Labels).To(HaveKeyWithValue("service", m.name))
 		_, err = am.AwaitNotification(ctx, rules.AlertEngineDown, "resolved", 20*time.Second)
 		Expect(err).NotTo(HaveOccurred())
