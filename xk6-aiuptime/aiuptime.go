@@ -28,6 +28,8 @@ import (
 	"go.k6.io/k6/js/common"
 	"go.k6.io/k6/js/modules"
 	"go.k6.io/k6/metrics"
+
+	"github.com/aiuptime/aiuptime/xk6-aiuptime/internal/sse"
 )
 
 // ImportPath is the name scripts import the extension by.
@@ -42,6 +44,15 @@ const (
 	MetricOutputTokens = "aiuptime_output_tokens"
 	MetricOutcome      = "aiuptime_stream_outcome"
 	MetricUp           = "aiuptime_up"
+)
+
+// Outcome names, the values of the outcome tag and of a result's outcome.
+const (
+	OutcomeOK        = sse.OutcomeOK
+	OutcomeError     = sse.OutcomeError
+	OutcomeTimeout   = sse.OutcomeTimeout
+	OutcomeTruncated = sse.OutcomeTruncated
+	OutcomeStalled   = sse.OutcomeStalled
 )
 
 // Tag names the extension adds to its samples.

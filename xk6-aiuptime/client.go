@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/grafana/sobek"
+
+	"github.com/aiuptime/aiuptime/xk6-aiuptime/internal/sse"
 	"go.k6.io/k6/js/common"
 	"go.k6.io/k6/js/modules"
 	"go.k6.io/k6/lib"
@@ -229,7 +231,7 @@ func roundTrip(vuCtx context.Context, hc *http.Client, cfg config, body []byte, 
 			case errors.Is(cause, errTimeout):
 				res.Outcome, res.Error = OutcomeTimeout, errTimeout.Error()
 			default:
-				res.Outcome, res.Error = OutcomeError, truncate(err.Error())
+				res.Outcome, res.Error = OutcomeError, sse.Truncate(err.Error())
 			}
 		}
 		return ex
@@ -265,7 +267,7 @@ func roundTrip(vuCtx context.Context, hc *http.Client, cfg config, body []byte, 
 			Error json.RawMessage `json:"error"`
 		}
 		if json.Unmarshal(b, &ev) == nil && len(ev.Error) > 0 {
-			res.Error += ": " + errorText(ev.Error)
+			res.Error += ": " + sse.ErrorText(ev.Error)
 		}
 		return finish(nil)
 	}
@@ -280,7 +282,7 @@ func roundTrip(vuCtx context.Context, hc *http.Client, cfg config, body []byte, 
 		defer watchdog.Stop()
 		onLine = func() { watchdog.Reset(cfg.stall) }
 	}
-	st, err := parseStream(resp.Body, start, time.Now, onLine)
+	st, err := sse.Parse(resp.Body, start, time.Now, onLine)
 	res.TTFT = ms(st.TTFT)
 	res.Tokens = st.Tokens()
 	res.FinishReason = st.FinishReason
@@ -333,7 +335,7 @@ func readChat(r io.Reader, res *Result) error {
 	}
 	switch {
 	case len(body.Error) > 0 && string(body.Error) != "null":
-		res.Outcome, res.Error = OutcomeError, errorText(body.Error)
+		res.Outcome, res.Error = OutcomeError, sse.ErrorText(body.Error)
 	case len(body.Choices) == 0 || body.Choices[0].FinishReason == "":
 		res.Outcome, res.Error = OutcomeTruncated, "completion without choices or finish_reason"
 	default:

@@ -1,4 +1,4 @@
-package aiuptime
+package sse
 
 import (
 	"bytes"
@@ -25,25 +25,25 @@ func TestParseStream(t *testing.T) {
 	start := time.Unix(0, 0)
 	for _, tc := range []struct {
 		name, file string
-		want       streamStats
+		want       Stats
 		outcome    string
 	}{
-		{"vllm with usage", "vllm_usage.sse", streamStats{Chunks: 3, UsageTokens: 3, Done: true, FinishReason: "stop", Content: []byte("Hi there")}, OutcomeOK},
-		{"choices null usage, CRLF, comments", "usage_null_crlf.sse", streamStats{Chunks: 2, UsageTokens: 2, Done: true, FinishReason: "length", Content: []byte("ab")}, OutcomeOK},
-		{"mid-stream error", "midstream_error.sse", streamStats{Chunks: 1, ErrorMessage: "engine died", Content: []byte("x")}, OutcomeError},
-		{"no done", "no_done.sse", streamStats{Chunks: 2, FinishReason: "stop", Content: []byte("ab")}, OutcomeTruncated},
-		{"no finish_reason", "no_finish.sse", streamStats{Chunks: 2, Done: true, Content: []byte("ab")}, OutcomeTruncated},
-		{"bare vllm error", "bare_error.sse", streamStats{ErrorMessage: "Unauthorized"}, OutcomeError},
-		{"garbage", "garbage.sse", streamStats{ErrorMessage: "malformed chunk: invalid character 'o' in literal null (expecting 'u')"}, OutcomeError},
+		{"vllm with usage", "vllm_usage.sse", Stats{Chunks: 3, UsageTokens: 3, Done: true, FinishReason: "stop", Content: []byte("Hi there")}, OutcomeOK},
+		{"choices null usage, CRLF, comments", "usage_null_crlf.sse", Stats{Chunks: 2, UsageTokens: 2, Done: true, FinishReason: "length", Content: []byte("ab")}, OutcomeOK},
+		{"mid-stream error", "midstream_error.sse", Stats{Chunks: 1, ErrorMessage: "engine died", Content: []byte("x")}, OutcomeError},
+		{"no done", "no_done.sse", Stats{Chunks: 2, FinishReason: "stop", Content: []byte("ab")}, OutcomeTruncated},
+		{"no finish_reason", "no_finish.sse", Stats{Chunks: 2, Done: true, Content: []byte("ab")}, OutcomeTruncated},
+		{"bare vllm error", "bare_error.sse", Stats{ErrorMessage: "Unauthorized"}, OutcomeError},
+		{"garbage", "garbage.sse", Stats{ErrorMessage: "malformed chunk: invalid character 'o' in literal null (expecting 'u')"}, OutcomeError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b, err := os.ReadFile(filepath.Join("testdata", "sse", tc.file))
+			b, err := os.ReadFile(filepath.Join("testdata", "streams", tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}
 			// One byte per read: the parser must not depend on read boundaries.
-			st, err := parseStream(iotest.OneByteReader(bytes.NewReader(b)), start, fakeClock(start, time.Millisecond), nil)
+			st, err := Parse(iotest.OneByteReader(bytes.NewReader(b)), start, fakeClock(start, time.Millisecond), nil)
 			if err != nil {
 				t.Fatalf("parseStream: %v", err)
 			}
@@ -67,7 +67,7 @@ func TestParseStreamReadError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("connection reset")
 	r := io.MultiReader(strings.NewReader("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"), iotest.ErrReader(boom))
-	st, err := parseStream(r, time.Now(), time.Now, nil)
+	st, err := Parse(r, time.Now(), time.Now, nil)
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want %v", err, boom)
 	}
@@ -78,9 +78,9 @@ func TestParseStreamReadError(t *testing.T) {
 
 func TestParseStreamLineTooLong(t *testing.T) {
 	t.Parallel()
-	r := strings.NewReader("data: " + strings.Repeat("x", maxLine+10) + "\n")
-	if _, err := parseStream(r, time.Now(), time.Now, nil); !errors.Is(err, errLineTooLong) {
-		t.Fatalf("err = %v, want %v", err, errLineTooLong)
+	r := strings.NewReader("data: " + strings.Repeat("x", MaxLine+10) + "\n")
+	if _, err := Parse(r, time.Now(), time.Now, nil); !errors.Is(err, ErrLineTooLong) {
+		t.Fatalf("err = %v, want %v", err, ErrLineTooLong)
 	}
 }
 
@@ -88,7 +88,7 @@ func TestParseStreamLineTooLong(t *testing.T) {
 // panics, returns a known outcome, keeps counters consistent, and an ok
 // outcome implies [DONE] and a finish_reason without an error.
 func FuzzParseStream(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "sse", "*.sse"))
+	files, _ := filepath.Glob(filepath.Join("testdata", "streams", "*.sse"))
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -98,8 +98,8 @@ func FuzzParseStream(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Unix(0, 0)
-		st, err := parseStream(bytes.NewReader(data), start, fakeClock(start, time.Microsecond), nil)
-		if err != nil && !errors.Is(err, errLineTooLong) {
+		st, err := Parse(bytes.NewReader(data), start, fakeClock(start, time.Microsecond), nil)
+		if err != nil && !errors.Is(err, ErrLineTooLong) {
 			t.Fatalf("unexpected error from an in-memory reader: %v", err)
 		}
 		switch o := st.Outcome(); o {
@@ -114,7 +114,7 @@ func FuzzParseStream(f *testing.F) {
 		if st.Chunks > 0 && len(st.ITL) != st.Chunks-1 {
 			t.Fatalf("%d chunks but %d gaps", st.Chunks, len(st.ITL))
 		}
-		if st.Tokens() < 0 || len(st.Content) > maxContent {
+		if st.Tokens() < 0 || len(st.Content) > MaxContent {
 			t.Fatalf("bad counters: tokens %d, content %d", st.Tokens(), len(st.Content))
 		}
 	})

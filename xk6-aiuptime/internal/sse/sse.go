@@ -1,4 +1,6 @@
-package aiuptime
+// Package sse parses OpenAI chat-completions event streams as vLLM, LiteLLM
+// and OpenAI send them, tolerating what real servers do wrong.
+package sse
 
 import (
 	"bufio"
@@ -20,11 +22,11 @@ const (
 	OutcomeStalled   = "stalled"
 )
 
-// maxLine bounds one SSE line; a longer line ends the stream as an error.
-const maxLine = 1 << 20
+// MaxLine bounds one SSE line; a longer line ends the stream with ErrLineTooLong.
+const MaxLine = 1 << 20
 
-// streamStats is what a chat-completions SSE stream told us.
-type streamStats struct {
+// Stats is what a chat-completions SSE stream told us.
+type Stats struct {
 	// TTFT is the time from start to the first content token (0 if none).
 	TTFT time.Duration
 	// ITL holds the gaps between consecutive content chunks.
@@ -40,16 +42,16 @@ type streamStats struct {
 	// ErrorMessage is set when the stream carried an error event or was not
 	// valid SSE/JSON.
 	ErrorMessage string
-	// Content is the concatenated delta content, up to maxContent bytes.
+	// Content is the concatenated delta content, up to MaxContent bytes.
 	Content []byte
 }
 
-// maxContent bounds how much of the answer a stream result keeps.
-const maxContent = 64 << 10
+// MaxContent bounds how much of the answer a stream result keeps.
+const MaxContent = 64 << 10
 
 // Tokens is the number of output tokens: the server's usage when sent,
 // otherwise the number of content chunks (one token per chunk, as vLLM sends).
-func (s *streamStats) Tokens() int {
+func (s *Stats) Tokens() int {
 	if s.UsageTokens > 0 {
 		return s.UsageTokens
 	}
@@ -58,7 +60,7 @@ func (s *streamStats) Tokens() int {
 
 // Outcome classifies a stream that ended without a transport error: an error
 // event wins, then a missing [DONE] or finish_reason (truncated).
-func (s *streamStats) Outcome() string {
+func (s *Stats) Outcome() string {
 	switch {
 	case s.ErrorMessage != "":
 		return OutcomeError
@@ -85,24 +87,24 @@ type chunk struct {
 	Error json.RawMessage `json:"error"`
 }
 
-// errorText renders an error event's payload: the message of an OpenAI
+// ErrorText renders an error event's payload: the message of an OpenAI
 // envelope, or the raw value (vLLM's `{"error":"Unauthorized"}`).
-func errorText(raw json.RawMessage) string {
+func ErrorText(raw json.RawMessage) string {
 	var env struct {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(raw, &env) == nil && env.Message != "" {
-		return truncate(env.Message)
+		return Truncate(env.Message)
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil && s != "" {
-		return truncate(s)
+		return Truncate(s)
 	}
-	return truncate(string(raw))
+	return Truncate(string(raw))
 }
 
-// truncate keeps error texts short enough for results and logs.
-func truncate(s string) string {
+// Truncate keeps error texts short enough for results and logs.
+func Truncate(s string) string {
 	const n = 256
 	if len(s) > n {
 		return s[:n] + "…"
@@ -110,7 +112,7 @@ func truncate(s string) string {
 	return s
 }
 
-// parseStream reads an OpenAI chat-completions SSE stream from r until
+// Parse reads an OpenAI chat-completions SSE stream from r until
 // [DONE], an error event, EOF or a read error. now is the clock and start the
 // request's send time. onLine, if not nil, is called after every line read
 // (the stall watchdog resets there). It returns the read error, if any, that
@@ -120,8 +122,8 @@ func truncate(s string) string {
 // Tolerated, as real servers send them: comments and event:/id:/retry: fields,
 // blank lines, CRLF endings, `data:` with or without a space, usage chunks with
 // `choices: []` or `choices: null`, role-only and empty-content deltas.
-func parseStream(r io.Reader, start time.Time, now func() time.Time, onLine func()) (*streamStats, error) {
-	st := &streamStats{}
+func Parse(r io.Reader, start time.Time, now func() time.Time, onLine func()) (*Stats, error) {
+	st := &Stats{}
 	br := bufio.NewReaderSize(r, 16<<10)
 	var last time.Time
 	for {
@@ -143,8 +145,8 @@ func parseStream(r io.Reader, start time.Time, now func() time.Time, onLine func
 	}
 }
 
-// errLineTooLong ends a stream whose line exceeds maxLine.
-var errLineTooLong = errors.New("sse line too long")
+// ErrLineTooLong ends a stream whose line exceeds MaxLine.
+var ErrLineTooLong = errors.New("sse line too long")
 
 // readLine returns one line without its \n or \r\n ending.
 func readLine(br *bufio.Reader) ([]byte, error) {
@@ -152,8 +154,8 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	for {
 		frag, err := br.ReadSlice('\n')
 		buf = append(buf, frag...)
-		if len(buf) > maxLine {
-			return nil, errLineTooLong
+		if len(buf) > MaxLine {
+			return nil, ErrLineTooLong
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
@@ -165,7 +167,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 
 // handleLine processes one non-empty line and reports whether the stream is
 // over ([DONE] or an error event).
-func (st *streamStats) handleLine(line []byte, start time.Time, last *time.Time, now func() time.Time) bool {
+func (st *Stats) handleLine(line []byte, start time.Time, last *time.Time, now func() time.Time) bool {
 	data, ok := bytes.CutPrefix(line, []byte("data:"))
 	if !ok {
 		return false // comment, event:, id:, retry:
@@ -180,11 +182,11 @@ func (st *streamStats) handleLine(line []byte, start time.Time, last *time.Time,
 	}
 	var c chunk
 	if err := json.Unmarshal(data, &c); err != nil {
-		st.ErrorMessage = truncate(fmt.Sprintf("malformed chunk: %v", err))
+		st.ErrorMessage = Truncate(fmt.Sprintf("malformed chunk: %v", err))
 		return true
 	}
 	if len(c.Error) > 0 && !bytes.Equal(c.Error, []byte("null")) {
-		st.ErrorMessage = errorText(c.Error)
+		st.ErrorMessage = ErrorText(c.Error)
 		return true
 	}
 	if c.Usage != nil && c.Usage.CompletionTokens > 0 {
@@ -211,7 +213,7 @@ func (st *streamStats) handleLine(line []byte, start time.Time, last *time.Time,
 		}
 		*last = t
 		st.Chunks++
-		if room := maxContent - len(st.Content); room > 0 {
+		if room := MaxContent - len(st.Content); room > 0 {
 			if len(text) > room {
 				text = text[:room]
 			}
