@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -320,4 +322,39 @@ func TestMisuseThrows(t *testing.T) {
 		_, err := vu.rt.VU.Runtime().RunString(`client.chat({max_tokens: 1})`)
 		require.ErrorContains(t, err, "messages")
 	})
+}
+
+// TestNoGoroutineLeak runs every kind of ending (ok, truncated, error event,
+// stall, timeout) and checks that, once idle connections are closed, the
+// goroutine count returns to where it was: no watchdog, body reader or
+// request goroutine is left behind.
+func TestNoGoroutineLeak(t *testing.T) {
+	srv := sseServer(t, nil)
+	vu := newTestVU(t, clientInit(srv.URL+"/ok/v1", `, timeout: "1s", stallTimeout: 200`))
+	tr := vu.rt.VU.State().Transport.(*http.Transport)
+	settle := func() int {
+		tr.CloseIdleConnections()
+		srv.CloseClientConnections()
+		return runtime.NumGoroutine()
+	}
+	before := settle()
+	for _, mode := range []string{"ok", "no-done", "midstream-error", "stall", "hang", "usage-null"} {
+		_, err := vu.rt.VU.Runtime().RunString(fmt.Sprintf(
+			`new Client({baseURL: %q, apiKey: %q, model: "m", timeout: "1s", stallTimeout: 200}).stream({messages: [{role: "user", content: "x"}]})`,
+			srv.URL+"/"+mode+"/v1", testKey))
+		require.NoError(t, err)
+	}
+	vu.drained()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := settle()
+		if n <= before {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
