@@ -511,6 +511,10 @@ func (g *gen) slo(sli string, ratio func(w string) string, budget float64, page,
 			if w.Severity != sev.severity {
 				continue
 			}
+			if w.Factor*budget >= 1 {
+				g.note(fmt.Sprintf("%s: window pair %s/%s can never fire: %s x budget %s >= 1 (lower the budget or use a tighter objective)",
+					sev.alert, promDur(w.Short), promDur(w.Long), fmtFloat(w.Factor), fmtFloat(budget)))
+			}
 			th := fmtFloat(w.Factor * budget)
 			conds = append(conds, fmt.Sprintf(`(%s{slo="%s"} > %s and %s{slo="%s"} > %s)`,
 				RecordName(sli, w.Short), name, th, RecordName(sli, w.Long), name, th))

@@ -152,3 +152,14 @@ func TestGenerateRejectsBadSpec(t *testing.T) {
 		})
 	}
 }
+
+func TestGenerateNotesUnreachableBurnThreshold(t *testing.T) {
+	// p90 objective: budget 0.1, so 14.4x needs a bad ratio of 1.44.
+	res, err := Generate(Spec{SLO: SLO{LatencyThreshold: time.Second, LatencyPercentile: 0.9}, LatencyBucket: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), AlertLatencyBudgetBurnPage+": window pair 5m/1h can never fire") {
+		t.Errorf("notes: %v", res.Notes)
+	}
+}
