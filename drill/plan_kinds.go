@@ -80,6 +80,7 @@ var FaultKinds = []KindInfo{
 	{Name: FaultNetworkLoss, Strict: true, Doc: "drop a share of the target's packets (netem; nftables numgen where netem is missing)", Params: []ParamInfo{
 		{Name: "percent", Type: ParamPercent, Required: true, Doc: "share of packets dropped"},
 		{Name: "correlation", Type: ParamPercent, Doc: "correlation with the previous packet's fate"},
+		{Name: "peer", Type: ParamString, Doc: "only traffic towards this service (nftables)"},
 	}},
 	{Name: FaultNetworkBandwidth, Strict: true, Doc: "limit the target's bandwidth (tbf)", Params: []ParamInfo{
 		{Name: "rate", Type: ParamRate, Required: true, Doc: "rate such as 100kbit or 10mbit"},
@@ -92,16 +93,19 @@ var FaultKinds = []KindInfo{
 	}},
 	{Name: FaultGPUHang, Strict: true, Doc: "hang the GPU process (SIGSTOP): health stays green, completions stall"},
 	{Name: FaultDiskWipe, Strict: true, Doc: "delete the files of a volume", Params: diskParams},
-	{Name: FaultDiskCorrupt, Strict: true, Doc: "corrupt the files of a volume", Params: diskParams},
+	{Name: FaultDiskCorrupt, Strict: true, Doc: "corrupt the files of a volume; revert restores them", Params: withParams(diskParams,
+		ParamInfo{Name: "bytes", Type: ParamSize, Doc: "how many bytes to flip"})},
 	{Name: FaultDiskReadonly, Strict: true, Doc: "make a volume read-only", Params: diskParams},
 	{Name: FaultDiskFull, Strict: true, Doc: "fill a volume", Params: withParams(diskParams,
 		ParamInfo{Name: "leave_bytes", Type: ParamSize, Doc: "bytes left free (default 0)"})},
 	{Name: FaultContainerKill, Strict: true, Doc: "kill the target's container", Params: []ParamInfo{
 		{Name: "signal", Type: ParamSignal, Default: "KILL", Doc: "signal sent to the container"},
 	}},
-	{Name: FaultContainerStop, Strict: true, Doc: "stop the target's container (started again on revert)"},
+	{Name: FaultContainerStop, Strict: true, Doc: "stop the target's container (started again on revert)", Params: []ParamInfo{
+		{Name: "timeout", Type: ParamDuration, Default: "5s", Doc: "grace period before SIGKILL"}}},
 	{Name: FaultContainerPause, Strict: true, Doc: "pause the target's container (unpaused on revert)"},
-	{Name: FaultContainerRestart, Strict: true, Doc: "restart the target's container"},
+	{Name: FaultContainerRestart, Strict: true, Doc: "restart the target's container", Params: []ParamInfo{
+		{Name: "timeout", Type: ParamDuration, Default: "5s", Doc: "grace period before SIGKILL"}}},
 	{Name: FaultContainerRemove, Strict: true, Doc: "remove the target's container (recreated on revert)"},
 }
 

@@ -264,6 +264,31 @@ func TestValidatorHooks(t *testing.T) {
 	}
 }
 
+// TestRegistryMessages: a registry that names params in its messages
+// ("params.delay: ...", "fault: unknown kind", as chaos/faults does) still
+// gets positions on the param and the kind.
+func TestRegistryMessages(t *testing.T) {
+	v := func(kind string, params map[string]any) error {
+		if kind != "network-delay" {
+			return fmt.Errorf("fault: unknown kind %q", kind)
+		}
+		if _, ok := params["jiter"]; ok {
+			return fmt.Errorf("params.jiter: unknown param of %s", kind)
+		}
+		return fmt.Errorf("params.delay: -1s must be positive")
+	}
+	for src, want := range map[string]string{
+		"name: x\nsteps:\n  - name: a\n    fault: laser\n    target: model-0\n":                                   "x.yaml:4:12: steps[0].fault: unknown kind \"laser\"",
+		"name: x\nsteps:\n  - name: a\n    fault: network-delay\n    target: model-0\n    params: {delay: -1s}\n": "x.yaml:6:21: steps[0].params.delay: -1s must be positive",
+		"name: x\nsteps:\n  - name: a\n    fault: network-delay\n    target: model-0\n    params: {jiter: 1s}\n":  "x.yaml:6:14: steps[0].params.jiter: unknown param",
+	} {
+		_, err := ParsePlan("x.yaml", []byte(src), WithFaultValidator(v))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	}
+}
+
 func TestSchemaCurrent(t *testing.T) {
 	got, err := Schema()
 	if err != nil {

@@ -370,11 +370,28 @@ func paramErr(err error, params map[string]any, errs *[]*valErr, sp func(...any)
 		}
 		return
 	}
+	// Registries outside this package (chaos/faults) name the param in the
+	// message: "params.delay: want a duration".
+	if rest, ok := strings.CutPrefix(err.Error(), "params."); ok {
+		if name, msg, ok := strings.Cut(rest, ":"); ok && !strings.ContainsAny(name, " \t") {
+			bad(sp("params", name), "%s", strings.TrimSpace(msg))
+			if _, known := params[name]; known && strings.Contains(msg, "unknown") {
+				(*errs)[len(*errs)-1].atKey = true
+			}
+			return
+		}
+	}
+	msg := err.Error()
 	field := "fault"
-	if strings.Contains(err.Error(), "action") {
+	if strings.Contains(msg, "action") {
 		field = "action"
 	}
-	bad(sp(field), "%v", err)
+	for _, f := range []string{"fault", "action"} {
+		if rest, ok := strings.CutPrefix(msg, f+": "); ok {
+			field, msg = f, rest
+		}
+	}
+	bad(sp(field), "%s", msg)
 }
 
 func validateTarget(t *Target, pa path, bad func(path, string, ...any)) {

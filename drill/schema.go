@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -143,7 +144,11 @@ var fieldExtras = map[string]func() map[string]any{
 	},
 }
 
+// stringsToAny converts names for an enum, sorted so that the schema does
+// not depend on a registry's order.
 func stringsToAny(ss []string) []any {
+	ss = append([]string(nil), ss...)
+	sort.Strings(ss)
 	out := make([]any, len(ss))
 	for i, s := range ss {
 		out[i] = s

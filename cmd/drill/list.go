@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiuptime/aiuptime/drill"
+	"github.com/aiuptime/aiuptime/plans"
+)
+
+func init() { addCommand(newListCmd) }
+
+// planEntry is one plan as `drill list` shows it.
+type planEntry struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Source is the file, or "embedded" for a shipped plan not on disk.
+	Source string `json:"source"`
+	Error  string `json:"error,omitempty"`
+}
+
+// listPlans finds the plans in ./plans (working dir) and the shipped ones;
+// a file on disk shadows the shipped plan of the same name.
+func listPlans() []planEntry {
+	seen := map[string]bool{}
+	var out []planEntry
+	files, _ := filepath.Glob(filepath.Join("plans", "*.yaml"))
+	for _, f := range files {
+		e := planEntry{Name: strings.TrimSuffix(filepath.Base(f), ".yaml"), Source: f}
+		if p, err := drill.LoadPlan(f, planOptions()...); err != nil {
+			e.Error = firstLine(err.Error())
+		} else {
+			e.Name, e.Description = p.Name, p.Description
+		}
+		seen[filepath.Base(f)] = true
+		out = append(out, e)
+	}
+	for _, n := range plans.Names() {
+		if seen[n] {
+			continue
+		}
+		e := planEntry{Name: strings.TrimSuffix(n, ".yaml"), Source: "embedded"}
+		b, _ := plans.Read(n)
+		if p, err := drill.ParsePlan(n, b, planOptions()...); err != nil {
+			e.Error = firstLine(err.Error())
+		} else {
+			e.Name, e.Description = p.Name, p.Description
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+func newListCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the shipped plans and the fault, action and await kinds with their params",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ps := listPlans()
+			faults, actions := drill.ListFaultKinds(), drill.ListActionKinds()
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"plans": ps, "faults": faults, "actions": actions, "awaits": drill.AwaitKinds})
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "PLANS")
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			for _, p := range ps {
+				desc := p.Description
+				if p.Error != "" {
+					desc = "INVALID: " + p.Error
+				}
+				fmt.Fprintf(w, "  %s\t%s\t(%s)\n", p.Name, desc, p.Source)
+			}
+			w.Flush()
+			printKinds(cmd, "FAULT KINDS (fault: KIND, params: {...})", faults)
+			printKinds(cmd, "ACTIONS (action: KIND, params: {...})", actions)
+			printKinds(cmd, "AWAITS (await: ..., timeout: D)", drill.AwaitKinds)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printKinds(cmd *cobra.Command, title string, kinds []drill.KindInfo) {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "\n%s\n", title)
+	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	for _, k := range kinds {
+		fmt.Fprintf(w, "  %s\t%s\n", k.Name, k.Doc)
+		for _, p := range k.Params {
+			var attrs []string
+			attrs = append(attrs, p.Type)
+			if p.Required {
+				attrs = append(attrs, "required")
+			}
+			if p.Default != "" {
+				attrs = append(attrs, "default "+p.Default)
+			}
+			if len(p.Enum) > 0 {
+				attrs = append(attrs, strings.Join(p.Enum, "|"))
+			}
+			fmt.Fprintf(w, "      %s\t(%s) %s\n", p.Name, strings.Join(attrs, ", "), p.Doc)
+		}
+	}
+	w.Flush()
+}
+

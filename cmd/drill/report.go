@@ -1,0 +1,188 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiuptime/aiuptime/reports"
+)
+
+func init() { addCommand(newReportCmd) }
+
+func newReportCmd() *cobra.Command {
+	var compare, trend, asJSON bool
+	var out string
+	var thresholds []string
+	cmd := &cobra.Command{
+		Use:   "report DIR | --compare BEFORE AFTER | --trend DIR...",
+		Short: "Re-render reports from report.json, compare two runs, or fit a trend",
+		Long: `report DIR re-renders junit.xml, report.md, report.html and drill.prom from
+DIR/report.json (into --out, default DIR).
+
+report --compare BEFORE AFTER sets two runs side by side (e.g. before and after
+a maintenance window): availability, error rate, p50/p95/p99 latency, TTFT,
+MTTR, outages, with deltas.
+
+report --trend DIR... fits a least-squares line per measure across past runs
+(each DIR is a run directory or a directory of run directories) and estimates
+when a threshold will be crossed. Thresholds default to the newest run's SLO
+targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case compare && trend:
+				return withExit(ExitUsage, errors.New("--compare and --trend exclude each other"))
+			case compare:
+				if len(args) != 2 {
+					return withExit(ExitUsage, errors.New("--compare needs BEFORE and AFTER"))
+				}
+				return runCompare(cmd, args[0], args[1], asJSON)
+			case trend:
+				if len(args) == 0 {
+					return withExit(ExitUsage, errors.New("--trend needs at least one DIR"))
+				}
+				return runTrend(cmd, args, thresholds, asJSON)
+			}
+			if len(args) != 1 {
+				return withExit(ExitUsage, errors.New("report needs exactly one DIR holding report.json"))
+			}
+			r, err := reports.Load(args[0])
+			if err != nil {
+				return withExit(ExitUsage, err)
+			}
+			dst := out
+			if dst == "" {
+				dst = args[0]
+				if st, err := os.Stat(dst); err == nil && !st.IsDir() {
+					dst = filepath.Dir(dst)
+				}
+			}
+			if err := reports.Write(dst, r); err != nil {
+				return withExit(ExitHarness, err)
+			}
+			fmt.Fprint(cmd.OutOrStdout(), reports.Summary(r))
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", strings.Join(prefixAll(dst, reports.Files), " "))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&compare, "compare", false, "compare two runs: BEFORE AFTER")
+	cmd.Flags().BoolVar(&trend, "trend", false, "fit a trend across runs: DIR...")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the comparison or trend as JSON")
+	cmd.Flags().StringVar(&out, "out", "", "where to write the re-rendered files (default: DIR)")
+	cmd.Flags().StringArrayVar(&thresholds, "threshold", nil, "metric=value for --trend (e.g. latency_p95=2, availability=0.99)")
+	return cmd
+}
+
+func prefixAll(dir string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = filepath.Join(dir, n)
+	}
+	return out
+}
+
+func runCompare(cmd *cobra.Command, before, after string, asJSON bool) error {
+	b, err := reports.Load(before)
+	if err != nil {
+		return withExit(ExitUsage, err)
+	}
+	a, err := reports.Load(after)
+	if err != nil {
+		return withExit(ExitUsage, err)
+	}
+	c := reports.Compare(b, a)
+	if asJSON {
+		return printJSON(cmd, c)
+	}
+	_, err = fmt.Fprint(cmd.OutOrStdout(), c.Markdown())
+	return err
+}
+
+// loadRuns loads every report.json in dirs: a dir holding one, or its subdirectories'.
+func loadRuns(dirs []string) ([]*reports.Report, error) {
+	var runs []*reports.Report
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, reports.FileJSON)); err == nil {
+			r, err := reports.Load(d)
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, r)
+			continue
+		}
+		found, _ := filepath.Glob(filepath.Join(d, "*", reports.FileJSON))
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no report.json in it or its subdirectories", d)
+		}
+		sort.Strings(found)
+		for _, f := range found {
+			r, err := reports.Load(f)
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, r)
+		}
+	}
+	return runs, nil
+}
+
+// sloThresholds takes the newest run's SLO targets as trend thresholds.
+func sloThresholds(runs []*reports.Report) map[string]float64 {
+	th := map[string]float64{}
+	var newest *reports.Report
+	for _, r := range runs {
+		if newest == nil || r.StartedAt.After(newest.StartedAt) {
+			newest = r
+		}
+	}
+	if newest == nil {
+		return th
+	}
+	names := map[string]string{"availability": reports.MetricNameAvailability, "error_rate": reports.MetricNameErrorRate,
+		"latency_p95": reports.MetricNameLatencyP95, "ttft_p95": reports.MetricNameTTFTP95}
+	for _, s := range newest.SLO {
+		if m, ok := names[s.Name]; ok {
+			th[m] = s.Target
+		}
+	}
+	return th
+}
+
+func runTrend(cmd *cobra.Command, dirs, flags []string, asJSON bool) error {
+	runs, err := loadRuns(dirs)
+	if err != nil {
+		return withExit(ExitUsage, err)
+	}
+	if len(runs) < 2 {
+		return withExit(ExitUsage, fmt.Errorf("a trend needs at least two runs, found %d", len(runs)))
+	}
+	th := sloThresholds(runs)
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		x, err := strconv.ParseFloat(v, 64)
+		if _, known := reports.MetricValue(runs[0], k); !ok || err != nil || !known {
+			return withExit(ExitUsage, fmt.Errorf("--threshold %q: want METRIC=NUMBER with METRIC one of availability, error_rate, latency_p50, latency_p95, latency_p99, ttft_p95, mttr, outages", f))
+		}
+		th[k] = x
+	}
+	lines := reports.Trend(runs, th)
+	if asJSON {
+		return printJSON(cmd, lines)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%d runs\n\n", len(runs))
+	_, err = fmt.Fprint(cmd.OutOrStdout(), reports.TrendMarkdown(lines))
+	return err
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aiuptime/aiuptime/reports"
+)
+
+func copyGoldenReport(t *testing.T, dir string) *reports.Report {
+	t.Helper()
+	r, err := reports.Load("../../reports/testdata/golden/report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := reports.MarshalJSON(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, reports.FileJSON), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestReportRerender(t *testing.T) {
+	dir := t.TempDir()
+	copyGoldenReport(t, dir)
+	out, code, err := runCLI(t, "report", dir)
+	if code != ExitPass {
+		t.Fatalf("exit %d: %v\n%s", code, err, out)
+	}
+	for _, f := range reports.Files {
+		got, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(filepath.Join("../../reports/testdata/golden", f))
+		if string(got) != string(want) {
+			t.Errorf("re-rendered %s differs from the golden file", f)
+		}
+	}
+	if _, code, _ := runCLI(t, "report", t.TempDir()); code != ExitUsage {
+		t.Errorf("report of a dir without report.json: exit %d", code)
+	}
+}
+
+func TestReportCompareAndTrend(t *testing.T) {
+	hist := t.TempDir()
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for i, p95 := range []float64{1.2, 1.5, 1.8} {
+		d := filepath.Join(hist, string(rune('a'+i)))
+		r := copyGoldenReport(t, d)
+		r.StartedAt = t0.AddDate(0, 0, 7*i)
+		r.Latency.P95 = p95
+		b, _ := reports.MarshalJSON(r)
+		if err := os.WriteFile(filepath.Join(d, reports.FileJSON), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code, err := runCLI(t, "report", "--compare", filepath.Join(hist, "a"), filepath.Join(hist, "c"))
+	if code != ExitPass || !strings.Contains(out, "| latency_p95 | 1.200 s | 1.800 s | +600.0 ms | +50.0% | worse |") {
+		t.Errorf("compare: exit %d %v\n%s", code, err, out)
+	}
+	out, code, err = runCLI(t, "report", "--trend", hist)
+	// p95 grows 0.3 s a week from 1.2 s on Nov 1: it crosses the 2 s SLO on Nov 20 (4.7 days after Nov 15).
+	if code != ExitPass || !strings.Contains(out, "| latency_p95 | 3 |") || !strings.Contains(out, "2026-11-20") {
+		t.Errorf("trend: exit %d %v\n%s", code, err, out)
+	}
+	if _, code, _ := runCLI(t, "report", "--trend", filepath.Join(hist, "a")); code != ExitUsage {
+		t.Errorf("trend of one run: exit %d", code)
+	}
+	if _, code, _ := runCLI(t, "report", "--compare", hist); code != ExitUsage {
+		t.Errorf("compare with one arg: exit %d", code)
+	}
+}
