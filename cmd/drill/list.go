@@ -120,4 +120,3 @@ func printKinds(cmd *cobra.Command, title string, kinds []drill.KindInfo) {
 	}
 	w.Flush()
 }
-
