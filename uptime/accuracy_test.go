@@ -213,7 +213,9 @@ func truth(evs []fixtureEvent, since time.Time) (out [][2]time.Time) {
 
 // feed runs a probe into an analyzer and a window until the channel closes.
 type feed struct {
-	p  *probe.Probe
+	mu  sync.Mutex
+	raw []probe.Result // for diagnostics
+	p   *probe.Probe
 	a  *uptime.Analyzer
 	w  *uptime.Window
 	wg sync.WaitGroup
@@ -239,9 +241,25 @@ func startFeed(t *testing.T, ctx context.Context, url string, opts ...probe.Opti
 		for r := range ch {
 			a.Add(r)
 			w.Add(r)
+			f.mu.Lock()
+			f.raw = append(f.raw, r)
+			f.mu.Unlock()
 		}
 	}()
 	return f
+}
+
+// dump logs the results sent within 150 ms of t, for a failed bound.
+func (f *feed) dump(t *testing.T, what string, at time.Time) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t.Logf("results around %s %s:", what, at.Format("15:04:05.000"))
+	for _, r := range f.raw {
+		if d := r.Observed().Sub(at); d > -400*time.Millisecond && d < 60*time.Millisecond {
+			t.Logf("  seq %d intended %+v sent %+v end %+v %s %d %q", r.Seq, r.Start.Sub(at), r.Sent.Sub(at), r.End().Sub(at), r.Outcome, r.Code, r.Err)
+		}
+	}
 }
 
 func (f *feed) stop(t *testing.T) *uptime.Analysis {
@@ -339,6 +357,8 @@ func TestAccuracyEngineKill(t *testing.T) {
 			o.Start.Format("15:04:05.000"), o.End.Format("15:04:05.000"), o.Duration, se, ee, me, o.Failed)
 		if se.Abs() > bound || ee.Abs() > bound || me.Abs() > bound {
 			t.Errorf("kill %d: error beyond two probe intervals (%v)", i, bound)
+			f.dump(t, "died", died)
+			f.dump(t, "ready", ready)
 		}
 		if o.Cause != fmt.Sprintf("kill %d", i) {
 			t.Errorf("outage %d cause %q", i, o.Cause)
@@ -407,6 +427,7 @@ general_settings: {master_key: %s, database_path: %s}
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill engine %d: %v", pid, err)
 		}
+		t.Logf("kill %d: SIGKILL at %s", i, at.Format("15:04:05.000"))
 		ev := uptime.Event{At: at, Kind: uptime.FaultInjected, Step: fmt.Sprintf("kill %d", i), Target: "model-0"}
 		direct.a.AddEvent(ev)
 		via.a.AddEvent(ev)
@@ -426,6 +447,8 @@ general_settings: {master_key: %s, database_path: %s}
 		startErr, endErr = append(startErr, se), append(endErr, ee)
 		if se.Abs() > bound || ee.Abs() > bound {
 			t.Errorf("direct outage %d: start err %v end err %v beyond %v", i, se, ee, bound)
+			direct.dump(t, "died", tr[i][0])
+			direct.dump(t, "ready", tr[i][1])
 		}
 	}
 	t.Logf("direct beside the gateway: start error %s; end error %s", durs(startErr), durs(endErr))
