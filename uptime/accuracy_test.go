@@ -216,9 +216,9 @@ type feed struct {
 	mu  sync.Mutex
 	raw []probe.Result // for diagnostics
 	p   *probe.Probe
-	a  *uptime.Analyzer
-	w  *uptime.Window
-	wg sync.WaitGroup
+	a   *uptime.Analyzer
+	w   *uptime.Window
+	wg  sync.WaitGroup
 }
 
 func startFeed(t *testing.T, ctx context.Context, url string, opts ...probe.Option) *feed {
