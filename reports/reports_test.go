@@ -431,3 +431,15 @@ func TestTrend(t *testing.T) {
 		t.Errorf("trend table lacks the crossing date:\n%s", md)
 	}
 }
+
+func TestCurrentEnvironmentAndExitCodes(t *testing.T) {
+	e := CurrentEnvironment("v9")
+	if e.Host == "" || e.GoVersion == "" || e.CPUs < 1 || e.ToolVersion != "v9" {
+		t.Errorf("environment: %+v", e)
+	}
+	for v, want := range map[Verdict]int{VerdictPass: 0, VerdictFail: 1, VerdictError: 3, VerdictAborted: 5, "": 3} {
+		if got := v.ExitCode(); got != want {
+			t.Errorf("%q.ExitCode() = %d, want %d", v, got, want)
+		}
+	}
+}
