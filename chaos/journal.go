@@ -302,6 +302,15 @@ func (e *Entry) Update(state any) error {
 	return e.j.Write(e.rec)
 }
 
+// UpdateRecord changes record fields (e.g. the mechanism after a fallback)
+// and the state, and rewrites the record durably.
+func (e *Entry) UpdateRecord(edit func(*Record), state any) error {
+	if edit != nil {
+		edit(&e.rec)
+	}
+	return e.Update(state)
+}
+
 // Revert returns the Revert for this entry: it runs the registered reverter
 // on the (latest) journaled state under context.WithoutCancel with the
 // journal's timeout, at most once successfully (later calls return nil), and

@@ -459,36 +459,57 @@ func revertCorrupt(_ context.Context, rec chaos.Record) error {
 
 // ---------------------------------------------------------------- read-only
 
-// ReadOnly remounts the volume's bind mount read-only inside the
-// container's mount namespace, so writes there fail with EROFS while the
-// host (and other containers) keep their view.
+// ReadOnly makes writes to the volume fail inside the container. First
+// choice: remount the volume's bind mount read-only inside the container's
+// mount namespace (writes fail with EROFS; the host keeps its view).
 // Equivalent to: nsenter -t PID -m mount -o remount,bind,ro MOUNTPATH
+// The kernel refuses that (EBUSY) while a process holds a file open for
+// writing there (a database): then every file and directory of the volume
+// gets the immutable attribute, so writes even through open descriptors
+// fail with EPERM (equivalent to: chattr -R +i HOSTPATH); the revert clears
+// exactly the attributes it set. Mechanism() says which one was used.
 type ReadOnly struct {
 	Spec   Spec
 	Target Target
 	Deps   chaos.Deps
+
+	mech string
 }
 
 var _ chaos.Fault = (*ReadOnly)(nil)
 
+// MechImmutable is the fallback of disk-readonly when the mount is busy.
+const MechImmutable = "chattr-immutable"
+
 // Name names the fault.
 func (f *ReadOnly) Name() string { return "disk-readonly on " + f.Target.Service + " " + f.Spec.Volume }
 
-// Mechanism is bind-remount-ro.
-func (f *ReadOnly) Mechanism() string { return MechRemount }
+// Mechanism is bind-remount-ro, or chattr-immutable when the mount was busy.
+func (f *ReadOnly) Mechanism() string {
+	if f.mech == "" {
+		return MechRemount
+	}
+	return f.mech
+}
 
 type roState struct {
 	PID       int    `json:"pid"`
 	PIDStart  uint64 `json:"pid_start"`
 	MountPath string `json:"mount_path"`
+	// Immutable lists the host paths that got the immutable attribute
+	// (fallback); empty when the remount was used.
+	Immutable []string `json:"immutable,omitempty"`
 }
 
 // Describe lists what Inject would do.
 func (f *ReadOnly) Describe(context.Context) ([]string, error) {
-	return []string{fmt.Sprintf("in the mount namespace of pid %d (%s): mount -o remount,bind,ro %s", f.Target.PID, f.Target.Service, f.Target.MountPath)}, nil
+	return []string{
+		fmt.Sprintf("in the mount namespace of pid %d (%s): mount -o remount,bind,ro %s", f.Target.PID, f.Target.Service, f.Target.MountPath),
+		fmt.Sprintf("if busy (files open for writing): chattr +i on every file and directory under %s", f.Target.HostPath),
+	}, nil
 }
 
-// Inject remounts read-only.
+// Inject makes the volume read-only.
 func (f *ReadOnly) Inject(ctx context.Context) (chaos.Revert, error) {
 	if err := f.Spec.Validate(); err != nil {
 		return chaos.NoRevert, err
@@ -507,11 +528,113 @@ func (f *ReadOnly) Inject(ctx context.Context) (chaos.Revert, error) {
 		}
 		st.PIDStart = s
 	}
-	rec := chaos.Record{Kind: "disk-readonly", Target: f.Target.Service, Reverter: "disk/readonly", Mechanism: MechRemount}
-	rev, _, err := chaos.Apply(ctx, f.Deps, rec, st, func(context.Context) error {
-		return remount(st.PID, st.MountPath, true)
+	rec := chaos.Record{Kind: "disk-readonly", Target: f.Target.Service, Reverter: "disk/readonly", Mechanism: MechRemount, RunID: f.Deps.RunID}
+	e, err := f.Deps.Journal.Begin(rec, st)
+	if err != nil {
+		return chaos.NoRevert, err
+	}
+	f.mech = MechRemount
+	err = remount(st.PID, st.MountPath, true)
+	if err == nil || !errors.Is(err, unix.EBUSY) {
+		return e.Revert(), err
+	}
+	// Busy: fall back to immutable attributes on the host side of the volume.
+	root, rerr := f.Target.root("")
+	if rerr != nil {
+		return e.Revert(), errors.Join(err, rerr)
+	}
+	paths, werr := mutablePaths(root)
+	if werr != nil {
+		return e.Revert(), fmt.Errorf("disk-readonly on %s: list %s: %w", f.Target.Service, root, werr)
+	}
+	st.Immutable = paths
+	f.mech = MechImmutable
+	if err := e.UpdateRecord(func(r *chaos.Record) { r.Mechanism = MechImmutable }, st); err != nil {
+		return e.Revert(), err
+	}
+	f.Deps.Logger().Info("bind mount busy (files open for writing); using immutable attributes", "target", f.Target.Service, "files", len(paths))
+	// Files first, directories last (deepest first was listed last).
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := setImmutable(paths[i], true); err != nil {
+			return e.Revert(), fmt.Errorf("disk-readonly on %s: chattr +i %s: %w", f.Target.Service, paths[i], err)
+		}
+	}
+	return e.Revert(), nil
+}
+
+// mutablePaths lists regular files and directories under root (root
+// included, first) that are not already immutable.
+func mutablePaths(root string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && !d.Type().IsRegular() {
+			return nil
+		}
+		if imm, err := isImmutable(p); err == nil && !imm {
+			out = append(out, p)
+		}
+		return nil
 	})
-	return rev, err
+	return out, err
+}
+
+func attrFlags(p string) (int, int, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, err
+	}
+	fl, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	return fd, fl, nil
+}
+
+func isImmutable(p string) (bool, error) {
+	fd, fl, err := attrFlags(p)
+	if err != nil {
+		return false, err
+	}
+	unix.Close(fd)
+	return fl&fsImmutableFL != 0, nil
+}
+
+// setImmutable sets or clears the immutable attribute (chattr +i / -i).
+func setImmutable(p string, on bool) error {
+	fd, fl, err := attrFlags(p)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	nfl := fl &^ fsImmutableFL
+	if on {
+		nfl = fl | fsImmutableFL
+	}
+	if nfl == fl {
+		return nil
+	}
+	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, nfl)
+}
+
+// Immutable lists immutable files and directories under hostPath, for doctor.
+func Immutable(hostPath string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(hostPath, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || d.Type().IsRegular() {
+			if imm, err := isImmutable(p); err == nil && imm {
+				out = append(out, p)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 func revertReadOnly(_ context.Context, rec chaos.Record) error {
@@ -519,8 +642,14 @@ func revertReadOnly(_ context.Context, rec chaos.Record) error {
 	if err := json.Unmarshal(rec.State, &st); err != nil {
 		return fmt.Errorf("decode readonly state: %w", err)
 	}
-	if (Target{PID: st.PID, PIDStart: st.PIDStart}).pidGone() {
-		return nil // the mount namespace died with the container
+	var errs []error
+	for _, p := range st.Immutable {
+		if err := setImmutable(p, false); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("chattr -i %s: %w", p, err))
+		}
+	}
+	if len(st.Immutable) > 0 || (Target{PID: st.PID, PIDStart: st.PIDStart}).pidGone() {
+		return errors.Join(errs...) // the remount was not used, or its namespace died
 	}
 	return remount(st.PID, st.MountPath, false)
 }
@@ -762,3 +891,6 @@ func Fillers(hostPath string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// fsImmutableFL is FS_IMMUTABLE_FL from linux/fs.h (chattr +i).
+const fsImmutableFL = 0x00000010

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -284,4 +285,64 @@ func TestCrashReplayWipe(t *testing.T) {
 		t.Fatalf("replay %+v %v", res, err)
 	}
 	same(t, dir, files)
+}
+
+// TestReadOnlyBusyFallsBackToImmutable: with a file open for writing inside
+// the namespace the remount is refused (EBUSY); the immutable fallback makes
+// writes through the open descriptor fail, and the revert undoes it.
+func TestReadOnlyBusyFallsBackToImmutable(t *testing.T) {
+	mnt := loopExt4(t, 16)
+	db := filepath.Join(mnt, "db.sqlite")
+	// A child in its own mount namespace holds db open for writing.
+	child := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", "exec 3>>"+db+"; sleep 120")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	pid := child.Process.Pid
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		links, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/3", pid))
+		if len(links) == 1 && chaos.CheckNotHostNS(chaos.NSPath(pid, "mnt"), "mnt") == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("child never opened the file")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Our own descriptor, opened before the fault, like the gateway's database handle.
+	fh, err := os.OpenFile(db, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	d := deps(t)
+	f := &ReadOnly{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "gateway", PID: pid, HostPath: mnt, MountPath: mnt}, Deps: d}
+	rev, err := f.Inject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Mechanism() != MechImmutable {
+		t.Fatalf("mechanism %s", f.Mechanism())
+	}
+	if recs, _ := d.Journal.List(); len(recs) != 1 || recs[0].Mechanism != MechImmutable {
+		t.Fatalf("journal: %+v", recs)
+	}
+	if _, err := fh.Write([]byte("x")); !errors.Is(err, unix.EPERM) {
+		t.Fatalf("write through an open descriptor: want EPERM, got %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "new"), nil, 0o600); err == nil {
+		t.Fatal("creating a file must fail")
+	}
+	if err := rev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	journalEmpty(t, d)
+	if imm, _ := Immutable(mnt); len(imm) != 0 {
+		t.Fatalf("immutable left: %v", imm)
+	}
+	if _, err := fh.Write([]byte("x")); err != nil {
+		t.Fatalf("write after revert: %v", err)
+	}
 }

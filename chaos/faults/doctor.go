@@ -110,6 +110,9 @@ func Audit(ctx context.Context, cli *client.Client, o AuditOptions) ([]Finding, 
 				}
 			}
 			if m.Source != "" {
+				if imm, err := disk.Immutable(m.Source); err == nil && len(imm) > 0 {
+					fs = append(fs, Finding{"immutable-files", name, fmt.Sprintf("%d immutable paths under %s (e.g. %s): chattr -i", len(imm), m.Source, imm[0])})
+				}
 				if fl, err := disk.Fillers(m.Source); err == nil {
 					for _, f := range fl {
 						fs = append(fs, Finding{"filler", name, f})

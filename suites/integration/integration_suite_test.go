@@ -67,9 +67,20 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred(), string(out))
 
 	runID := fmt.Sprintf("integ-%d", os.Getpid())
-	st, err = containers.Start(ctx, containers.WithRunID(runID), containers.WithLogger(log),
-		containers.WithReplicas(2), containers.WithDataVolumeSize(32<<20),
-		containers.WithStateDir(filepath.Join(stateDir, "runs")))
+	opts := []containers.Option{containers.WithRunID(runID), containers.WithLogger(log),
+		containers.WithReplicas(2), containers.WithDataVolumeSize(32 << 20),
+		containers.WithStateDir(filepath.Join(stateDir, "runs"))}
+	for _, f := range []struct{ fixture, service string }{{"modelserver", "model"}, {"gateway", "gateway"}, {"toxiproxy", "proxy"}} {
+		// A fixture without its Dockerfile yet falls back to a prebuilt image.
+		if _, err := os.Stat(filepath.Join("../../fixtures", f.fixture, "Dockerfile")); err != nil {
+			img := "aiuptime/" + f.fixture + ":dev"
+			if _, err := docker.ImageInspect(ctx, img); err != nil {
+				Skip("fixture " + f.fixture + " has neither a Dockerfile nor a prebuilt " + img)
+			}
+			opts = append(opts, containers.WithImage(f.service, img))
+		}
+	}
+	st, err = containers.Start(ctx, opts...)
 	DeferCleanup(func(ctx context.Context) {
 		if st != nil {
 			Expect(st.Stop(context.WithoutCancel(ctx))).To(Succeed())
