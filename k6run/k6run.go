@@ -314,5 +314,15 @@ func isFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// marshalIndent is json.MarshalIndent with the house indentation.
-func marshalIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+// marshalIndent is json.MarshalIndent with the house indentation, without
+// HTML escaping (thresholds contain < and >).
+func marshalIndent(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
