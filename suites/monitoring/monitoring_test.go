@@ -3,6 +3,7 @@ package monitoring_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -415,8 +416,10 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		view, err := prom.QuerySLO(ctx, faultAt, time.Now(), rules.Metrics{})
 		Expect(err).NotTo(HaveOccurred())
 		probeErr := float64(failed) / float64(max(sent, 1))
-		AddReportEntry("error-rate alerts", fmt.Sprintf("%+v; probe: %d sent, error rate %.3f; prometheus: %.0f requests, error rate %.3f",
-			recs, sent, probeErr, view.Requests, view.ErrorRate))
+		js, err := json.Marshal(recs)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("error-rate alerts", fmt.Sprintf("%s; probe: %d sent, error rate %.3f; prometheus: %.0f requests, error rate %.3f",
+			js, sent, probeErr, view.Requests, view.ErrorRate))
 		Expect(failed).To(BeNumerically(">", 0))
 		Expect(view.ErrorRate).To(BeNumerically(">", 0.05))
 	}, SpecTimeout(2*time.Minute))
