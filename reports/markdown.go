@@ -61,7 +61,7 @@ func Markdown(r *Report) ([]byte, error) {
 		b.WriteString("\n## Alerts\n\n")
 		mdTable(&b, alertHeader, alertRows(r.Alerts))
 	}
-	if r.K6 != nil && len(r.K6.Metrics) > 0 {
+	if r.K6 != nil && (len(r.K6.Metrics) > 0 || len(r.K6.Thresholds) > 0) {
 		b.WriteString("\n## k6\n\n")
 		mdTable(&b, []string{"Metric", "Values"}, k6Rows(r.K6))
 	}
@@ -281,6 +281,14 @@ func k6Rows(k *K6) [][]string {
 			parts[i] = s + "=" + strconv.FormatFloat(m[s], 'g', 6, 64)
 		}
 		rows = append(rows, []string{n, strings.Join(parts, " ")})
+	}
+	ths := make([]string, 0, len(k.Thresholds))
+	for th := range k.Thresholds {
+		ths = append(ths, th)
+	}
+	sort.Strings(ths)
+	for _, th := range ths {
+		rows = append(rows, []string{"threshold " + th, map[bool]string{true: "held", false: "NO"}[k.Thresholds[th]]})
 	}
 	return rows
 }

@@ -76,7 +76,7 @@ func sampleReport(secret string) *Report {
 			{Name: "HighLatencyBurn", Step: "200ms latency on model-1 <b>"},
 		},
 		K6: &K6{Script: "load/chat.js", Metrics: map[string]map[string]float64{"http_req_duration": {"avg": 0.2, "p(95)": 0.9}},
-			Thresholds: map[string]bool{"http_req_failed<0.01": false}},
+			Thresholds: map[string]bool{"http_req_failed<0.01": false, "key " + secret: true}},
 		Environment: Environment{Host: "ci-runner-1", Kernel: "6.1.0-test", OS: "linux", Arch: "amd64", CPUs: 2, GoVersion: "go1.26.8", ToolVersion: "v0.1.0"},
 	}
 	r.Timeline.BucketSeconds = 1
