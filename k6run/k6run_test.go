@@ -201,3 +201,33 @@ func TestCompare(t *testing.T) {
 		})
 	}
 }
+
+func TestBaselineRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, err := ReadSummary("testdata/summary-export.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trimmed := s.Trim(MetricTTFT, MetricUp)
+	if len(trimmed.Metrics) != 2 {
+		t.Fatalf("trimmed to %d metrics, want 2", len(trimmed.Metrics))
+	}
+	p := filepath.Join(t.TempDir(), "baseline.json")
+	if err := trimmed.WriteJSON(p); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	if !strings.Contains(string(b), `"rate>=0.999"`) {
+		t.Errorf("threshold sources not written verbatim:\n%s", b)
+	}
+	back, err := ReadJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(trimmed, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if regs := Compare(back, s, DefaultChecks, 0, 0); len(regs) != 0 {
+		t.Errorf("a summary regresses against itself: %v", regs)
+	}
+}
