@@ -133,17 +133,19 @@ type Result struct {
 
 // Chat sends a non-streaming chat completion; params is the request body
 // (messages, max_tokens, and any other OpenAI field) and may override model.
-func (c *Client) Chat(params sobek.Value) *Result {
-	return c.do(params, false)
+// The optional second argument is {tags: {name: value}}: extra tags for this
+// request's samples.
+func (c *Client) Chat(params, opts sobek.Value) *Result {
+	return c.do(params, opts, false)
 }
 
 // Stream sends a streaming chat completion (with usage) and measures TTFT,
-// ITL and TPOT from the SSE events.
-func (c *Client) Stream(params sobek.Value) *Result {
-	return c.do(params, true)
+// ITL and TPOT from the SSE events. Arguments as for Chat.
+func (c *Client) Stream(params, opts sobek.Value) *Result {
+	return c.do(params, opts, true)
 }
 
-func (c *Client) do(params sobek.Value, stream bool) *Result {
+func (c *Client) do(params, opts sobek.Value, stream bool) *Result {
 	rt := c.vu.Runtime()
 	state := c.vu.State()
 	if state == nil {
@@ -153,15 +155,43 @@ func (c *Client) do(params sobek.Value, stream bool) *Result {
 	if err != nil {
 		common.Throw(rt, err)
 	}
+	extra, err := requestTags(rt, opts)
+	if err != nil {
+		common.Throw(rt, err)
+	}
 	transport := state.Transport
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
 	r := roundTrip(c.vu.Context(), &http.Client{Transport: transport}, c.cfg, body, stream)
 	if c.vu.Context().Err() == nil {
-		c.emit(state, model, r)
+		c.emit(state, model, extra, r)
 	}
 	return r.Result
+}
+
+// requestTags reads the optional {tags: {...}} argument.
+func requestTags(rt *sobek.Runtime, opts sobek.Value) (map[string]string, error) {
+	if common.IsNullish(opts) {
+		return nil, nil
+	}
+	obj := opts.ToObject(rt)
+	var tags map[string]string
+	for _, k := range obj.Keys() {
+		if k != "tags" {
+			return nil, fmt.Errorf("aiuptime: unknown request option %q (want tags)", k)
+		}
+		tv := obj.Get(k)
+		if common.IsNullish(tv) {
+			continue
+		}
+		to := tv.ToObject(rt)
+		tags = map[string]string{}
+		for _, tk := range to.Keys() {
+			tags[tk] = to.Get(tk).String()
+		}
+	}
+	return tags, nil
 }
 
 // body builds the JSON request body from the script's params.
@@ -364,10 +394,14 @@ func scrubURL(err error) error {
 }
 
 // emit pushes the samples of one exchange into the VU's sample channel.
-func (c *Client) emit(state *lib.State, model string, ex exchange) {
+func (c *Client) emit(state *lib.State, model string, extra map[string]string, ex exchange) {
 	now := time.Now()
 	tm := state.Tags.GetCurrentValues()
-	tags := tm.Tags.With(TagModel, model)
+	tags := tm.Tags
+	for k, v := range extra {
+		tags = tags.With(k, v)
+	}
+	tags = tags.With(TagModel, model)
 	if ex.Backend != "" {
 		tags = tags.With(TagBackend, ex.Backend)
 	}

@@ -1,6 +1,7 @@
 package aiuptime
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -237,6 +238,25 @@ func TestStreamMetrics(t *testing.T) {
 	status, _ := got["http_reqs"][0].Tags.Get("status")
 	assert.Equal(t, "200", status)
 	assert.Equal(t, 0.0, got["http_req_failed"][0].Value)
+}
+
+func TestRequestTagsAndJSON(t *testing.T) {
+	t.Parallel()
+	srv := sseServer(t, nil)
+	vu := newTestVU(t, clientInit(srv.URL+"/ok/v1", ""))
+	val, err := vu.rt.VU.Runtime().RunString(`JSON.stringify(client.stream({messages: [{role: "user", content: "hi"}]}, {tags: {phase: "steady"}}))`)
+	require.NoError(t, err)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(val.String()), &got), val.String())
+	assert.Equal(t, "ok", got["outcome"])
+	assert.Equal(t, "dep-ok", got["backend"])
+	assert.EqualValues(t, 3, got["tokens"])
+	up := vu.drained()[MetricUp]
+	require.Len(t, up, 1)
+	phase, _ := up[0].Tags.Get("phase")
+	assert.Equal(t, "steady", phase)
+	_, err = vu.rt.VU.Runtime().RunString(`client.chat({messages: []}, {tagz: {}})`)
+	require.ErrorContains(t, err, "unknown request option")
 }
 
 func TestChat(t *testing.T) {

@@ -3,6 +3,7 @@ package sse
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -118,4 +119,23 @@ func FuzzParseStream(f *testing.F) {
 			t.Fatalf("bad counters: tokens %d, content %d", st.Tokens(), len(st.Content))
 		}
 	})
+}
+
+// BenchmarkParse measures parsing a 256-token vLLM-style stream with usage.
+func BenchmarkParse(b *testing.B) {
+	var buf bytes.Buffer
+	for i := range 256 {
+		fmt.Fprintf(&buf, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok%d \"},\"logprobs\":null,\"finish_reason\":null}]}\n\n", i)
+	}
+	buf.WriteString("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}]}\n\n")
+	buf.WriteString("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":256,\"total_tokens\":261}}\n\ndata: [DONE]\n\n")
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		st, err := Parse(bytes.NewReader(data), time.Now(), time.Now, nil)
+		if err != nil || st.Outcome() != OutcomeOK || st.Tokens() != 256 {
+			b.Fatalf("parse: %v %+v", err, st)
+		}
+	}
 }
