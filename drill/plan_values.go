@@ -96,13 +96,13 @@ func (Percent) JSONSchema() map[string]any {
 // ({role: model, percent: 50}; percent defaults to 100).
 type Target struct {
 	// Names are the services named explicitly.
-	Names []string `yaml:"names,omitempty"`
+	Names []string `yaml:"names,omitempty" json:"names,omitempty"`
 	// Role selects services by role (gateway, model, proxy, monitor).
-	Role string `yaml:"role,omitempty"`
+	Role string `yaml:"role,omitempty" json:"role,omitempty"`
 	// Percent of the role's services to pick (1..100), rounded up to at least one.
-	Percent int `yaml:"percent,omitempty"`
+	Percent int `yaml:"percent,omitempty" json:"percent,omitempty"`
 	// Count picks this many of the role's services instead of a percentage.
-	Count int `yaml:"count,omitempty"`
+	Count int `yaml:"count,omitempty" json:"count,omitempty"`
 }
 
 // String renders the target for reports: "model-0", "model-0,model-1" or "50% of role model".
@@ -279,6 +279,9 @@ func (a *Await) UnmarshalYAML(node ast.Node) error {
 
 // MarshalYAML writes the string form.
 func (a Await) MarshalYAML() (any, error) { return a.String(), nil }
+
+// MarshalJSON writes the string form.
+func (a Await) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) }
 
 // JSONSchema describes Await for plans/schema.json.
 func (Await) JSONSchema() map[string]any {
