@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aiuptime/aiuptime/chaos/faults"
 	"github.com/aiuptime/aiuptime/drill"
 	"github.com/aiuptime/aiuptime/plans"
 )
@@ -18,9 +19,27 @@ import (
 func init() { addCommand(newValidateCmd) }
 
 // planOptions are the decoder options every command uses: the kind
-// validators of the registries. The lead points these at chaos/faults and
-// the rollout/backup registries; nil means drill's built-in tables.
-var planOptions = func() []drill.PlanOption { return nil }
+// validators of the registries. Faults are checked by chaos/faults, the
+// authority on kinds and params; actions still by drill's built-in table
+// until the rollout/backup registries are wired here.
+var planOptions = func() []drill.PlanOption {
+	return []drill.PlanOption{drill.WithFaultValidator(faults.Validate)}
+}
+
+func init() {
+	// `drill list` and `drill schema` show the chaos registry's kinds.
+	drill.ListFaultKinds = func() []drill.KindInfo {
+		var out []drill.KindInfo
+		for _, k := range faults.Kinds() {
+			ki := drill.KindInfo{Name: k.Name, Doc: k.Description}
+			for _, p := range k.Params {
+				ki.Params = append(ki.Params, drill.ParamInfo{Name: p.Name, Type: p.Type, Doc: p.Doc, Default: p.Default, Required: p.Required})
+			}
+			out = append(out, ki)
+		}
+		return out
+	}
+}
 
 // loadPlan reads a plan given as a path, or as the name of a shipped plan
 // (quarterly-dr, quarterly-dr.yaml, plans/quarterly-dr.yaml) when no such
