@@ -290,6 +290,45 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
+// TestScriptsInspect has k6 evaluate every script's options (executors,
+// thresholds from the environment) without sending traffic.
+func TestScriptsInspect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs k6")
+	}
+	k6 := k6Binary(t)
+	scripts, err := filepath.Glob("scripts/*.js")
+	if err != nil || len(scripts) < 5 {
+		t.Fatalf("scripts: %v %v", scripts, err)
+	}
+	for _, s := range scripts {
+		// inspect does not pass the process environment to __ENV: use -e.
+		cmd := exec.Command(k6, "inspect", "--execution-requirements",
+			"-e", "BASE_URL=http://127.0.0.1:9/v1", "-e", "MODEL=m", "-e", "P95_MS=1500", s)
+		cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", s, err, out)
+			continue
+		}
+		var got struct {
+			Thresholds map[string][]string `json:"thresholds"`
+		}
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Errorf("%s: %v\n%s", s, err, out)
+			continue
+		}
+		if th := got.Thresholds[MetricE2E]; len(th) != 1 || th[0] != "p(95)<1500" {
+			t.Errorf("%s: aiuptime_e2e thresholds = %v, want [p(95)<1500] from P95_MS", s, th)
+		}
+	}
+	cmd := exec.Command(k6, "inspect", "-e", "MODEL=m", "scripts/load.js")
+	cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "BASE_URL is required") {
+		t.Errorf("missing BASE_URL: err %v, output %s", err, out)
+	}
+}
+
 func TestK6ScriptsAgainstFixtures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes and runs k6")
@@ -358,6 +397,23 @@ func TestK6ScriptsAgainstFixtures(t *testing.T) {
 		}
 		if _, ok := r.metrics[MetricTTFT]; ok {
 			t.Error("chat mode must not report TTFT")
+		}
+	})
+
+	t.Run("soak, spike and failover run briefly and pass", func(t *testing.T) {
+		for script, kv := range map[string][]string{
+			"scripts/soak.js":     {"RATE", "5", "DURATION", "2s"},
+			"scripts/spike.js":    {"BASE_RATE", "2", "SPIKE_RATE", "10", "STAGE", "1s"},
+			"scripts/failover.js": {"RATE", "5", "DURATION", "2s"},
+		} {
+			r := runK6(t, script, maps(env, kv...))
+			if r.exitCode != 0 {
+				t.Errorf("%s: k6 exit %d\n%s", script, r.exitCode, r.stderr)
+				continue
+			}
+			if got := r.value(t, MetricUp, "value"); got != 1 {
+				t.Errorf("%s: aiuptime_up = %v, want 1", script, got)
+			}
 		}
 	})
 
