@@ -251,26 +251,35 @@ func EnsureImage(ctx context.Context, cli client.APIClient, log *slog.Logger, fi
 		return ImageBuild{}, fmt.Errorf("inspect image %s: %w", tag, err)
 	}
 	log.Info("building image", "image", tag)
+	if err := buildImage(ctx, cli, files, fixture, tag, "aiuptime/"+fixture+":dev"); err != nil {
+		return ImageBuild{}, err
+	}
+	return ImageBuild{Tag: tag, Built: true, Duration: time.Since(start)}, nil
+}
+
+// buildImage builds a context into an image with the given tags; a failure
+// returns the tail of the build log.
+func buildImage(ctx context.Context, cli client.APIClient, files []contextFile, fixture string, tags ...string) error {
 	tarball, err := tarContext(files)
 	if err != nil {
-		return ImageBuild{}, fmt.Errorf("image %s: build context: %w", tag, err)
+		return fmt.Errorf("image %s: build context: %w", tags[0], err)
 	}
 	resp, err := cli.ImageBuild(ctx, tarball, build.ImageBuildOptions{
-		Tags:        []string{tag, "aiuptime/" + fixture + ":dev"},
+		Tags:        tags,
 		Dockerfile:  "Dockerfile",
 		Remove:      true,
 		ForceRemove: true,
 		Labels:      map[string]string{"aiuptime.fixture": fixture},
 	})
 	if err != nil {
-		return ImageBuild{}, fmt.Errorf("build image %s: %w", tag, err)
+		return fmt.Errorf("build image %s: %w", tags[0], err)
 	}
 	defer resp.Body.Close()
 	logText, buildErr := readBuildStream(resp.Body)
 	if buildErr != nil {
-		return ImageBuild{}, fmt.Errorf("build image %s: %w\nbuild log (tail):\n%s", tag, buildErr, tail(logText, 20))
+		return fmt.Errorf("build image %s: %w\nbuild log (tail):\n%s", tags[0], buildErr, tail(logText, 20))
 	}
-	return ImageBuild{Tag: tag, Built: true, Duration: time.Since(start)}, nil
+	return nil
 }
 
 // readBuildStream reads Docker's JSON build stream and returns the log and
