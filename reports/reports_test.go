@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -440,6 +441,55 @@ func TestCurrentEnvironmentAndExitCodes(t *testing.T) {
 	for v, want := range map[Verdict]int{VerdictPass: 0, VerdictFail: 1, VerdictError: 3, VerdictAborted: 5, "": 3} {
 		if got := v.ExitCode(); got != want {
 			t.Errorf("%q.ExitCode() = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// TestMinimalReport: an aborted run with nothing measured still renders
+// every file validly.
+func TestMinimalReport(t *testing.T) {
+	dir := t.TempDir()
+	r := &Report{Plan: "empty", Verdict: VerdictAborted, VerdictReason: "stop condition: availability below 50%", Grade: Grade(0)}
+	if err := Write(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, FileJUnit))
+	var doc JUnitSuites
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Errors != 1 || doc.Tests != 1 {
+		t.Errorf("an aborted run without steps must show one error case: %+v", doc)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	pb, _ := os.ReadFile(filepath.Join(dir, FileProm))
+	if _, err := p.TextToMetricFamilies(bytes.NewReader(pb)); err != nil {
+		t.Errorf("drill.prom: %v", err)
+	}
+	hb, _ := os.ReadFile(filepath.Join(dir, FileHTML))
+	if !bytes.Contains(hb, []byte(`<svg id="timeline"`)) || !bytes.Contains(hb, []byte("no probe results recorded")) {
+		t.Error("empty timeline not rendered")
+	}
+}
+
+// BenchmarkWrite renders every file of a one-hour drill (3600 buckets,
+// 100 steps).
+func BenchmarkWrite(b *testing.B) {
+	r := sampleReport("x")
+	t0 := r.StartedAt
+	r.Timeline.Buckets = nil
+	for i := range 3600 {
+		r.Timeline.Buckets = append(r.Timeline.Buckets, Bucket{T: t0.Add(time.Duration(i) * time.Second), Requests: 20, Success: 1, P95: 0.2})
+	}
+	for i := range 100 {
+		r.Steps = append(r.Steps, Step{Name: fmt.Sprintf("wait %d", i), Kind: "wait", Status: StatusPassed})
+	}
+	r.FinishedAt = t0.Add(time.Hour)
+	dir := b.TempDir()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Write(dir, r, WithSecrets("x-secret")); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
