@@ -234,3 +234,23 @@ func TestStartPortConflictNamesService(t *testing.T) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
 }
+
+func TestImageBuildFailureShowsLogTail(t *testing.T) {
+	skipUnlessDocker(t)
+	ctx := context.Background()
+	cli, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	files := []contextFile{{name: "Dockerfile", data: []byte("FROM scratch\nCOPY no-such-binary /x\n"), mode: 0o644}}
+	err = buildImage(ctx, cli, files, "broken", "aiuptime-test/broken:"+randHex(4))
+	if err == nil {
+		t.Fatal("a build copying a missing file succeeded")
+	}
+	for _, want := range []string{"build log (tail):", "COPY no-such-binary"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
