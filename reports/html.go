@@ -44,6 +44,11 @@ func HTML(r *Report) ([]byte, error) {
 	}
 	add("Services (versions before and after)", serviceHeader, serviceRows(r.Services), "")
 	add("Environment and capabilities", []string{"Item", "Value"}, envRows(r), "")
+	var notes [][]string
+	for _, n := range r.Capabilities.Notes {
+		notes = append(notes, []string{n})
+	}
+	add("Capability notes (fallbacks and what they mean)", []string{"Note"}, notes, "")
 	data := struct {
 		R        *Report
 		Verdict  string

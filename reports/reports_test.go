@@ -343,7 +343,7 @@ func TestHTMLSelfContained(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`<svg id="timeline"`, `class="fault"`, `class="outage"`, `class="latency"`, `class="success"`,
-		"0.10.1", "0.10.2 (changed)", "EngineDown", "rolled-back", "RTO", "toxiproxy", "&lt;b&gt;"} {
+		"0.10.1", "0.10.2 (changed)", "EngineDown", "rolled-back", "RTO", "toxiproxy", "&lt;b&gt;", "sch_netem is missing"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report.html lacks %q", want)
 		}
