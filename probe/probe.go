@@ -179,6 +179,8 @@ func (p *Probe) run(ctx context.Context, out chan<- Result) {
 				goto drain
 			case <-p.stop:
 				goto drain
+			case <-end:
+				goto drain
 			default:
 			}
 		}
@@ -188,6 +190,8 @@ func (p *Probe) run(ctx context.Context, out chan<- Result) {
 		case <-ctx.Done():
 			goto drain
 		case <-p.stop:
+			goto drain
+		case <-end:
 			goto drain
 		}
 		if lag := int64(time.Since(intended)); lag > p.late.Load() {

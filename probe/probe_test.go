@@ -294,3 +294,22 @@ func TestOptionErrors(t *testing.T) {
 		t.Error("a target without scheme should be rejected")
 	}
 }
+
+// TestDurationStopsASaturatedProbe: when the target cannot keep up, the
+// duration still ends the run; the backlog is not sent afterwards.
+func TestDurationStopsASaturatedProbe(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond) // slower than the schedule, on purpose
+	}))
+	defer srv.Close()
+	res := start(t, srv.URL, probe.WithRate(1000), probe.WithConcurrency(1), probe.WithDuration(200*time.Millisecond))
+	// 200 requests were due; one slot at 50 ms each can send only a few.
+	if len(res) == 0 || len(res) >= 100 {
+		t.Fatalf("%d results: the duration did not stop the backlog", len(res))
+	}
+	for _, r := range res {
+		if r.Outcome != probe.OK {
+			t.Fatalf("result %+v", r)
+		}
+	}
+}
