@@ -95,6 +95,8 @@ type Stack struct {
 	order     []string
 	svcs      map[string]*svc
 	proxyAPI  string // host URL of the Toxiproxy API ("" without proxy)
+	gwData    dataVol
+	gwConfig  string // host path of the generated gateway config
 	nextProxy int
 
 	stopOnce sync.Once

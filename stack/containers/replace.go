@@ -12,12 +12,14 @@ import (
 	"github.com/aiuptime/aiuptime/stack"
 )
 
-// AddService implements stack.Replacer: it starts a new model server named
-// name beside the others (blue-green, canary), from the stack's model
-// configuration with opts on top, behind its own proxy when the stack has
-// one. Only stack.RoleModel can be added.
+// AddService implements stack.Replacer. With stack.RoleModel it starts a
+// new model server named name beside the others (blue-green, canary), from
+// the stack's model configuration with opts on top, with its own models
+// volume, behind its own proxy when the stack has one. With
+// stack.RoleGateway it starts another gateway instance on a new host port,
+// sharing the gateway config and data volume (two-instance gateway update).
 func (s *Stack) AddService(ctx context.Context, name string, role stack.Role, opts ...stack.ServiceOption) (stack.Service, error) {
-	if role != stack.RoleModel {
+	if role != stack.RoleModel && role != stack.RoleGateway {
 		return stack.Service{}, stack.Unsupported(Kind, fmt.Sprintf("add service %s with role %s", name, role))
 	}
 	if !validRunID(name) {
@@ -30,6 +32,17 @@ func (s *Stack) AddService(ctx context.Context, name string, role stack.Role, op
 		return stack.Service{}, fmt.Errorf("add service %s: already exists", name)
 	}
 	spec := stack.NewServiceSpec(opts...)
+	if role == stack.RoleGateway {
+		sv, err := s.newGatewaySvc(name, spec)
+		if err != nil {
+			return stack.Service{}, fmt.Errorf("add service %s: %w", name, err)
+		}
+		s.add(sv)
+		if err := s.runGateway(ctx, sv, s.timeout(spec)); err != nil {
+			return stack.Service{}, fmt.Errorf("add service %s: %w", name, err)
+		}
+		return s.Service(ctx, name)
+	}
 	src, err := s.modelSource(ctx, spec)
 	if err != nil {
 		return stack.Service{}, fmt.Errorf("add service %s: %w", name, err)
@@ -57,7 +70,7 @@ func (s *Stack) AddService(ctx context.Context, name string, role stack.Role, op
 	return s.Service(ctx, name)
 }
 
-// ReplaceService implements stack.Replacer for model servers: it removes
+// ReplaceService implements stack.Replacer for model servers and gateways: it removes
 // the container and starts a new one under the same name, alias, host port
 // and proxy. The new one starts from the stack's configuration for that
 // service (as Start had it) with opts on top, so ReplaceService(ctx, name)
@@ -70,10 +83,25 @@ func (s *Stack) ReplaceService(ctx context.Context, name string, opts ...stack.S
 	if !ok {
 		return stack.Service{}, fmt.Errorf("replace service %q: %w", name, stack.ErrNotFound)
 	}
+	spec := stack.NewServiceSpec(opts...)
+	if old.role == stack.RoleGateway {
+		sv, err := s.newGatewaySvc(name, spec)
+		if err != nil {
+			return stack.Service{}, fmt.Errorf("replace service %s: %w", name, err)
+		}
+		sv.hostPort, sv.containerName = old.hostPort, old.containerName
+		if err := s.removeContainer(ctx, old.containerName); err != nil {
+			return stack.Service{}, fmt.Errorf("replace service %s: %w", name, err)
+		}
+		s.add(sv)
+		if err := s.runGateway(ctx, sv, s.timeout(spec)); err != nil {
+			return stack.Service{}, fmt.Errorf("replace service %s: %w", name, err)
+		}
+		return s.Service(ctx, name)
+	}
 	if old.role != stack.RoleModel {
 		return stack.Service{}, stack.Unsupported(Kind, fmt.Sprintf("replace service %s with role %s", name, old.role))
 	}
-	spec := stack.NewServiceSpec(opts...)
 	cfg := s.o.config(name, stack.RoleModel)
 	sv := *old
 	sv.image, sv.args, sv.env, sv.modelVersion = s.images[stack.RoleModel], cfg.Args, cfg.Env, s.o.modelVersion
@@ -108,7 +136,7 @@ func (s *Stack) ReplaceService(ctx context.Context, name string, opts ...stack.S
 
 // RemoveService implements stack.Replacer: it removes a model server's
 // container, its proxy and its models volume when no other service uses
-// it.
+// it, or a gateway instance's container (the shared data volume stays).
 func (s *Stack) RemoveService(ctx context.Context, name string) error {
 	s.mu.Lock()
 	sv, ok := s.svcs[name]
@@ -116,7 +144,7 @@ func (s *Stack) RemoveService(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("remove service %q: %w", name, stack.ErrNotFound)
 	}
-	if sv.role != stack.RoleModel {
+	if sv.role != stack.RoleModel && sv.role != stack.RoleGateway {
 		return stack.Unsupported(Kind, fmt.Sprintf("remove service %s with role %s", name, sv.role))
 	}
 	if err := s.removeContainer(ctx, sv.containerName); err != nil {

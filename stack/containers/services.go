@@ -103,8 +103,16 @@ func (s *Stack) startGateway(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.gwData, s.gwConfig = dataMount, cfgPath
 	sv.volumes = []stack.Volume{dataMount.vol}
 	s.add(sv)
+	return s.runGateway(ctx, sv, s.o.healthTimeout)
+}
+
+// runGateway starts a gateway container for sv with the stack's gateway
+// config and data volume (shared by every gateway instance: the SQLite file
+// is opened in WAL mode, which allows several processes on one host).
+func (s *Stack) runGateway(ctx context.Context, sv *svc, timeout time.Duration) error {
 	args := []string{"--config", gateway.ConfigPath, "--port", sv.port.Port()}
 	args = append(args, sv.args...)
 	s.log.Info("starting", "service", sv.name, "image", sv.image, "port", sv.hostPort)
@@ -113,17 +121,40 @@ func (s *Stack) startGateway(ctx context.Context) error {
 		testcontainers.WithCmd(args...),
 		testcontainers.WithEnv(sv.env),
 		testcontainers.WithLabels(s.labels(sv.name, stack.RoleGateway)),
-		s.networkOpt(ServiceGateway),
+		s.networkOpt(sv.name),
 		hostConfigOpt(sv.port, sv.hostPort, sv.restart, []mount.Mount{
-			dataMount.mount,
-			{Type: mount.TypeBind, Source: cfgPath, Target: gateway.ConfigPath, ReadOnly: true},
+			s.gwData.mount,
+			{Type: mount.TypeBind, Source: s.gwConfig, Target: gateway.ConfigPath, ReadOnly: true},
 		}),
-		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: s.o.healthTimeout, log: s.log}),
+		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: timeout, log: s.log}),
 	)
 	if c != nil {
 		sv.containerID = c.GetContainerID()
 	}
 	return classifyStartErr(sv.name, sv.hostPort, err)
+}
+
+// newGatewaySvc prepares another gateway instance named name.
+func (s *Stack) newGatewaySvc(name string, spec stack.ServiceSpec) (*svc, error) {
+	cfg := s.o.config(name, stack.RoleGateway)
+	port, err := hostPort(cfg.HostPort)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	sv := &svc{
+		name: name, containerName: "aiuptime-" + s.runID + "-" + name, role: stack.RoleGateway,
+		image: s.images[stack.RoleGateway], port: nat.Port(gateway.Port), hostPort: port,
+		healthPath: gateway.ReadinessPath, restart: DefaultRestartPolicy, args: cfg.Args, env: cfg.Env,
+		volumes: []stack.Volume{s.gwData.vol},
+	}
+	if cfg.Image != "" {
+		sv.image = cfg.Image
+	}
+	if cfg.HealthPath != "" {
+		sv.healthPath = cfg.HealthPath
+	}
+	applySpec(sv, spec)
+	return sv, nil
 }
 
 type dataVol struct {

@@ -192,6 +192,41 @@ func TestStackLifecycleAndReplacer(t *testing.T) {
 	if code, _ := get(t, m0.Proxy.APIURL+"/proxies/canary"); code != http.StatusNotFound {
 		t.Errorf("canary proxy still there: %d", code)
 	}
+
+	// A second gateway instance shares the config and the database.
+	gwB, err := r.AddService(ctx, "gateway-b", stack.RoleGateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gwB.URL == gw.URL {
+		t.Errorf("second gateway shares the URL %s", gw.URL)
+	}
+	if v, _ := gwB.Volume(stack.VolumeData); v.HostPath != dv.HostPath {
+		t.Errorf("second gateway data %s, first %s", v.HostPath, dv.HostPath)
+	}
+	req, _ := http.NewRequest(http.MethodGet, gwB.URL+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer "+st.APIKey())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("second gateway /v1/models: %d", resp.StatusCode)
+	}
+	gw2, err := r.ReplaceService(ctx, "gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw2.URL != gw.URL || gw2.ContainerID == gw.ContainerID {
+		t.Errorf("replaced gateway: url %s -> %s, same container %v", gw.URL, gw2.URL, gw2.ContainerID == gw.ContainerID)
+	}
+	if err := r.RemoveService(ctx, "gateway-b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AddService(ctx, "p2", stack.RoleProxy); !errors.Is(err, stack.ErrUnsupported) {
+		t.Errorf("adding a proxy: %v", err)
+	}
 }
 
 func mustVolume(t *testing.T, s stack.Service) stack.Volume {
