@@ -75,9 +75,6 @@ func (es PlanErrors) Unwrap() []error {
 	return out
 }
 
-// ErrInvalidPlan is wrapped by nothing; test for plan problems with
-// errors.As(err, new(*PlanError)).
-
 // Validator checks a fault's or action's kind and params; it returns an
 // error for an unknown kind or bad params. A *ParamError names the param.
 type Validator func(kind string, params map[string]any) error
