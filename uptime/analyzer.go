@@ -1,7 +1,6 @@
 package uptime
 
 import (
-	"container/heap"
 	"math"
 	"sort"
 	"sync"
@@ -76,22 +75,52 @@ type item struct {
 	be    uint8
 }
 
+// itemHeap is a min-heap by (seq, start), without container/heap's
+// interface boxing (no allocation per push).
 type itemHeap []item
 
-func (h itemHeap) Len() int { return len(h) }
-func (h itemHeap) Less(i, j int) bool {
+func (h itemHeap) less(i, j int) bool {
 	if h[i].seq != h[j].seq {
 		return h[i].seq < h[j].seq
 	}
 	return h[i].start < h[j].start
 }
-func (h itemHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *itemHeap) Push(x any)   { *h = append(*h, x.(item)) }
-func (h *itemHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h *itemHeap) push(x item) {
+	*h = append(*h, x)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a.less(i, p) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *itemHeap) pop() item {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && a.less(l, m) {
+			m = l
+		}
+		if r < n && a.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
 
 // slice aggregates the requests whose intended start falls in one slice.
@@ -210,10 +239,19 @@ func (a *Analyzer) Add(r probe.Result) {
 	if a.o.criteria.Met(r) {
 		a.goodput++
 	}
-	heap.Push(&a.pending, item{
+	it := item{
 		seq: r.Seq, start: r.Start.UnixNano(), obs: r.Observed().UnixNano(), lat: int64(r.Latency), ttft: int64(r.TTFT),
 		code: uint16(min(max(r.Code, 0), math.MaxUint16)), out: r.Outcome, be: be,
-	})
+	}
+	if len(a.pending) == 0 && it.seq <= a.next {
+		// In order: no need to queue.
+		if it.seq == a.next {
+			a.next++
+		}
+		a.process(it)
+		return
+	}
+	a.pending.push(it)
 	a.release(false)
 }
 
@@ -224,7 +262,7 @@ func (a *Analyzer) release(flush bool) {
 		if !flush && top.seq > a.next && len(a.pending) < reorderMax {
 			return
 		}
-		heap.Pop(&a.pending)
+		a.pending.pop()
 		if top.seq >= a.next {
 			a.next = top.seq + 1
 		}
