@@ -64,7 +64,20 @@ Remove the stack with: drill stack down --run ID`,
 			if runID != "" {
 				copts = append(copts, containers.WithRunID(runID))
 			}
-			st, err := stackfile.Open(ctx, stackFile, stackfile.WithLogger(logger), stackfile.WithContainerOptions(copts...))
+			openOpts := []stackfile.OpenOption{stackfile.WithLogger(logger), stackfile.WithContainerOptions(copts...)}
+			var (
+				st  stack.Stack
+				err error
+			)
+			if stackFile == "" || stackFile == stackfile.Embedded {
+				st, err = stackfile.Open(ctx, stackfile.Embedded, openOpts...)
+			} else {
+				f, lerr := stackfile.Load(stackFile)
+				if lerr != nil {
+					return withExit(ExitUsage, lerr)
+				}
+				st, err = f.Open(ctx, openOpts...)
+			}
 			if err != nil {
 				if st != nil {
 					if serr := st.Stop(context.WithoutCancel(ctx)); serr != nil {

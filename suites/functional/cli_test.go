@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -22,18 +23,21 @@ import (
 	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
-var _ = Describe("drill stack up/down", Label("cli"), func() {
-	It("prints the JSON contract, serves, and leaves nothing after down", func(ctx SpecContext) {
+var _ = Describe("drill stack", Ordered, Label("cli"), func() {
+	var bin string
+	BeforeAll(func(ctx SpecContext) {
 		gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 		Expect(err).NotTo(HaveOccurred())
 		root := filepath.Dir(string(bytes.TrimSpace(gomod)))
-		bin := filepath.Join(GinkgoT().TempDir(), "drill")
+		bin = filepath.Join(GinkgoT().TempDir(), "drill")
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/drill")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := build.CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), "go build ./cmd/drill: %s", out)
+	}, NodeTimeout(5*time.Minute))
 
+	It("up --json prints the contract, serves, and down leaves nothing", func(ctx SpecContext) {
 		runID := fmt.Sprintf("fncli%d", time.Now().UnixNano()%1000000)
 		if len(runID) > 32 {
 			runID = runID[:32]
@@ -78,13 +82,84 @@ var _ = Describe("drill stack up/down", Label("cli"), func() {
 		Expect(countLabelled(ctx, runID)).To(BeNumerically(">=", 1+containers.DefaultReplicas))
 
 		down := exec.CommandContext(ctx, bin, "stack", "down", "--run", runID)
-		out, err = down.CombinedOutput()
+		out, err := down.CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), "drill stack down: %s", out)
 		Expect(string(out)).To(ContainSubstring("removed container aiuptime-" + runID + "-gateway"))
 		left := countLabelled(ctx, runID)
 		AddReportEntry("containers, networks and volumes left after drill stack down", left)
 		Expect(left).To(BeZero())
-	}, SpecTimeout(8*time.Minute))
+	}, SpecTimeout(5*time.Minute))
+
+	It("names DOCKER_HOST and exits 3 when Docker is unreachable", func(ctx SpecContext) {
+		cmd := exec.CommandContext(ctx, bin, "stack", "up", "--json")
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent/docker.sock")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		Expect(errors.As(err, &exit)).To(BeTrue(), "drill stack up succeeded without Docker")
+		Expect(exit.ExitCode()).To(Equal(3))
+		Expect(stderr.String()).To(ContainSubstring("docker is not reachable"))
+		Expect(stderr.String()).To(ContainSubstring(`DOCKER_HOST="unix:///nonexistent/docker.sock"`))
+		Expect(stdout.String()).To(BeEmpty())
+	}, SpecTimeout(time.Minute))
+
+	It("rejects a bad stack file with file:line and exit 2", func(ctx SpecContext) {
+		f := filepath.Join(GinkgoT().TempDir(), "bad.yaml")
+		Expect(os.WriteFile(f, []byte("kind: containers\nreplicas: 1\nproxy: sometimes\n"), 0o644)).To(Succeed())
+		out, err := exec.CommandContext(ctx, bin, "stack", "up", "--stack", f).CombinedOutput()
+		var exit *exec.ExitError
+		Expect(errors.As(err, &exit)).To(BeTrue())
+		Expect(exit.ExitCode()).To(Equal(2))
+		Expect(string(out)).To(ContainSubstring(f + ":3:8: proxy \"sometimes\""))
+	}, SpecTimeout(time.Minute))
+
+	It("up --stack with kind endpoints lists the given URLs and creates nothing", func(ctx SpecContext) {
+		f := filepath.Join(GinkgoT().TempDir(), "endpoints.yaml")
+		yaml := fmt.Sprintf("kind: endpoints\nmodel_name: %s\napi_key_env: FUNCTIONAL_GW_KEY\nendpoints:\n"+
+			"  - {name: gateway, role: gateway, url: %q}\n", env.ModelName, env.Gateway.URL)
+		for _, m := range env.Models {
+			yaml += fmt.Sprintf("  - {name: %s, role: model, url: %q}\n", m.Name, m.URL)
+		}
+		Expect(os.WriteFile(f, []byte(yaml), 0o644)).To(Succeed())
+		cmd := exec.CommandContext(ctx, bin, "stack", "up", "--json", "--stack", f)
+		cmd.Env = append(os.Environ(), "FUNCTIONAL_GW_KEY="+env.Gateway.Key)
+		out, err := cmd.Output()
+		Expect(err).NotTo(HaveOccurred())
+		var got struct {
+			Gateway, APIKey string
+			RunID           string `json:"run_id"`
+			Models          []struct{ Name, URL, Container string }
+		}
+		Expect(json.Unmarshal(out, &got)).To(Succeed())
+		Expect(got.Gateway).To(Equal(env.Gateway.URL))
+		Expect(got.RunID).To(BeEmpty())
+		Expect(got.Models).To(HaveLen(len(env.Models)))
+		for _, m := range got.Models {
+			Expect(m.Container).To(BeEmpty(), "an endpoints stack has no containers")
+		}
+	}, SpecTimeout(time.Minute))
+
+	It("up --stack with kind containers applies replicas and proxy mode", func(ctx SpecContext) {
+		f := filepath.Join(GinkgoT().TempDir(), "small.yaml")
+		Expect(os.WriteFile(f, []byte("kind: containers\nreplicas: 1\nproxy: never\nmodel: {size: 1MiB}\n"), 0o644)).To(Succeed())
+		runID := fmt.Sprintf("fnsf%d", time.Now().UnixNano()%1000000)
+		DeferCleanup(func(ctx SpecContext) {
+			out, err := exec.CommandContext(ctx, bin, "stack", "down", "--run", runID).CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), "%s", out)
+			Expect(countLabelled(ctx, runID)).To(BeZero())
+		}, NodeTimeout(2*time.Minute))
+		out, err := exec.CommandContext(ctx, bin, "stack", "up", "--json", "--stack", f, "--run", runID).Output()
+		Expect(err).NotTo(HaveOccurred())
+		var got struct {
+			Models       []struct{ Name string }
+			Capabilities stack.Capabilities
+		}
+		Expect(json.Unmarshal(out, &got)).To(Succeed())
+		Expect(got.Models).To(HaveLen(1))
+		Expect(got.Capabilities.Proxy).To(BeFalse())
+		Expect(got.Capabilities.ProxyMode).To(Equal("never"))
+	}, SpecTimeout(3*time.Minute))
 })
 
 // countLabelled counts containers, networks and volumes of a run.
