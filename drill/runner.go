@@ -182,7 +182,7 @@ func (a *abortCause) Error() string { return "stop condition: " + a.reason }
 // code (ExitError): nil means pass. The report is returned even with an
 // error, whenever there is something to report.
 func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
-	log := r.o.log.With("plan", r.plan.Name)
+	log := r.o.log
 	r.started = time.Now()
 	pr, stop := r.plan.Defaults()
 

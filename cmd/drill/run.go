@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/aiuptime/aiuptime/chaos/faults"
 	"github.com/aiuptime/aiuptime/drill"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack/containers"
@@ -70,9 +69,9 @@ type runArgs struct {
 }
 
 func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
-	plan, err := drill.LoadPlan(a.plan, drill.WithFaultValidator(faults.Validate))
+	plan, err := loadPlan(a.plan)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return err
 	}
 	if !a.dryRun {
 		if err := checkOutDir(a.out); err != nil {
