@@ -1,6 +1,7 @@
 package uptime_test
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -152,6 +153,13 @@ func TestMTTRMTBF(t *testing.T) {
 	}
 	if tot, good := a.Counts(t0.Add(10*time.Second), t0.Add(12*time.Second)); tot != 100 || good != 0 {
 		t.Errorf("counts in the first outage: %d/%d", tot, good)
+	}
+	if _, err := json.Marshal(a); err != nil {
+		t.Errorf("analysis must encode as JSON: %v", err)
+	}
+	empty, _ := uptime.NewAnalyzer()
+	if _, err := json.Marshal(empty.Close()); err != nil {
+		t.Errorf("empty analysis must encode as JSON: %v", err)
 	}
 }
 
