@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/aiuptime/aiuptime/k6run"
+	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
@@ -82,9 +83,10 @@ func record(name string, s *k6run.Summary) {
 
 var _ = Describe("k6 against the embedded stack", Label("performance"), Ordered, func() {
 	var (
-		k6      string
-		env     map[string]string
-		scripts = filepath.Join(repoRoot(), "xk6-aiuptime", "scripts")
+		k6          string
+		env         map[string]string
+		deployments []string
+		scripts     = filepath.Join(repoRoot(), "xk6-aiuptime", "scripts")
 	)
 
 	BeforeAll(func(ctx SpecContext) {
@@ -108,6 +110,14 @@ var _ = Describe("k6 against the embedded stack", Label("performance"), Ordered,
 		Expect(err).NotTo(HaveOccurred())
 		gw, err := st.Service(ctx, containers.ServiceGateway)
 		Expect(err).NotTo(HaveOccurred())
+		svcs, err := st.Services(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		for _, sv := range svcs {
+			if sv.Role == stack.RoleModel {
+				deployments = append(deployments, sv.DeploymentID)
+			}
+		}
+		Expect(deployments).To(HaveLen(containers.DefaultReplicas))
 		env = map[string]string{
 			"BASE_URL": strings.TrimRight(gw.URL, "/") + "/v1",
 			"API_KEY":  st.APIKey(),
@@ -140,12 +150,27 @@ var _ = Describe("k6 against the embedded stack", Label("performance"), Ordered,
 		for k, v := range env {
 			e[k] = v
 		}
+		points := filepath.Join(GinkgoT().TempDir(), "points.json")
 		s, err := k6run.Run(ctx, k6, filepath.Join(scripts, "load.js"),
-			k6run.WithEnv(e), k6run.WithOutput(GinkgoWriter))
+			k6run.WithEnv(e), k6run.WithOutput(GinkgoWriter), k6run.WithPointsPath(points))
 		Expect(err).NotTo(HaveOccurred())
 		record("k6 load", s)
 		Expect(s.FailedThresholds()).To(BeEmpty())
 		Expect(s.ThresholdsOK()).To(BeTrue())
+
+		By("checking every request's record: the gateway spread them over every deployment")
+		reqs, err := k6run.ReadRequests(points)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(reqs).To(HaveLen(int(s.Iterations())))
+		perBackend := map[string]int{}
+		for _, r := range reqs {
+			perBackend[r.Backend]++
+		}
+		AddReportEntry("k6 load per backend", fmt.Sprint(perBackend))
+		Expect(perBackend).To(HaveLen(len(deployments)))
+		for _, d := range deployments {
+			Expect(perBackend).To(HaveKey(d))
+		}
 
 		current := s.Trim(k6run.MetricTTFT, k6run.MetricITL, k6run.MetricTPOT, k6run.MetricE2E,
 			k6run.MetricUp, k6run.MetricIterations, k6run.MetricHTTPReqFailed)
