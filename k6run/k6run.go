@@ -141,7 +141,8 @@ func (e *ExitError) Error() string {
 // thresholds failed is not an error: Summary.ThresholdsOK reports it (and
 // ExitCode is 99). Other failures return an *ExitError, with the summary when
 // k6 still wrote one. When ctx ends, k6 gets SIGINT and the grace period to
-// write its summary.
+// write its summary; Run then returns that summary (nil if k6 wrote none)
+// and an error wrapping ctx's cause (errors.Is(err, context.Canceled)).
 func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, error) {
 	o := options{
 		env:    map[string]string{},
@@ -215,6 +216,10 @@ func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, 
 		if o.summaryPath != "" {
 			sum.Path = summaryPath
 		}
+	}
+	if ctx.Err() != nil {
+		// Stopped by the caller: whatever k6 managed to summarise is returned.
+		return sum, fmt.Errorf("k6 stopped: %w", context.Cause(ctx))
 	}
 	if code != 0 && code != ExitThresholdsFailed {
 		return sum, &ExitError{Code: code, Stderr: redact(tail.String(), o.env)}
