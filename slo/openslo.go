@@ -68,7 +68,7 @@ func ParseOpenSLO(data []byte) ([]Objective, error) {
 	var out []Objective
 	for n := 1; ; n++ {
 		var d openSLODoc
-		if err := dec.Decode(&d); err != nil {
+		if err := decodeSafely(dec, &d); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -189,6 +189,17 @@ func (d *openSLODoc) objectives() ([]Objective, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// decodeSafely turns a decoder panic (goccy/go-yaml v1.18 panics on some
+// malformed tagged input, found by fuzzing) into an error.
+func decodeSafely(dec *yaml.Decoder, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed yaml: %v", r)
+		}
+	}()
+	return dec.Decode(v)
 }
 
 func thresholdKind(q string) (Kind, bool) {

@@ -44,7 +44,7 @@ func (p *Percent) UnmarshalJSON(b []byte) error {
 // UnmarshalYAML reads a number (percent) or a "N%" string.
 func (p *Percent) UnmarshalYAML(b []byte) error {
 	var v any
-	if err := yaml.Unmarshal(b, &v); err != nil {
+	if err := yamlUnmarshal(b, &v); err != nil {
 		return err
 	}
 	f, err := parsePercent(v)
@@ -82,12 +82,24 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // UnmarshalYAML reads "2s" or a number of seconds.
 func (d *Duration) UnmarshalYAML(b []byte) error {
 	var v any
-	if err := yaml.Unmarshal(b, &v); err != nil {
+	if err := yamlUnmarshal(b, &v); err != nil {
 		return err
 	}
 	x, err := parseDuration(v)
 	*d = Duration(x)
 	return err
+}
+
+// yamlUnmarshal is yaml.Unmarshal that turns a decoder panic (goccy/go-yaml
+// v1.18 panics on some malformed tagged input, found by fuzzing) into an
+// error.
+func yamlUnmarshal(b []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed yaml: %v", r)
+		}
+	}()
+	return yaml.Unmarshal(b, v)
 }
 
 func number(v any) (float64, bool) {
@@ -192,7 +204,7 @@ type GoodputSpec struct {
 // naming the field (e.g. "slo.error_rate: invalid percentage \"lots\"").
 func (s *Spec) UnmarshalYAML(b []byte) error {
 	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
+	if err := yamlUnmarshal(b, &m); err != nil {
 		return fmt.Errorf("slo: %w", err)
 	}
 	return s.fromMap(m)
