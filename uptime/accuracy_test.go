@@ -484,3 +484,76 @@ general_settings: {master_key: %s, database_path: %s}
 		t.Errorf("gateway's longest outage %v not shorter than the replica's %v", ag.LongestOutage, ad.LongestOutage)
 	}
 }
+
+// TestProbeModesAgainstFixtures runs every probe mode against the real
+// fixture processes, directly and through the gateway, and checks what the
+// probe recorded: streams must parse completely with TTFT, gaps and token
+// counts, and the gateway must name the deployment.
+func TestProbeModesAgainstFixtures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process test skipped in -short mode")
+	}
+	bins := fixtureBins(t)
+	ms := startModelServer(t, bins, "model-0")
+	dir := t.TempDir()
+	const key = "sk-modes-master-key"
+	cfg := fmt.Sprintf(`model_list:
+  - model_name: tiny
+    litellm_params: {model: hosted_vllm/tiny, api_base: %s/v1}
+    model_info: {id: replica-0}
+general_settings: {master_key: %s, database_path: %s}
+`, ms.url, key, filepath.Join(dir, "gateway.db"))
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gport := freePort(t)
+	startProc(t, filepath.Join(bins, "aiuptime-gateway"), []string{"--config", filepath.Join(dir, "config.yaml"),
+		"--host", "127.0.0.1", "--port", strconv.Itoa(gport)}, filepath.Join(dir, "gateway.log"))
+	gw := fmt.Sprintf("http://127.0.0.1:%d", gport)
+	waitHealthy(t, gw+"/health/liveliness", 30*time.Second)
+	for _, tc := range []struct {
+		name    string
+		url     string
+		opts    []probe.Option
+		backend string
+	}{
+		{"direct/health", ms.url, []probe.Option{probe.WithMode(probe.ModeHealth)}, ""},
+		{"direct/chat", ms.url, []probe.Option{probe.WithMode(probe.ModeChat)}, ""},
+		{"direct/stream", ms.url, []probe.Option{probe.WithMode(probe.ModeStream)}, ""},
+		{"gateway/health", gw, []probe.Option{probe.WithMode(probe.ModeHealth), probe.WithHealthPath("/health/liveliness")}, ""},
+		{"gateway/chat", gw, []probe.Option{probe.WithMode(probe.ModeChat), probe.WithAPIKey(key)}, "replica-0"},
+		{"gateway/stream", gw, []probe.Option{probe.WithMode(probe.ModeStream), probe.WithAPIKey(key)}, "replica-0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := probe.New(tc.url, append([]probe.Option{probe.WithInterval(accInterval), probe.WithMaxRequests(25), probe.WithMaxTokens(4)}, tc.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			ch, err := p.Start(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for r := range ch {
+				n++
+				if r.Outcome != probe.OK || r.Code != 200 {
+					t.Fatalf("result %+v", r)
+				}
+				if r.Backend != tc.backend {
+					t.Errorf("backend %q, want %q", r.Backend, tc.backend)
+				}
+				if p.Mode() == probe.ModeStream && (r.TTFT <= 0 || r.TTFT > r.Latency || r.Tokens != 4 || len(r.ITL) != 3) {
+					t.Errorf("stream result TTFT %v latency %v tokens %d gaps %v", r.TTFT, r.Latency, r.Tokens, r.ITL)
+				}
+				if p.Mode() == probe.ModeChat && r.Tokens != 4 {
+					t.Errorf("chat tokens %d, want 4", r.Tokens)
+				}
+			}
+			if n != 25 {
+				t.Fatalf("%d results, want 25", n)
+			}
+		})
+	}
+}
