@@ -216,12 +216,12 @@ func revertEnsure(ctx context.Context, rec chaos.Record) error {
 		return err
 	}
 	defer cli.Close()
-	return EnsureRunning(ctx, cli, st)
+	return ensureRunning(ctx, cli, st)
 }
 
-// EnsureRunning brings the container back: by id, else by name, else
+// ensureRunning brings the container back: by id, else by name, else
 // recreated from the journaled configuration.
-func EnsureRunning(ctx context.Context, cli *client.Client, st state) error {
+func ensureRunning(ctx context.Context, cli *client.Client, st state) error {
 	ins, err := cli.ContainerInspect(ctx, st.ContainerID)
 	if errdefs.IsNotFound(err) && st.Name != "" {
 		ins, err = cli.ContainerInspect(ctx, st.Name)

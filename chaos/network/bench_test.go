@@ -19,8 +19,12 @@ func BenchmarkInjectRevert(b *testing.B) {
 		name string
 		mk   func(d chaos.Deps) chaos.Fault
 	}{
-		{"tbf", func(d chaos.Deps) chaos.Fault { return &Bandwidth{Spec: BandwidthSpec{Rate: "10mbit"}, Target: tg, Deps: d} }},
-		{"nftables-loss", func(d chaos.Deps) chaos.Fault { return &Loss{Spec: LossSpec{Fraction: 0.1}, Target: tg, Deps: d, Caps: caps} }},
+		{"tbf", func(d chaos.Deps) chaos.Fault {
+			return &Bandwidth{Spec: BandwidthSpec{Rate: "10mbit"}, Target: tg, Deps: d}
+		}},
+		{"nftables-loss", func(d chaos.Deps) chaos.Fault {
+			return &Loss{Spec: LossSpec{Fraction: 0.1}, Target: tg, Deps: d, Caps: caps}
+		}},
 		{"nftables-partition", func(d chaos.Deps) chaos.Fault {
 			t := tg
 			t.PeerIPs = []net.IP{net.ParseIP("10.99.0.2")}

@@ -225,7 +225,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 		fmt.Fprintf(GinkgoWriter, "corrupted %s\n", f.Concrete().(interface{ File() string }).File())
 		restart(ctx, "model-1")
 		Eventually(ctx, func() string { _, b := body(ctx, svcURL(ctx, "model-1")+"/health"); return b }).
-			WithTimeout(60*time.Second).WithPolling(200*time.Millisecond).Should(ContainSubstring("load failed"))
+			WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(ContainSubstring("load failed"))
 		revert(ctx, inj)
 		restart(ctx, "model-1")
 	}, SpecTimeout(3*time.Minute))
