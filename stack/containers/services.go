@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 	"github.com/testcontainers/testcontainers-go"
 
@@ -303,6 +304,11 @@ func (s *Stack) Service(ctx context.Context, name string) (stack.Service, error)
 		return stack.Service{}, fmt.Errorf("service %q: %w", name, stack.ErrNotFound)
 	}
 	ins, err := s.cli.ContainerInspect(ctx, out.ContainerName)
+	if client.IsErrNotFound(err) {
+		// Removed (a container-remove fault, or mid-replace): the service
+		// still exists, without a container for now.
+		return out, nil
+	}
 	if err != nil {
 		return out, fmt.Errorf("inspect %s: %w", name, err)
 	}
