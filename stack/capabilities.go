@@ -1,6 +1,9 @@
 package stack
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Latency mechanisms a stack can offer for network-delay faults.
 const (
@@ -44,8 +47,13 @@ type CapabilityReporter interface {
 // "gpu-kill on model-0: unsupported on an endpoints stack".
 func Unsupported(kind, what string) error {
 	article := "a"
-	if kind != "" && (kind[0] == 'e' || kind[0] == 'a' || kind[0] == 'i' || kind[0] == 'o' || kind[0] == 'u') {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
 		article = "an"
 	}
-	return fmt.Errorf("%s: unsupported on %s %s stack: %w", what, article, kind, ErrUnsupported)
+	return &unsupportedError{msg: fmt.Sprintf("%s: unsupported on %s %s stack", what, article, kind)}
 }
+
+type unsupportedError struct{ msg string }
+
+func (e *unsupportedError) Error() string { return e.msg }
+func (e *unsupportedError) Unwrap() error { return ErrUnsupported }
