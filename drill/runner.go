@@ -240,6 +240,9 @@ func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
 	if err != nil {
 		return nil, exitErr(ExitHarness, err)
 	}
+	if err := preflight(ctx, target); err != nil {
+		return nil, exitErr(ExitHarness, err)
+	}
 	mode, err := probe.ParseMode(pr.Mode)
 	if err != nil {
 		return nil, exitErr(ExitUsage, fmt.Errorf("probe.mode: %w", err))
@@ -361,6 +364,47 @@ func (r *Runner) probeTarget(ctx context.Context, pr Probe) (stack.Service, erro
 		return stack.Service{}, fmt.Errorf("probe.target %q: %w", pr.Target, err)
 	}
 	return s, nil
+}
+
+// DefaultPreflight bounds how long the probe target may take to answer its
+// health check before the drill starts.
+const DefaultPreflight = 10 * time.Second
+
+// preflight checks that the probe's target answers at all before anything
+// is measured or injected: an unreachable stack is a harness error, not an
+// outage.
+func preflight(ctx context.Context, s stack.Service) error {
+	if s.URL == "" {
+		return fmt.Errorf("probe target %s has no URL", s.Name)
+	}
+	path := s.HealthPath
+	if path == "" {
+		path = "/"
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultPreflight)
+	defer cancel()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+path, nil)
+		if err != nil {
+			return fmt.Errorf("probe target %s: %w", s.Name, err)
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return nil
+			}
+			err = fmt.Errorf("%s answers %d", path, resp.StatusCode)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stack unreachable: %s at %s: %w", s.Name, s.URL, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // probeKey is the API key for the probe's target (never logged).
