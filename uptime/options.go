@@ -2,7 +2,6 @@ package uptime
 
 import (
 	"fmt"
-	"log/slog"
 	"time"
 )
 
@@ -44,7 +43,6 @@ type options struct {
 	recordCap int
 	criteria  Criteria
 	tolerance time.Duration
-	logger    *slog.Logger
 }
 
 func defaultOptions() options {
@@ -143,14 +141,6 @@ func WithCauseTolerance(d time.Duration) Option {
 			return fmt.Errorf("cause tolerance %v must not be negative", d)
 		}
 		o.tolerance = d
-		return nil
-	}
-}
-
-// WithLogger sets a logger for diagnostics (default: none).
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) error {
-		o.logger = l
 		return nil
 	}
 }
