@@ -318,12 +318,14 @@ func TestPrometheusAlertsEndToEnd(t *testing.T) {
 	if n.Labels["severity"] != "page" {
 		t.Errorf("notification labels %v", n.Labels)
 	}
-	stopTraffic()
-	// Let Prometheus scrape the final counter values before querying.
-	to := time.Now()
-	if err := p.AwaitTargetsUp(ctx); err != nil {
-		t.Fatal(err)
+	// Keep the traffic for at least 5 scrapes, so the window holds samples.
+	select {
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	case <-time.After(time.Until(from.Add(5 * time.Second))):
 	}
+	stopTraffic()
+	to := time.Now()
 	view, err := awaitView(ctx, p, from, to)
 	if err != nil {
 		t.Fatal(err)

@@ -45,8 +45,8 @@ func (p *Prometheus) QuerySLO(ctx context.Context, from, to time.Time, m rules.M
 	}
 	v := PromView{From: from, To: to, Availability: math.NaN(), ErrorRate: math.NaN()}
 	w := to.Sub(from).Round(time.Millisecond)
-	if w < time.Millisecond {
-		return v, fmt.Errorf("query slo: empty window %s..%s", from, to)
+	if min := rules.MinWindowScrapes * p.o.scrape; w < min {
+		return v, fmt.Errorf("query slo: window %s shorter than %d scrape intervals (%s): increase() needs two samples", w, rules.MinWindowScrapes, min)
 	}
 	win := model.Duration(w).String()
 	sel := func(name string) string {

@@ -411,6 +411,9 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 			Expect(err).NotTo(HaveOccurred())
 			recs = append(recs, monitor.NewAlertRecord(faultAt, ev, monitor.AlertEvent{}))
 		}
+		// At least 5 s of traffic, so Prometheus's window holds enough scrapes.
+		Eventually(ctx, func() time.Time { return time.Now() }).WithPolling(100 * time.Millisecond).
+			WithTimeout(10 * time.Second).Should(BeTemporally(">", faultAt.Add(5*time.Second)))
 		stop()
 		<-done
 		view, err := prom.QuerySLO(ctx, faultAt, time.Now(), rules.Metrics{})
