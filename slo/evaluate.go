@@ -144,8 +144,13 @@ func evaluate(a *uptime.Analysis, obj Objective, windows []AlertWindow) Result {
 		r.Alerts = alerts(a, obj.Target, windows)
 		r.Detail = fmt.Sprintf("error rate %.4f%% vs at most %.4f%%", 100*r.Actual, 100*obj.Target)
 	case KindLatency, KindTTFT:
-		m, what := uptime.MetricE2E, "latency"
+		// Latency is judged over every request, failures at their time to
+		// fail: a timeout is what the user felt, and judging survivors only
+		// would hide exactly the requests an outage hurt. TTFT exists only
+		// for requests that produced a token.
+		m, what, over := uptime.MetricLatency, "latency", "requests"
 		if obj.Kind == KindTTFT {
+			over = "successful requests"
 			m, what = uptime.MetricTTFT, "TTFT"
 		}
 		if a.Count(m) == 0 {
@@ -158,8 +163,8 @@ func evaluate(a *uptime.Analysis, obj Objective, windows []AlertWindow) Result {
 		r.Actual = a.Quantile(m, obj.Percentile).Seconds()
 		r.Compliant = r.Actual <= obj.Target+eps
 		budget(a.FractionAbove(m, limit), 1-obj.Percentile)
-		r.Detail = fmt.Sprintf("%s %s %.3fs vs at most %.3fs over %d successful requests (%d failed, %d incomplete beside)",
-			what, pName(obj.Percentile), r.Actual, obj.Target, a.Count(m), a.E2E.Failed, a.E2E.Incomplete)
+		r.Detail = fmt.Sprintf("%s %s %.3fs vs at most %.3fs over %d %s (%d failed, %d incomplete)",
+			what, pName(obj.Percentile), r.Actual, obj.Target, a.Count(m), over, a.E2E.Failed, a.E2E.Incomplete)
 	case KindThroughput:
 		r.Actual = a.GoodThroughput
 		r.Compliant = r.Actual+eps >= obj.Target

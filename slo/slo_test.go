@@ -130,8 +130,9 @@ func TestEvaluate(t *testing.T) {
 	}
 	// By hand: 200 of 3000 failed = 6.6667 %, availability 93.3333 %.
 	// Burn vs 99 %: 0.066667/0.01 = 6.666667; vs 99.5 %: 13.333333.
-	// Latency: 28 of 2800 successes take 3 s (1 %): p95 0.1 s; p99.5 3 s;
-	// burn = 1 % / 5 % = 0.2 and 1 % / 0.5 % = 2.
+	// Latency is over all 3000 requests (failures at their time to fail,
+	// here fast): 28 take 3 s: p95 0.1 s; p99.5 3 s; burn = (28/3000) / 5 %
+	// = 0.186667 and (28/3000) / 0.5 % = 1.866667.
 	// Throughput: 2800 good over the span, which ends with the 3 s request
 	// sent at 58 s.
 	span := (61 * time.Second).Seconds()
@@ -142,8 +143,8 @@ func TestEvaluate(t *testing.T) {
 		{"availability", false, false, 0.933, 6.666667},
 		{"availability", false, false, 0.933, 13.333333},
 		{"error_rate", false, false, 0.0667, 6.666667},
-		{"latency_p95", true, false, 0.1, 0.2},
-		{"latency_p99.5", false, false, 3, 2},
+		{"latency_p95", true, false, 0.1, 0.186667},
+		{"latency_p99.5", false, false, 3, 1.866667},
 		{"recovery_time", true, false, 4, 0},
 		{"recovery_time", false, false, 4, 0},
 		{"throughput", true, false, 45.9, 0},
