@@ -115,25 +115,31 @@ func Down(ctx context.Context, cli client.APIClient, runID string) (Removed, err
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].run < keys[j].run })
 	for _, k := range keys {
-		dir := filepath.Join(k.stateDir, k.run)
-		if _, err := os.Stat(dir); err != nil {
-			continue
+		if err := removeRunDir(filepath.Join(k.stateDir, k.run), &rm); err != nil {
+			errs = append(errs, err)
 		}
-		data := filepath.Join(dir, "data")
-		if mounted, _ := isMountPoint(data); mounted {
-			if err := unmountDir(data); err != nil {
-				errs = append(errs, err)
-				continue // never remove files through a live mount
-			}
-			rm.Mounts = append(rm.Mounts, data)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			errs = append(errs, fmt.Errorf("remove run dir: %w", err))
-			continue
-		}
-		rm.RunDirs = append(rm.RunDirs, dir)
 	}
 	return rm, errors.Join(errs...)
+}
+
+// removeRunDir unmounts a run dir's data volume and removes the dir
+// (a missing dir is success).
+func removeRunDir(dir string, rm *Removed) error {
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	data := filepath.Join(dir, "data")
+	if mounted, _ := isMountPoint(data); mounted {
+		if err := unmountDir(data); err != nil {
+			return err // never remove files through a live mount
+		}
+		rm.Mounts = append(rm.Mounts, data)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove run dir: %w", err)
+	}
+	rm.RunDirs = append(rm.RunDirs, dir)
+	return nil
 }
 
 // removeVolume removes a volume, retrying briefly while a just-removed
@@ -162,6 +168,11 @@ func (s *Stack) Stop(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		s.removed, s.stopErr = Down(ctx, s.cli, s.runID)
+		// Our own run dir, even when no labelled resource pointed at it
+		// (a start that failed before the network existed).
+		if err := removeRunDir(s.runDir, &s.removed); err != nil {
+			s.stopErr = errors.Join(s.stopErr, err)
+		}
 		if s.stopErr == nil {
 			s.log.Info("stack down", "removed", s.removed.Count())
 		}

@@ -44,7 +44,8 @@ func startTest(t *testing.T, opts ...Option) (*Stack, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	id := testRunID(t)
-	opts = append([]Option{WithRunID(id), WithModelSize(1 << 20), WithStateDir(t.TempDir())}, opts...)
+	stateDir := t.TempDir()
+	opts = append([]Option{WithRunID(id), WithModelSize(1 << 20), WithStateDir(stateDir)}, opts...)
 	st, err := Start(ctx, opts...)
 	t.Cleanup(func() {
 		if st != nil {
@@ -53,6 +54,12 @@ func startTest(t *testing.T, opts ...Option) (*Stack, error) {
 			}
 		}
 		assertNothingLeft(t, id)
+		if _, err := os.Stat(filepath.Join(stateDir, id)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("run dir left behind: %v", err)
+		}
+		if mounted, _ := isMountPoint(filepath.Join(stateDir, id, "data")); mounted {
+			t.Error("data volume still mounted")
+		}
 	})
 	return st, err
 }
