@@ -220,7 +220,7 @@ func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
 	versionsBefore, _ := stack.Versions(ctx, r.stack)
 
 	spec := r.plan.SLOSpec()
-	aopts := []uptime.Option{uptime.WithLogger(log)}
+	var aopts []uptime.Option
 	if spec.Goodput != nil {
 		aopts = append(aopts, uptime.WithGoodput(spec.GoodputCriteria()))
 	}
@@ -275,6 +275,18 @@ func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
 		}
 	}()
 
+	var load *k6Load
+	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoad()
+	if r.plan.Load != nil {
+		load, err = r.startLoad(loadCtx, log, target, r.probeKey(target))
+		if err != nil {
+			pb.Stop()
+			<-consumed
+			return nil, exitErr(ExitHarness, err)
+		}
+	}
+
 	stepsCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if stop.MaxDuration > 0 {
@@ -293,6 +305,15 @@ func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
 	stopProbe()
 	<-consumed
 	analysis := r.analyzer.Close()
+	var k6 *reports.K6
+	if load != nil {
+		stopLoad()
+		var lerr error
+		if k6, lerr = load.finish(); lerr != nil {
+			log.Error("k6 load", "err", lerr)
+			stepErr = errors.Join(stepErr, lerr)
+		}
+	}
 
 	versionsAfter, _ := stack.Versions(context.WithoutCancel(ctx), r.stack)
 
@@ -307,6 +328,7 @@ func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
 		}
 	}
 	rep, _, sloErr := r.buildReport(analysis, versionsBefore, versionsAfter)
+	rep.K6 = k6
 	if sloErr != nil {
 		log.Warn("slo evaluation", "err", sloErr)
 	}

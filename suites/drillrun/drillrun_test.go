@@ -140,6 +140,33 @@ var _ = Describe("drill run", Label("cli"), func() {
 		Expect(d.code).To(BeZero(), "drill doctor found leftovers: %s", d.stdout)
 	}, SpecTimeout(6*time.Minute))
 
+	It("runs a k6 script as the plan's load beside the probe and puts its metrics in the report", func(ctx SpecContext) {
+		root, err := moduleRoot()
+		Expect(err).NotTo(HaveOccurred())
+		dir := GinkgoT().TempDir()
+		script := filepath.Join(root, "xk6-aiuptime", "scripts", "load.js")
+		plan := write(dir, "k6.yaml", `name: k6-load
+slo: {availability: 99}
+load:
+  k6: `+script+`
+  env: {RATE: "5", DURATION: "6s"}
+probe: {interval: 100ms, mode: chat}
+steps:
+  - name: under load
+    wait: 8s
+`)
+		out := filepath.Join(dir, "out")
+		r := drill(ctx, nil, "run", plan, "--out", out, "--progress", "never")
+		Expect(r.code).To(BeElementOf(0, 1))
+		rep, err := reports.Load(out)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.K6).NotTo(BeNil(), "the k6 section is missing")
+		Expect(rep.K6.Metrics).To(HaveKey("aiuptime_e2e"))
+		Expect(rep.K6.Metrics["aiuptime_e2e"]["p(95)"]).To(BeNumerically(">", 0))
+		Expect(rep.K6.Metrics).To(HaveKey("aiuptime_up"))
+		Expect(rep.K6.Thresholds).NotTo(BeEmpty())
+	}, SpecTimeout(8*time.Minute))
+
 	It("reverts, writes the reports so far and exits 5 on SIGTERM mid-fault", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		plan := write(dir, "long.yaml", `name: sigterm
