@@ -604,6 +604,11 @@ func (r *Runner) runFault(ctx context.Context, log *slog.Logger, s Step, rec *st
 		log.Info("fault injected", "kind", s.Fault, "target", tgt, "mechanism", inj.Mechanism, "took", inj.Injected)
 	}
 	rec.mechanism = strings.Join(uniq(mechs), ",")
+	if instantFaults[s.Fault] {
+		// Done the moment it is applied (a signal, a restart): nothing stays
+		// in force, so it is a marker on the timeline, not a window.
+		return r.revertHeld(context.WithoutCancel(ctx), s.Name, held)
+	}
 	if s.Duration == 0 {
 		r.hold(s.Name, held)
 		return nil
@@ -616,6 +621,10 @@ func (r *Runner) runFault(ctx context.Context, log *slog.Logger, s Step, rec *st
 	}
 	return werr
 }
+
+// instantFaults act once and leave nothing in force to revert: what
+// follows (failover, restart, reload) is the stack's own recovery.
+var instantFaults = map[string]bool{"gpu-kill": true, "container-kill": true, "container-restart": true}
 
 func faultTarget(f chaos.Fault) string {
 	if t, ok := f.(interface{ Target() string }); ok {
