@@ -156,6 +156,21 @@ func TestRuleSemanticsWithPromtool(t *testing.T) {
 				alert("4s", rules.AlertDeploymentCooldown,
 					map[string]string{"severity": "ticket", "model_id": "m1", "job": "aiuptime-gateway", "instance": "127.0.0.1:4000", "service": "gateway", "role": "gateway"}),
 				alert("6s", rules.AlertDeploymentCooldown),
+				alert("8s", rules.AlertEngineStalled),
+			}},
+			// model-0 has a request in flight and makes no token for the stall
+			// window (5 scrapes): stalled; model-1 is busy and generating; model-2 idle.
+			exp{"interval": "1s", "input_series": []any{
+				exp{"series": "vllm:num_requests_running" + model("model-0", "127.0.0.1:8000"), "values": "0 1 1 1 1 1 1 1 1 1 1 1"},
+				exp{"series": "vllm:generation_tokens_total" + model("model-0", "127.0.0.1:8000"), "values": "0+0x11"},
+				exp{"series": "vllm:num_requests_running" + model("model-1", "127.0.0.1:8001"), "values": "1 1 1 1 1 1 1 1 1 1 1 1"},
+				exp{"series": "vllm:generation_tokens_total" + model("model-1", "127.0.0.1:8001"), "values": "0+4x11"},
+				exp{"series": "vllm:num_requests_running" + model("model-2", "127.0.0.1:8002"), "values": "0 0 0 0 0 0 0 0 0 0 0 0"},
+				exp{"series": "vllm:generation_tokens_total" + model("model-2", "127.0.0.1:8002"), "values": "0+0x11"},
+			}, "alert_rule_test": []any{
+				alert("4s", rules.AlertEngineStalled),
+				alert("8s", rules.AlertEngineStalled,
+					map[string]string{"severity": "page", "instance": "127.0.0.1:8000", "service": "model-0"}),
 			}},
 		},
 	}

@@ -32,6 +32,10 @@ const (
 	// AlertEngineDown: a model server cannot be scraped (up == 0) or is
 	// scraped but exposes no vllm:num_requests_running (its engine is gone).
 	AlertEngineDown = "AiuptimeEngineDown"
+	// AlertEngineStalled: a model server had requests in flight for the
+	// whole stall window and generated no token: a hung engine, visible only
+	// while traffic is present.
+	AlertEngineStalled = "AiuptimeEngineStalled"
 	// AlertGatewayDown: the gateway cannot be scraped.
 	AlertGatewayDown = "AiuptimeGatewayDown"
 	// AlertDeploymentCooldown: the gateway reports a deployment in partial
@@ -79,6 +83,8 @@ const (
 const (
 	// DefaultScrapeInterval is the drill scrape and evaluation interval.
 	DefaultScrapeInterval = time.Second
+	// MinStallScrapes is the shortest stall window in scrape intervals.
+	MinStallScrapes = 5
 	// DefaultDirectWindow is the (unscaled) rate window of the direct alerts.
 	DefaultDirectWindow = 5 * time.Minute
 	// DefaultLatencyP95 is the seed's p95 alert threshold.
@@ -146,6 +152,9 @@ type Metrics struct {
 	Latency         string // histogram base name (without _bucket)
 	DeploymentState string
 	EngineMetric    string // a model server gauge that exists while its engine runs
+	// Running and Tokens: in-flight requests gauge and generated tokens
+	// counter of a model server (the stall alert).
+	Running, Tokens string
 }
 
 // DefaultMetrics are LiteLLM's and vLLM's names.
@@ -155,6 +164,8 @@ var DefaultMetrics = Metrics{
 	Latency:         "litellm_request_total_latency_metric",
 	DeploymentState: "litellm_deployment_state",
 	EngineMetric:    "vllm:num_requests_running",
+	Running:         "vllm:num_requests_running",
+	Tokens:          "vllm:generation_tokens",
 }
 
 // Spec is everything Generate needs.
@@ -339,7 +350,8 @@ func (s *Spec) defaults() error {
 		f   *string
 		def string
 	}{{&m.Total, d.Total}, {&m.Failed, d.Failed},
-		{&m.Latency, d.Latency}, {&m.DeploymentState, d.DeploymentState}, {&m.EngineMetric, d.EngineMetric}} {
+		{&m.Latency, d.Latency}, {&m.DeploymentState, d.DeploymentState}, {&m.EngineMetric, d.EngineMetric},
+		{&m.Running, d.Running}, {&m.Tokens, d.Tokens}} {
 		if *p.f == "" {
 			*p.f = p.def
 		}
@@ -401,6 +413,17 @@ func (g *gen) window(d time.Duration) string {
 	return promDur(w)
 }
 
+// stallWindow is the scaled direct window, at least MinStallScrapes scrapes:
+// a request may legitimately wait a few scrapes for its first token.
+func (g *gen) stallWindow(d time.Duration) string {
+	w, _ := Scaled(d, g.spec.Scale, g.spec.ScrapeInterval)
+	if min := MinStallScrapes * g.spec.ScrapeInterval; w < min {
+		g.note(fmt.Sprintf("stall window %s scaled by %s raised to %s (%d scrape intervals)", promDur(d), fmtFloat(g.spec.Scale), promDur(min), MinStallScrapes))
+		w = min
+	}
+	return promDur(w)
+}
+
 func (g *gen) interval() string { return promDur(g.spec.ScrapeInterval) }
 
 // errorRatio is failed/total requests at the gateway over w; zero, not
@@ -441,6 +464,16 @@ func (g *gen) direct() {
 			Annotations: map[string]string{
 				"summary":     "model server {{ $labels.service }} is down or its engine exposes no metrics",
 				"description": "up == 0, or " + g.m.EngineMetric + " absent while the server answers scrapes. Prometheus cannot see a hung engine that still serves /metrics.",
+			},
+		},
+		{
+			Alert: AlertEngineStalled,
+			Expr: fmt.Sprintf(`min by (instance, service) (min_over_time(%[1]s[%[3]s])) > 0 unless on(instance) sum by (instance) (rate(%[2]s[%[3]s])) > 0`,
+				withRole(g.m.Running, RoleModel), withRole(counterSel(g.m.Tokens), RoleModel), g.stallWindow(t.Window)),
+			Labels: map[string]string{"severity": SeverityPage},
+			Annotations: map[string]string{
+				"summary":     "model server {{ $labels.service }} has requests in flight but generates no tokens (hung engine?)",
+				"description": "Needs traffic: an idle hung engine is invisible to metrics; only a probe's timed completion sees it.",
 			},
 		},
 		{

@@ -95,7 +95,7 @@ func TestGenerateAlertNamesAndNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{AlertEngineDown, AlertGatewayDown, AlertDeploymentCooldown, AlertHighErrorRate,
+	want := []string{AlertEngineDown, AlertEngineStalled, AlertGatewayDown, AlertDeploymentCooldown, AlertHighErrorRate,
 		AlertLowAvailability, AlertHighLatencyP95, AlertErrorBudgetBurnPage, AlertErrorBudgetBurnTicket,
 		AlertLatencyBudgetBurnPage, AlertLatencyBudgetBurnTicket}
 	if diff := cmp.Diff(want, res.File.Alerts()); diff != "" {
