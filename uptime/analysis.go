@@ -469,14 +469,16 @@ var phaseKinds = map[EventKind]string{
 // attribute fills causes, phases and recoveries from the events.
 func (a *Analysis) attribute(tol time.Duration) {
 	ev := a.Events
+	causeIdx := make([]int, len(a.Outages))
 	for i := range a.Outages {
 		o := &a.Outages[i]
+		causeIdx[i] = -1
 		// Cause: the fault or action nearest to the outage's start, among
 		// those before it (or at most the tolerance after it: the first
 		// failed request may have been sent just before the fault landed)
 		// that were not reverted before it began.
 		best := time.Duration(-1)
-		for _, e := range ev {
+		for idx, e := range ev {
 			if !causes(e.Kind) || e.At.After(o.Start.Add(tol)) {
 				continue
 			}
@@ -484,7 +486,7 @@ func (a *Analysis) attribute(tol time.Duration) {
 				continue
 			}
 			if d := e.At.Sub(o.Start).Abs(); best < 0 || d < best {
-				best, o.Cause = d, eventLabel(e)
+				best, o.Cause, causeIdx[i] = d, eventLabel(e), idx
 			}
 		}
 		// Phases from the probe.
@@ -517,23 +519,15 @@ func (a *Analysis) attribute(tol time.Duration) {
 		}
 		slices.SortStableFunc(o.Phases, func(x, y Phase) int { return x.At.Compare(y.At) })
 	}
-	// Recoveries.
+	// Recoveries: the outage this event caused (the one attributed to it),
+	// else an outage already running when it happened.
 	for j, e := range ev {
 		if !causes(e.Kind) {
 			continue
 		}
-		var next time.Time
-		for _, f := range ev[j+1:] {
-			if causes(f.Kind) && f.At.After(e.At) {
-				next = f.At
-				break
-			}
-		}
 		rec := Recovery{Event: e, Outage: -1}
 		for i, o := range a.Outages {
-			// The first outage still running at the event or starting before
-			// the next fault or action.
-			if o.End.After(e.At) && (next.IsZero() || o.Start.Before(next)) {
+			if causeIdx[i] == j || (causeIdx[i] < j && o.Start.Before(e.At) && o.End.After(e.At)) {
 				rec.Outage = i
 				rec.Time = max(o.End.Sub(e.At), 0)
 				break

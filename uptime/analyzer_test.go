@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,6 +235,27 @@ func TestGoodputAndTPOT(t *testing.T) {
 	}
 	if a.TPOT.Count != 2 || a.TPOT.Max < 99*time.Millisecond {
 		t.Errorf("tpot %+v", a.TPOT)
+	}
+}
+
+// An outage whose first failed request was sent just before the second
+// fault landed is the second fault's, not the first's (a harmless kill that
+// the gateway masked earlier must not get its recovery time).
+func TestRecoveryAttributedToTheNearestFault(t *testing.T) {
+	rs := timeline(strings.Repeat(".", 100) + strings.Repeat("x", 20) + strings.Repeat(".", 20))
+	evs := []uptime.Event{
+		{At: at(20), Kind: uptime.FaultInjected, Step: "masked kill", Target: "model-0"},
+		{At: at(100).Add(5 * time.Millisecond), Kind: uptime.FaultInjected, Step: "partition", Target: "model-1"},
+	}
+	a := analyze(t, rs, evs, uptime.WithCauseTolerance(time.Second))
+	if len(a.Outages) != 1 || a.Outages[0].Cause != "partition" {
+		t.Fatalf("outages %+v", a.Outages)
+	}
+	if r := a.Recoveries[0]; r.Outage != -1 {
+		t.Errorf("masked kill got the partition's outage: %+v", r)
+	}
+	if r := a.Recoveries[1]; r.Outage != 0 || r.Time != at(120).Sub(at(100).Add(5*time.Millisecond)) {
+		t.Errorf("partition recovery %+v", r)
 	}
 }
 
