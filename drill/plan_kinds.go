@@ -109,20 +109,38 @@ var FaultKinds = []KindInfo{
 	{Name: FaultContainerRemove, Strict: true, Doc: "remove the target's container (recreated on revert)"},
 }
 
+// releaseParams are the params of actions that move model servers to a release.
+var releaseParams = []ParamInfo{
+	{Name: "image", Type: ParamString, Doc: "new image (checked to exist before anything is touched)"},
+	{Name: "version", Type: ParamString, Doc: "new model version: a freshly generated model dir (the golden answer may change)"},
+	{Name: "args", Type: ParamString, Doc: "extra server arguments, space-separated, e.g. \"--extra-latency 500ms\""},
+	{Name: "drain_timeout", Type: ParamDuration, Default: "30s", Doc: "wait for a replica's in-flight requests (vllm:num_requests_running = 0)"},
+}
+
 // ActionKinds is the built-in table of action kinds. Their params belong to
 // the rollout and backup packages; point WithActionValidator at their
 // registries for a full check.
 var ActionKinds = []KindInfo{
-	{Name: "rolling-update", Doc: "replace model replicas one at a time (drain, replace, verify, re-add); zero failed requests is the bar", Params: []ParamInfo{
-		{Name: "image", Type: ParamString, Doc: "new image"}, {Name: "version", Type: ParamString, Doc: "new version"},
-		{Name: "model_dir", Type: ParamString, Doc: "new model directory"}}},
-	{Name: "blue-green", Doc: "start a green set beside blue, verify it, switch the gateway in one step, keep blue for rollback"},
-	{Name: "canary", Doc: "shift weights in steps (5/25/50/100), analyse each against the baseline, roll back on a breach"},
-	{Name: "rollback", Doc: "undo the last rollout"},
-	{Name: "gateway-update", Doc: "replace the gateway without downtime"},
-	{Name: "model-update", Doc: "serve a new model version (the golden prompt may change)"},
-	{Name: "backup", Doc: "snapshot configuration, models, gateway data and system state with a checksummed manifest"},
-	{Name: "restore", Doc: "verify a snapshot's checksums, then restore it; measures RTO and RPO"},
+	{Name: "rolling-update", Strict: true, Doc: "replace model replicas (target; default all) one at a time: delete from the gateway, drain, replace, health and golden check, re-add; zero failed requests is the bar; a failing replica rolls the replaced ones back", Params: releaseParams},
+	{Name: "blue-green", Strict: true, Doc: "start a green twin of every replica, verify it, switch the gateway in one admin step, keep blue for an instant rollback; reports switch and rollback times", Params: withParams(releaseParams,
+		ParamInfo{Name: "rollback_after", Type: ParamDuration, Doc: "switch back to blue after this long and time it (default: stay on green; a later rollback step undoes)"})},
+	{Name: "canary", Strict: true, Doc: "add a canary replica and shift weights in steps, analysing each interval against the baseline (error rate <= baseline + increase, p95 <= baseline x (1 + increase), min samples); roll back on a breach, else promote", Params: withParams(releaseParams,
+		ParamInfo{Name: "steps", Type: ParamString, Default: "5,25,50,100", Doc: "canary traffic shares in percent"},
+		ParamInfo{Name: "interval", Type: ParamDuration, Default: "10s", Doc: "analysis interval per step (extended up to 4x for min_samples)"},
+		ParamInfo{Name: "max_error_rate_increase", Type: ParamPercent, Default: "1", Doc: "allowed error-rate increase over the baseline, percentage points"},
+		ParamInfo{Name: "max_p95_increase", Type: ParamPercent, Default: "50", Doc: "allowed p95 increase over the baseline, percent"},
+		ParamInfo{Name: "min_samples", Type: ParamInt, Default: "10", Doc: "canary requests needed per step"},
+		ParamInfo{Name: "promote", Type: ParamEnum, Enum: []string{"rolling", "keep"}, Default: "rolling", Doc: "rolling: roll the baseline replicas to the release and remove the canary; keep: leave the canary serving alone"},
+		ParamInfo{Name: "expect", Type: ParamEnum, Enum: []string{"promoted", "rolled-back"}, Doc: "the decision this step expects (a different one fails the step)"})},
+	{Name: "rollback", Strict: true, Doc: "undo the last rollout of this drill (blue-green: switch back to blue; rolling-update: roll the replicas back)"},
+	{Name: "gateway-update", Strict: true, Doc: "start a second gateway instance with the new release, verify it, drain-and-replace the primary while it serves, remove the second (a client pinned to the primary's one port sees the restart gap)", Params: []ParamInfo{
+		{Name: "image", Type: ParamString, Doc: "new gateway image"}, {Name: "args", Type: ParamString, Doc: "extra gateway arguments"}}},
+	{Name: "model-update", Strict: true, Doc: "rolling update to a new model version (the golden prompt may change, and the report says so)", Params: releaseParams},
+	{Name: "backup", Strict: true, Doc: "snapshot configuration, models, gateway data (SQLite VACUUM INTO, while serving) and system state with a checksummed manifest", Params: []ParamInfo{
+		{Name: "dir", Type: ParamString, Doc: "snapshot directory (default: a new dir under the state dir)"}}},
+	{Name: "restore", Strict: true, Doc: "verify every checksum of a snapshot, then restore it (target: only these services' models); measures RTO with phases, RPO in rows and seconds, golden prompt", Params: []ParamInfo{
+		{Name: "dir", Type: ParamString, Doc: "snapshot directory (default: the drill's last backup)"},
+		{Name: "only", Type: ParamEnum, Enum: []string{"all", "models", "data"}, Default: "all", Doc: "what to restore"}}},
 }
 
 // ListFaultKinds returns the fault kinds `drill list` shows. It returns the
