@@ -271,6 +271,9 @@ func TestPrometheusAlertsEndToEnd(t *testing.T) {
 	if err := p.AwaitTargetsUp(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if v, err := p.Version(ctx); err != nil || v == "" {
+		t.Fatalf("version %q, %v", v, err)
+	}
 	watch := p.WatchAlerts(ctx, time.Now())
 
 	// Engine down: the model server stops answering.

@@ -362,3 +362,18 @@ func (p *Prometheus) Close() error {
 	})
 	return p.closeErr
 }
+
+// Service describes this Prometheus as a stack service (role monitor), for
+// the report's services[].
+func (p *Prometheus) Service() stack.Service {
+	return stack.Service{Name: "prometheus", Role: stack.RoleMonitor, URL: p.url, HealthPath: "/-/ready"}
+}
+
+// Version is Prometheus's version from /api/v1/status/buildinfo.
+func (p *Prometheus) Version(ctx context.Context) (string, error) {
+	bi, err := p.api.Buildinfo(ctx)
+	if err != nil {
+		return "", fmt.Errorf("prometheus buildinfo: %w", err)
+	}
+	return bi.Version, nil
+}
