@@ -291,3 +291,14 @@ func warm(ctx context.Context, t target) {
 	_, err := c.Chat.Completions.New(ctx, chatParams("warm up", 3))
 	Expect(err).NotTo(HaveOccurred())
 }
+
+// warmStream sends one streaming request (TTFT is measured on streams).
+func warmStream(ctx context.Context, t target) {
+	GinkgoHelper()
+	c := client(t)
+	stream := c.Chat.Completions.NewStreaming(ctx, chatParams("warm up stream", 3))
+	defer stream.Close()
+	for stream.Next() {
+	}
+	Expect(stream.Err()).NotTo(HaveOccurred())
+}

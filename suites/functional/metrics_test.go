@@ -53,6 +53,7 @@ var _ = Describe("metrics", func() {
 	It("model servers expose vLLM's names, types and labels", func(ctx SpecContext) {
 		for _, m := range env.Models {
 			warm(ctx, m)
+			warmStream(ctx, m)
 			code, body, hdr := getBody(ctx, m.URL+"/metrics")
 			Expect(code).To(Equal(http.StatusOK))
 			Expect(hdr.Get("Content-Type")).To(HavePrefix("text/plain"))
@@ -85,6 +86,7 @@ var _ = Describe("metrics", func() {
 
 	It("the gateway exposes LiteLLM's names", func(ctx SpecContext) {
 		warm(ctx, env.Gateway)
+		warmStream(ctx, env.Gateway) // TTFT histograms need a stream
 		code, body, _ := getBody(ctx, env.Gateway.URL+"/metrics", "Authorization", "Bearer "+env.Gateway.Key)
 		Expect(code).To(Equal(http.StatusOK))
 		fams := parseMetrics(body)
