@@ -21,7 +21,7 @@ func newCleanupCmd() *cobra.Command {
 		Short: "Revert every fault left in the journal (after a crash or SIGKILL)",
 		Long: "cleanup replays the revert journal (<state dir>/journal, default " + chaos.DefaultStateDir +
 			" or $" + chaos.StateDirEnv + "): each record holds what is needed to undo one injection.\n" +
-			"Exit codes: 0 all reverted or nothing to do; 4 a revert failed (the record is kept).",
+			"Exit codes: 0 all reverted or nothing to do; 4 a revert failed (the record is kept); 3 the journal could not be read.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if stateDir == "" {
@@ -39,8 +39,11 @@ func newCleanupCmd() *cobra.Command {
 			for _, r := range res.Failed {
 				fmt.Fprintf(out, "FAILED    %-18s %-12s %-10s %s\n", r.Kind, r.Target, r.Mechanism, r.ID)
 			}
-			if err != nil {
+			if len(res.Failed) > 0 {
 				return withExit(ExitRevert, fmt.Errorf("cleanup: %w", err))
+			}
+			if err != nil {
+				return withExit(ExitHarness, fmt.Errorf("cleanup: %w", err))
 			}
 			if len(res.Reverted) == 0 {
 				fmt.Fprintf(out, "nothing to clean up in %s\n", dir)
