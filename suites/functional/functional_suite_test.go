@@ -61,6 +61,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	var err error
 	owned, err = containers.Start(ctx,
 		containers.WithLogger(log),
+		containers.WithRunID(fmt.Sprintf("fn%d", time.Now().UnixNano()%100000000)),
 		containers.WithModelSize(2<<20),
 		// Model servers check a key too, so the bad-key spec means something there.
 		containers.WithModelAPIKey(fmt.Sprintf("sk-model-%d", GinkgoRandomSeed()^time.Now().UnixNano())),
