@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiuptime/aiuptime/backup"
+	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/containers"
+	dockerstack "github.com/aiuptime/aiuptime/stack/docker"
+	"github.com/aiuptime/aiuptime/stack/stackfile"
+)
+
+func init() {
+	addCommand(newBackupCmd)
+	addCommand(newRestoreCmd)
+}
+
+// attachFlags choose a running stack: a stack file (docker or endpoints
+// kind) or an embedded stack's run id (`drill stack up` prints it).
+type attachFlags struct {
+	stackFile string
+	runID     string
+	keyEnv    string
+}
+
+func (a *attachFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&a.stackFile, "stack", "", "stack file of a running deployment (kind docker)")
+	cmd.Flags().StringVar(&a.runID, "run", "", "run id of a running embedded stack (drill stack up)")
+	cmd.Flags().StringVar(&a.keyEnv, "api-key-env", "LITELLM_MASTER_KEY", "environment variable holding the gateway master key (with --run)")
+}
+
+func (a *attachFlags) open(ctx context.Context) (stack.Stack, error) {
+	switch {
+	case a.stackFile != "" && a.runID != "":
+		return nil, withExit(ExitUsage, errors.New("--stack and --run are exclusive"))
+	case a.stackFile != "":
+		f, err := stackfile.Load(a.stackFile)
+		if err != nil {
+			return nil, withExit(ExitUsage, err)
+		}
+		if f.Kind == stackfile.KindContainers {
+			return nil, withExit(ExitUsage, errors.New("a containers stack file would start a new stack: attach with --run ID or a docker stack file"))
+		}
+		st, err := f.Open(ctx, stackfile.WithLogger(logger))
+		if err != nil {
+			return nil, withExit(ExitHarness, err)
+		}
+		return st, nil
+	case a.runID != "":
+		st, err := dockerstack.Attach(ctx, dockerstack.WithSelector(map[string]string{stack.LabelRun: a.runID}),
+			dockerstack.WithAPIKey(os.Getenv(a.keyEnv)), dockerstack.WithLogger(logger))
+		if err != nil {
+			return nil, withExit(ExitHarness, fmt.Errorf("attach to run %s: %w", a.runID, err))
+		}
+		return st, nil
+	}
+	return nil, withExit(ExitUsage, errors.New("say which stack: --run ID or --stack FILE"))
+}
+
+func newBackupCmd() *cobra.Command {
+	var (
+		at  attachFlags
+		out string
+	)
+	cmd := &cobra.Command{
+		Use:   "backup --out DIR (--run ID | --stack FILE)",
+		Short: "Snapshot a running stack: configuration, models, gateway data (online), system state",
+		Long: `Write a snapshot directory with manifest.json (sha256 and size of every file,
+created_at, source): the gateway's config file, the stack file, every model volume,
+the gateway database copied consistently while it serves (SQLite VACUUM INTO) and
+the system state (image IDs and /version of each service).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return withExit(ExitUsage, errors.New("--out DIR is required"))
+			}
+			ctx := cmd.Context()
+			st, err := at.open(ctx)
+			if err != nil {
+				return err
+			}
+			cli, err := containers.Connect(ctx)
+			if err != nil {
+				return withExit(ExitHarness, err)
+			}
+			defer cli.Close()
+			var opts []backup.Option
+			if at.stackFile != "" {
+				opts = append(opts, backup.WithStackFile(at.stackFile))
+			}
+			m, err := backup.BackupStack(ctx, out, st, cli, append(opts, backup.WithLogger(logger))...)
+			if err != nil {
+				return withExit(ExitHarness, err)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "backup %s: %d files, %d bytes in %.2fs\n", out, len(m.Entries), m.Bytes, m.Seconds)
+			for _, s := range m.Describe() {
+				fmt.Fprintf(w, "  %s\n", s)
+			}
+			return nil
+		},
+	}
+	at.add(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "snapshot directory to create (must not exist or be empty)")
+	return cmd
+}
+
+func newRestoreCmd() *cobra.Command {
+	var (
+		at         attachFlags
+		only       string
+		verifyOnly bool
+	)
+	cmd := &cobra.Command{
+		Use:   "restore DIR (--run ID | --stack FILE)",
+		Short: "Verify a snapshot's checksums, then restore it into a running stack; prints RTO and RPO",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			// Verify before attaching to anything: a bad backup touches nothing.
+			m, err := backup.Verify(dir)
+			if err != nil {
+				return withExit(ExitUsage, err)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "backup %s verified: %d files, %d bytes, created %s\n", dir, len(m.Entries), m.Bytes, m.CreatedAt.Format(time.RFC3339))
+			if verifyOnly {
+				return nil
+			}
+			ctx := cmd.Context()
+			st, err := at.open(ctx)
+			if err != nil {
+				return err
+			}
+			cli, err := containers.Connect(ctx)
+			if err != nil {
+				return withExit(ExitHarness, err)
+			}
+			defer cli.Close()
+			opts := []backup.Option{backup.WithLogger(logger)}
+			if only != "" && only != "all" {
+				opts = append(opts, backup.WithOnly(strings.Split(only, ",")...))
+			}
+			dr, err := backup.Restore(ctx, dir, st, cli, opts...)
+			if err != nil {
+				return withExit(ExitHarness, err)
+			}
+			if dr.RTOSeconds != nil {
+				fmt.Fprintf(w, "RTO %.2fs\n", *dr.RTOSeconds)
+			}
+			for _, p := range dr.Phases {
+				fmt.Fprintf(w, "  %-28s %.2fs\n", p.Name, p.Seconds)
+			}
+			if dr.RPORows != nil {
+				fmt.Fprintf(w, "RPO %d rows, %.2fs\n", *dr.RPORows, *dr.RPOSeconds)
+			}
+			if dr.GoldenPromptMatch != nil {
+				fmt.Fprintf(w, "golden prompt identical: %v\n", *dr.GoldenPromptMatch)
+			}
+			for _, n := range dr.Notes {
+				fmt.Fprintf(w, "note: %s\n", n)
+			}
+			if dr.GoldenPromptMatch != nil && !*dr.GoldenPromptMatch {
+				return withExit(ExitSLO, errors.New("golden prompt changed after the restore"))
+			}
+			return nil
+		},
+	}
+	at.add(cmd)
+	cmd.Flags().StringVar(&only, "only", "all", "what to restore: all, models, data, or service names (comma-separated)")
+	cmd.Flags().BoolVar(&verifyOnly, "verify", false, "only verify the checksums")
+	return cmd
+}
