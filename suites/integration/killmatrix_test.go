@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -97,6 +99,42 @@ var _ = Describe("kill matrix", Label("integration"), func() {
 			doctorClean(ctx)
 		}, SpecTimeout(3*time.Minute))
 	}
+})
+
+// SIGTERM (and Ctrl-C) must revert in-process: exit 5, empty journal.
+var _ = Describe("signal handling", Label("integration"), func() {
+	It("drill fault inject reverts on SIGTERM and exits 5", func(ctx SpecContext) {
+		healthy(ctx)
+		svcs, err := st.Services(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		b, _ := json.Marshal(svcs)
+		file := filepath.Join(GinkgoT().TempDir(), "services.json")
+		Expect(os.WriteFile(file, b, 0o600)).To(Succeed())
+		cmd := exec.Command(drillBin, "fault", "inject", "--kind", faults.NetworkPartition, "--target", "model-0", "--run", st.RunID(),
+			"--services", file, "--hold", "5m")
+		cmd.Env = append(os.Environ(), chaos.StateDirEnv+"="+stateDir)
+		cmd.Stderr = GinkgoWriter
+		out, err := cmd.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.Start()).To(Succeed())
+		DeferCleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		sc := bufio.NewScanner(out)
+		Expect(sc.Scan()).To(BeTrue())
+		Expect(sc.Text()).To(HavePrefix("INJECTED"))
+		Expect(status(ctx, svcURL(ctx, "model-0")+"/health")).To(Equal(0), "partitioned")
+		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+		for sc.Scan() {
+		}
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		Expect(errors.As(err, &ee)).To(BeTrue())
+		Expect(ee.ExitCode()).To(Equal(5))
+		recs, err := chaos.ListRecords(chaos.JournalDir(stateDir))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(recs).To(BeEmpty())
+		healthy(ctx)
+		doctorClean(ctx)
+	}, SpecTimeout(2*time.Minute))
 })
 
 var _ = context.Background
