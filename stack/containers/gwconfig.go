@@ -68,8 +68,15 @@ func renderGatewayConfig(modelName, masterKey, modelAPIKey string, deps []deploy
 			NumRetries:      2,
 			AllowedFails:    3,
 			CooldownTime:    5,
-			Timeout:         60,
-			StreamTimeout:   60,
+			// A gateway must give up on a deployment before its clients
+			// give up on the gateway, or a partitioned replica (packets
+			// silently dropped) turns every request routed to it into a
+			// client timeout instead of a retry on a healthy replica.
+			// LiteLLM's default is 600 s; the embedded stack's answers take
+			// well under a second, and probes wait 5 s, so 3 s. Set yours
+			// below your clients' deadline for the same reason.
+			Timeout:       3,
+			StreamTimeout: 2,
 		},
 		GeneralSettings: gwGeneral{MasterKey: masterKey, DatabasePath: gatewayDBPath},
 	}
