@@ -83,12 +83,31 @@ type hostProc struct {
 	once sync.Once
 }
 
+// started holds every process the suite started; AfterSuite stops them all,
+// whatever the order in which failed specs ran their cleanups.
+var (
+	startedMu sync.Mutex
+	started   []*hostProc
+)
+
+var _ = AfterSuite(func() {
+	startedMu.Lock()
+	defer startedMu.Unlock()
+	for _, h := range started {
+		h.stop()
+	}
+})
+
 func startHost(name, bin string, args ...string) *hostProc {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group; killed with the suite process if it dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	Expect(cmd.Start()).To(Succeed(), "start %s", name)
 	h := &hostProc{name: name, cmd: cmd, done: make(chan struct{})}
+	startedMu.Lock()
+	started = append(started, h)
+	startedMu.Unlock()
 	go func() { _ = cmd.Wait(); close(h.done) }()
 	return h
 }
