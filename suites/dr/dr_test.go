@@ -1,0 +1,220 @@
+package dr_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/aiuptime/aiuptime/backup"
+	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/disk"
+	"github.com/aiuptime/aiuptime/rollout"
+	"github.com/aiuptime/aiuptime/stack"
+)
+
+// RTOSLO is the recovery time objective for a lost model volume.
+const RTOSLO = 60 * time.Second
+
+func containerIDs(ctx context.Context) map[string]string {
+	GinkgoHelper()
+	svcs, err := st.Services(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	out := map[string]string{}
+	for _, s := range svcs {
+		out[s.Name] = s.ContainerID
+	}
+	return out
+}
+
+func deploymentIDs(ctx context.Context, r *rollout.Rollouter) []string {
+	GinkgoHelper()
+	ms, err := r.Admin().Models(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	var ids []string
+	for _, m := range ms {
+		ids = append(ids, m.ID())
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// settled waits until the probe has seen a few good seconds through the gateway.
+func settled(ctx context.Context) {
+	GinkgoHelper()
+	Eventually(ctx, func() int {
+		now := time.Now()
+		s := traffic.Stats(now.Add(-2*time.Second), now, "", true)
+		if s.Total < 10 {
+			return -1
+		}
+		return s.Failed
+	}).WithTimeout(90 * time.Second).WithPolling(500 * time.Millisecond).Should(Equal(0))
+}
+
+var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
+	BeforeEach(func(ctx SpecContext) { settled(ctx) }, NodeTimeout(2*time.Minute))
+
+	It("rolls every replica to a patched server with zero failed requests", func(ctx SpecContext) {
+		r := newRollouter(ctx)
+		res, err := r.RollingUpdate(ctx, nil, rollout.Release{Args: []string{"--server-version", "0.10.3"}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Report.Decision).To(Equal(rollout.DecisionCompleted))
+		Expect(res.Report.FailedRequests).To(BeZero(), "%v", res.Report.Evidence)
+		for _, t := range res.Replicas {
+			AddReportEntry("rolling update "+t.Service, fmt.Sprintf("drain %s replace %s verify %s total %s", t.Drain, t.Replace, t.Verify, t.Total))
+		}
+		svc, err := st.Service(ctx, "model-0")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(stack.ServiceVersion(ctx, svc).Version).To(Equal("0.10.3"))
+		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+	}, SpecTimeout(3*time.Minute))
+
+	It("refuses an image that does not exist and leaves the stack untouched", func(ctx SpecContext) {
+		r := newRollouter(ctx)
+		before := containerIDs(ctx)
+		_, err := r.RollingUpdate(ctx, nil, rollout.Release{Image: "aiuptime/does-not-exist:0"})
+		Expect(err).To(MatchError(rollout.ErrImageNotFound))
+		Expect(err.Error()).To(ContainSubstring("aiuptime/does-not-exist:0"))
+		Expect(containerIDs(ctx)).To(Equal(before))
+		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+	}, SpecTimeout(time.Minute))
+
+	It("switches to green in one admin step and rolls back to blue", func(ctx SpecContext) {
+		r := newRollouter(ctx)
+		res, err := r.BlueGreen(ctx, rollout.Release{Args: []string{"--server-version", "0.10.4"}}, 3*time.Second)
+		Expect(err).NotTo(HaveOccurred())
+		rep := res.Report
+		Expect(rep.Decision).To(Equal(rollout.DecisionRolledBack), "%v", rep.Evidence)
+		Expect(rep.SwitchSeconds).NotTo(BeNil())
+		Expect(rep.RollbackSeconds).NotTo(BeNil())
+		Expect(rep.FailedRequests).To(BeZero())
+		AddReportEntry("blue-green", fmt.Sprintf("switch %.3fs rollback %.3fs", *rep.SwitchSeconds, *rep.RollbackSeconds))
+		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+		_, err = st.Service(ctx, "model-0"+rollout.GreenSuffix)
+		Expect(err).To(MatchError(stack.ErrNotFound))
+	}, SpecTimeout(3*time.Minute))
+
+	It("rolls a canary with a bad release (50% errors) back automatically", func(ctx SpecContext) {
+		r := newRollouter(ctx)
+		an := rollout.DefaultAnalysis()
+		an.Interval = 4 * time.Second
+		res, err := r.Canary(ctx, rollout.Release{Args: []string{"--error-rate", "0.5"}}, []float64{25, 50, 100}, an, true)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Report.Decision).To(Equal(rollout.DecisionRolledBack), "%v", res.Report.Evidence)
+		Expect(res.Promoted).To(BeFalse())
+		AddReportEntry("bad canary evidence", res.Report.Evidence)
+		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+		_, err = st.Service(ctx, rollout.DefaultCanaryService)
+		Expect(err).To(MatchError(stack.ErrNotFound))
+	}, SpecTimeout(3*time.Minute))
+
+	It("rolls a slow canary (+500ms) back automatically", func(ctx SpecContext) {
+		r := newRollouter(ctx)
+		an := rollout.DefaultAnalysis()
+		an.Interval = 4 * time.Second
+		res, err := r.Canary(ctx, rollout.Release{Args: []string{"--extra-latency", "500ms"}}, []float64{25, 100}, an, true)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Report.Decision).To(Equal(rollout.DecisionRolledBack), "%v", res.Report.Evidence)
+		AddReportEntry("slow canary evidence", res.Report.Evidence)
+	}, SpecTimeout(3*time.Minute))
+
+	It("promotes a canary with a good release", func(ctx SpecContext) {
+		r := newRollouter(ctx)
+		an := rollout.DefaultAnalysis()
+		an.Interval = 4 * time.Second
+		res, err := r.Canary(ctx, rollout.Release{Args: []string{"--server-version", "0.10.5"}}, []float64{25, 100}, an, true)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Report.Decision).To(Equal(rollout.DecisionPromoted), "%v", res.Report.Evidence)
+		AddReportEntry("good canary evidence", res.Report.Evidence)
+		svc, err := st.Service(ctx, "model-1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(stack.ServiceVersion(ctx, svc).Version).To(Equal("0.10.5"))
+		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+	}, SpecTimeout(4*time.Minute))
+
+	Context("backup and restore", func() {
+		var snap string
+
+		It("restores a wiped model volume within the RTO objective, golden prompt identical", func(ctx SpecContext) {
+			snap = filepath.Join(stateDir, "snap-models")
+			m, err := backup.BackupStack(ctx, snap, st, docker, backup.WithLogger(log))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(m.Entries).NotTo(BeEmpty())
+			svc, err := st.Service(ctx, "model-1")
+			Expect(err).NotTo(HaveOccurred())
+			tgt, err := disk.TargetFromService(svc, stack.VolumeModels)
+			Expect(err).NotTo(HaveOccurred())
+			disaster := time.Now()
+			revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: stack.VolumeModels}, Target: tgt, Deps: chaos.Deps{Log: log, RunID: st.RunID()}}).Inject(ctx)
+			DeferCleanup(func(ctx context.Context) { _ = revert(context.WithoutCancel(ctx)) })
+			Expect(err).NotTo(HaveOccurred())
+			ents, _ := os.ReadDir(tgt.HostPath)
+			Expect(len(ents)).To(BeNumerically("<=", 1)) // lost+found at most
+			dr, err := backup.Restore(ctx, snap, st, docker, backup.WithOnly("model-1"), backup.WithDisasterAt(disaster), backup.WithLogger(log))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(dr.RTOSeconds).NotTo(BeNil())
+			Expect(*dr.RTOSeconds).To(BeNumerically("<", RTOSLO.Seconds()))
+			Expect(dr.GoldenPromptMatch).To(HaveValue(BeTrue()))
+			AddReportEntry("model volume restore", dr)
+		}, SpecTimeout(4*time.Minute))
+
+		It("restores a lost gateway database with an RPO bounded by the backup's age", func(ctx SpecContext) {
+			snap = filepath.Join(stateDir, "snap-data")
+			m, err := backup.BackupStack(ctx, snap, st, docker, backup.WithLogger(log))
+			Expect(err).NotTo(HaveOccurred())
+			info, _ := m.SourceInfo(backup.SourceGatewayDB)
+			rows, ok := backup.SpendStatsRows(info)
+			Expect(ok).To(BeTrue())
+			Expect(rows).To(BeNumerically(">", 0))
+			// Traffic keeps writing spend-log rows after the backup.
+			Eventually(ctx, func() int64 {
+				s, _ := backup.GatewayDB(ctx, gw, st.APIKey())
+				return s.Rows - rows
+			}).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
+			tgt, err := disk.TargetFromService(gw, stack.VolumeData)
+			Expect(err).NotTo(HaveOccurred())
+			revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: stack.VolumeData}, Target: tgt, Deps: chaos.Deps{Log: log, RunID: st.RunID()}}).Inject(ctx)
+			DeferCleanup(func(ctx context.Context) { _ = revert(context.WithoutCancel(ctx)) })
+			Expect(err).NotTo(HaveOccurred())
+			age := time.Since(m.CreatedAt)
+			dr, err := backup.Restore(ctx, snap, st, docker, backup.WithOnly("data"), backup.WithLogger(log))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(dr.RPORows).To(HaveValue(BeNumerically(">", 0)))
+			Expect(dr.RPOSeconds).To(HaveValue(BeNumerically("<=", age.Seconds()+1)))
+			after, err := backup.GatewayDB(ctx, gw, st.APIKey())
+			Expect(err).NotTo(HaveOccurred())
+			Expect(after.Rows).To(BeNumerically(">=", rows))
+			AddReportEntry("gateway database restore", dr)
+		}, SpecTimeout(3*time.Minute))
+
+		It("refuses a corrupt backup naming the file, and leaves the stack untouched", func(ctx SpecContext) {
+			m, err := backup.Read(snap)
+			Expect(err).NotTo(HaveOccurred())
+			var victim string
+			for _, e := range m.Entries {
+				if e.Source == backup.SourceGatewayDB {
+					victim = e.Path
+				}
+			}
+			p := filepath.Join(snap, filepath.FromSlash(victim))
+			b, err := os.ReadFile(p)
+			Expect(err).NotTo(HaveOccurred())
+			b[len(b)/2] ^= 0xff
+			Expect(os.WriteFile(p, b, 0o600)).To(Succeed())
+			before := containerIDs(ctx)
+			_, err = backup.Restore(ctx, snap, st, docker)
+			Expect(errors.Is(err, backup.ErrCorrupt)).To(BeTrue(), "%v", err)
+			Expect(err.Error()).To(ContainSubstring(victim))
+			Expect(containerIDs(ctx)).To(Equal(before))
+			_, err = backup.Restore(ctx, filepath.Join(stateDir, "no-such-backup"), st, docker)
+			Expect(err).To(MatchError(backup.ErrNotFound))
+		}, SpecTimeout(time.Minute))
+	})
+})
