@@ -168,7 +168,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 	It("network-loss drops the requested share of packets (netem or nftables)", func(ctx SpecContext) {
 		const want = 0.20
 		inj, f := inject(ctx, faults.NetworkLoss, map[string]any{"percent": 20}, "model-0")
-		rs := run(ctx, svcURL(ctx, "gateway"), 6*time.Second, gatewayChat(8*time.Millisecond, 3*time.Second)...)
+		rs := run(ctx, svcURL(ctx, "gateway"), 8*time.Second, gatewayChat(8*time.Millisecond, 3*time.Second)...)
 		var seen, dropped uint64
 		if l, ok := f.Concrete().(*network.Loss); ok && f.Mechanism() == network.MechNftables {
 			var err error
