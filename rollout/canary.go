@@ -178,7 +178,13 @@ func (r *Rollouter) Canary(ctx context.Context, rel Release, steps []float64, an
 		for _, d := range base {
 			names = append(names, d.ID())
 		}
-		if _, err := r.RollingUpdate(ctx, names, rel); err != nil {
+		rr, err := r.RollingUpdate(ctx, names, rel)
+		if rr != nil {
+			for _, e := range rr.Report.Evidence {
+				rep.Evidence = append(rep.Evidence, "promotion: "+e)
+			}
+		}
+		if err != nil {
 			rep.Evidence = append(rep.Evidence, "promotion rolling update failed: "+err.Error())
 			remove()
 			rep.Decision = DecisionAborted
