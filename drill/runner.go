@@ -52,6 +52,7 @@ type Runner struct {
 	window   *uptime.Window
 	traffic  *TrafficLog
 	shared   sync.Map
+	mon      *monitoring
 
 	mu       sync.Mutex
 	current  string
@@ -275,6 +276,20 @@ func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
 		}
 	}()
 
+	if m := r.plan.Monitoring; m != nil && (m.Prometheus == nil || *m.Prometheus) {
+		mon, err := r.startMonitoring(ctx, log)
+		if err != nil {
+			pb.Stop()
+			<-consumed
+			return nil, exitErr(ExitHarness, err)
+		}
+		r.mon = mon
+		defer mon.close()
+		monCtx, stopMon := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopMon()
+		go mon.addLatencyRules(monCtx, log)
+	}
+
 	var load *k6Load
 	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoad()
@@ -329,6 +344,13 @@ func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
 	}
 	rep, _, sloErr := r.buildReport(analysis, versionsBefore, versionsAfter)
 	rep.K6 = k6
+	if r.mon != nil {
+		alerts, view, notes := r.mon.finish(context.WithoutCancel(ctx), analysis.Start, analysis.End, analysis.Events, r.plan)
+		rep.Alerts, rep.SLOPrometheus = alerts, view
+		rep.Capabilities.Prometheus = true
+		rep.Capabilities.Notes = append(rep.Capabilities.Notes, notes...)
+		checkExpectedAlerts(rep, r.plan)
+	}
 	if sloErr != nil {
 		log.Warn("slo evaluation", "err", sloErr)
 	}
@@ -728,6 +750,21 @@ func (r *Runner) runAwait(ctx context.Context, s Step, rec *stepRecord) error {
 	timeout := s.Timeout.D()
 	deadline := time.Now().Add(timeout)
 	since := time.Now()
+	switch s.Await.Kind {
+	case AwaitAlertFiring, AwaitAlertResolved, AwaitCondition:
+		if r.mon == nil {
+			return fmt.Errorf("await %s needs the plan's monitoring block", s.Await.String())
+		}
+		ok, detail, err := r.mon.await(ctx, s.Await, timeout)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			rec.status, rec.err = reports.StatusFailed, detail
+		}
+		rec.detail = detail
+		return nil
+	}
 	check, err := r.awaitCheck(s)
 	if err != nil {
 		return err

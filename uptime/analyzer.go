@@ -410,6 +410,12 @@ func (d *detector) step(it item, good bool) *Outage {
 	o.End = time.Unix(0, d.goodRunStart)
 	o.RecoveredAt = time.Unix(0, end)
 	o.Requests = d.reqsBeforeGood
+	if o.End.Before(o.Start) {
+		// Concurrent requests: the first good one of the recovered run
+		// left before the evidence moved the start (a slow good answer or a
+		// slow failure). The outage cannot end before it began.
+		o.Start = o.End
+	}
 	o.Duration = o.End.Sub(o.Start)
 	if d.goodRunTTFT > 0 {
 		o.FirstTokenAt = o.End.Add(time.Duration(d.goodRunTTFT))

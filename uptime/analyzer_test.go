@@ -432,3 +432,25 @@ func TestOutageBoundsUseObservedTimes(t *testing.T) {
 		t.Errorf("end %v, want the first good send %v", o.End.Sub(t0), want.Sub(t0))
 	}
 }
+
+// A slow good answer that ends after the failures began (concurrent
+// requests) must not push the outage's start past its end.
+func TestOutageNeverEndsBeforeItStarts(t *testing.T) {
+	ms := time.Millisecond
+	rs := []probe.Result{
+		{Seq: 0, Start: at(0), Latency: 3 * time.Second, Outcome: probe.OK},
+		{Seq: 1, Start: at(0).Add(20 * ms), Latency: 5 * time.Second, Outcome: probe.Timeout},
+		{Seq: 2, Start: at(0).Add(40 * ms), Latency: 10 * ms, Outcome: probe.Error},
+		{Seq: 3, Start: at(0).Add(60 * ms), Latency: 10 * ms, Outcome: probe.Error},
+	}
+	for i := range 5 {
+		rs = append(rs, probe.Result{Seq: uint64(4 + i), Start: at(0).Add(time.Duration(100+20*i) * ms), Latency: 10 * ms, Outcome: probe.OK})
+	}
+	a := analyze(t, rs, nil)
+	if len(a.Outages) != 1 {
+		t.Fatalf("outages %+v", a.Outages)
+	}
+	if o := a.Outages[0]; o.Duration < 0 || o.End.Before(o.Start) {
+		t.Errorf("outage runs backwards: %+v", o)
+	}
+}
