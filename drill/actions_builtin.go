@@ -247,19 +247,39 @@ func actBackup(ctx context.Context, env *ActionEnv, step Step) (*ActionOutcome, 
 	return &ActionOutcome{DR: dr, Detail: fmt.Sprintf("backup of %d files (%d bytes) in %s", len(m.Entries), m.Bytes, dir)}, nil
 }
 
-// disasterAt finds the start of the first one-second window with failed
-// requests after the backup (the disaster as users felt it); zero if none.
-func disasterAt(env *ActionEnv, now time.Time) time.Time {
+// disasterAt finds when the disaster happened, as the probe saw it: the
+// start of the first one-second window with failed requests after the
+// backup; else, when the gateway routed around it (no failure seen), the end
+// of the last window in which the backend that stopped serving earliest
+// still answered (if it stopped more than two seconds ago). Zero if neither.
+func disasterAt(env *ActionEnv, now time.Time) (time.Time, string) {
 	v, ok := env.Shared.Load(SharedBackupAt)
 	if !ok || env.Traffic == nil {
-		return time.Time{}
+		return time.Time{}, ""
 	}
-	for t := v.(time.Time); t.Before(now); t = t.Add(time.Second) {
+	from := v.(time.Time)
+	for t := from; t.Before(now); t = t.Add(time.Second) {
 		if env.Traffic.Stats(t, t.Add(time.Second), "", true).Failed > 0 {
-			return t
+			return t, "the first failed request after the backup"
 		}
 	}
-	return time.Time{}
+	var earliest time.Time
+	var who string
+	for _, b := range env.Traffic.Backends() {
+		var last time.Time
+		for t := from; t.Before(now); t = t.Add(time.Second) {
+			if env.Traffic.Stats(t, t.Add(time.Second), b, false).Total > 0 {
+				last = t.Add(time.Second)
+			}
+		}
+		if !last.IsZero() && (earliest.IsZero() || last.Before(earliest)) {
+			earliest, who = last, b
+		}
+	}
+	if !earliest.IsZero() && now.Sub(earliest) > 2*time.Second {
+		return earliest, "the last request " + who + " answered before it stopped serving (the gateway routed around it)"
+	}
+	return time.Time{}, ""
 }
 
 func actRestore(ctx context.Context, env *ActionEnv, step Step) (*ActionOutcome, error) {
@@ -284,10 +304,10 @@ func actRestore(ctx context.Context, env *ActionEnv, step Step) (*ActionOutcome,
 	if len(only) > 0 {
 		opts = append(opts, backup.WithOnly(only...))
 	}
-	note := "RTO measured from the restore's start (no failed requests seen after the backup)"
-	if t := disasterAt(env, time.Now()); !t.IsZero() {
+	note := "RTO measured from the restore's start (no failed request and no backend stopping seen after the backup)"
+	if t, why := disasterAt(env, time.Now()); !t.IsZero() {
 		opts = append(opts, backup.WithDisasterAt(t))
-		note = "RTO measured from the first failed request after the backup (" + t.UTC().Format(time.RFC3339) + ")"
+		note = "RTO measured from " + why + " (" + t.UTC().Format(time.RFC3339Nano) + ")"
 	}
 	dr, err := backup.Restore(ctx, dir, env.Stack, env.Docker, opts...)
 	if err != nil {
