@@ -19,6 +19,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/drill"
 	"github.com/aiuptime/aiuptime/probe"
 	"github.com/aiuptime/aiuptime/rollout"
@@ -38,6 +39,7 @@ var (
 	log      *slog.Logger
 	stateDir string
 	gw       stack.Service
+	journal  *chaos.Journal
 )
 
 func trafficFunc(from, to time.Time, backend string) rollout.Stats {
@@ -63,6 +65,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Skip("docker unavailable: " + err.Error())
 	}
 	stateDir = GinkgoT().TempDir()
+	journal, err = chaos.OpenJournal(chaos.WithStateDir(stateDir), chaos.WithLogger(log))
+	Expect(err).NotTo(HaveOccurred())
 	st, err = containers.Start(ctx, containers.WithRunID(fmt.Sprintf("dr-%d", os.Getpid())), containers.WithLogger(log),
 		containers.WithReplicas(2), containers.WithDataVolumeSize(32<<20), containers.WithStateDir(filepath.Join(stateDir, "runs")))
 	DeferCleanup(func(ctx context.Context) {
