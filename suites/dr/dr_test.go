@@ -2,6 +2,7 @@ package dr_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,7 +18,13 @@ import (
 	"github.com/aiuptime/aiuptime/chaos/disk"
 	"github.com/aiuptime/aiuptime/rollout"
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/containers"
 )
+
+func asJSON(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
 
 // RTOSLO is the recovery time objective for a lost model volume.
 const RTOSLO = 60 * time.Second
@@ -139,6 +146,20 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
 	}, SpecTimeout(4*time.Minute))
 
+	It("updates the gateway with a second instance serving meanwhile", func(ctx SpecContext) {
+		r := newRollouter(ctx)
+		before := containerIDs(ctx)
+		rep, err := r.GatewayUpdate(ctx, rollout.Release{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Decision).To(Equal(rollout.DecisionCompleted), "%v", rep.Evidence)
+		Expect(containerIDs(ctx)[containers.ServiceGateway]).NotTo(Equal(before[containers.ServiceGateway]))
+		_, err = st.Service(ctx, containers.ServiceGateway+rollout.NextGatewaySuffix)
+		Expect(err).To(MatchError(stack.ErrNotFound))
+		AddReportEntry("gateway update", asJSON(rep))
+		gw, err = st.Service(ctx, containers.ServiceGateway)
+		Expect(err).NotTo(HaveOccurred())
+	}, SpecTimeout(3*time.Minute))
+
 	Context("backup and restore", func() {
 		var snap string
 
@@ -162,7 +183,7 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 			Expect(dr.RTOSeconds).NotTo(BeNil())
 			Expect(*dr.RTOSeconds).To(BeNumerically("<", RTOSLO.Seconds()))
 			Expect(dr.GoldenPromptMatch).To(HaveValue(BeTrue()))
-			AddReportEntry("model volume restore", dr)
+			AddReportEntry("model volume restore", asJSON(dr))
 		}, SpecTimeout(4*time.Minute))
 
 		It("restores a lost gateway database with an RPO bounded by the backup's age", func(ctx SpecContext) {
@@ -191,7 +212,7 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 			after, err := backup.GatewayDB(ctx, gw, st.APIKey())
 			Expect(err).NotTo(HaveOccurred())
 			Expect(after.Rows).To(BeNumerically(">=", rows))
-			AddReportEntry("gateway database restore", dr)
+			AddReportEntry("gateway database restore", asJSON(dr))
 		}, SpecTimeout(3*time.Minute))
 
 		It("refuses a corrupt backup naming the file, and leaves the stack untouched", func(ctx SpecContext) {
