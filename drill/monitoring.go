@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -29,8 +30,10 @@ type monitoring struct {
 	watch *monitor.AlertWatch
 	spec  rules.Spec
 	notes []string
-	// latencyDone is closed when the latency rules were set (or gave up).
+	// latencyDone is closed when the latency rules were set (or gave up);
+	// stopLatency makes it give up.
 	latencyDone chan struct{}
+	stopLatency context.CancelFunc
 }
 
 // rulesSpec maps the plan's objectives and monitoring block onto the rule
@@ -146,6 +149,13 @@ func (m *monitoring) addLatencyRules(ctx context.Context, log *slog.Logger) {
 				m.notes = append(m.notes, "latency SLO rules omitted: "+err.Error())
 				return
 			}
+			kept := m.notes[:0]
+			for _, n := range m.notes {
+				if !strings.Contains(n, "latency budget burn alerts omitted") {
+					kept = append(kept, n)
+				}
+			}
+			m.notes = append(kept, gen.Notes...)
 			log.Info("latency SLO rules set", "bucket_le", b)
 			return
 		}
@@ -217,6 +227,10 @@ func (m *monitoring) awaitCondition(ctx context.Context, q string, within time.D
 // finish stops watching and returns the report's alerts (with the delay
 // from the fault that preceded each), Prometheus's SLO view, and notes.
 func (m *monitoring) finish(ctx context.Context, from, to time.Time, events []uptime.Event, spec *Plan) ([]reports.Alert, []reports.SLOResult, []string) {
+	if m.stopLatency != nil {
+		m.stopLatency()
+		<-m.latencyDone
+	}
 	recs := m.watch.Stop()
 	var notified map[string]bool
 	if m.am != nil {

@@ -287,6 +287,7 @@ func (r *Runner) Run(ctx context.Context) (rep *reports.Report, err error) {
 		defer mon.close()
 		monCtx, stopMon := context.WithCancel(context.WithoutCancel(ctx))
 		defer stopMon()
+		mon.stopLatency = stopMon
 		go mon.addLatencyRules(monCtx, log)
 	}
 
@@ -769,14 +770,25 @@ func (r *Runner) runAwait(ctx context.Context, s Step, rec *stepRecord) error {
 	if err != nil {
 		return err
 	}
+	// "healthy" must hold for a few polls in a row: right after a fault the
+	// target may still answer from before it noticed (an engine killed a
+	// millisecond ago), and that is not a recovery.
+	need, streak := 1, 0
+	if s.Await.Kind == AwaitHealthy {
+		need = healthyStreak
+	}
 	t := time.NewTicker(DefaultAwaitPoll)
 	defer t.Stop()
 	var last string
 	for {
 		ok, why := check(ctx, since)
 		if ok {
-			rec.detail = why
-			return nil
+			if streak++; streak >= need {
+				rec.detail = why
+				return nil
+			}
+		} else {
+			streak = 0
 		}
 		last = why
 		if time.Now().After(deadline) {
@@ -791,6 +803,9 @@ func (r *Runner) runAwait(ctx context.Context, s Step, rec *stepRecord) error {
 		}
 	}
 }
+
+// healthyStreak is how many polls in a row "await: healthy" must see.
+const healthyStreak = 3
 
 type awaitFunc func(ctx context.Context, since time.Time) (bool, string)
 
@@ -858,7 +873,65 @@ func (r *Runner) allHealthy(ctx context.Context, hc *http.Client, t *Target) (bo
 			return false, fmt.Sprintf("%s: %s answers %d", s.Name, s.HealthPath, resp.StatusCode)
 		}
 	}
-	return true, "every service healthy"
+	// Healthy also means back in rotation: a model server the gateway is
+	// still cooling down serves nobody, and the next fault would find no
+	// deployment to fail over to.
+	if states := r.deploymentStates(ctx, hc); states != nil {
+		for _, s := range svcs {
+			if s.Role != stack.RoleModel || s.DeploymentID == "" {
+				continue
+			}
+			if v, ok := states[s.DeploymentID]; ok && v >= 2 {
+				return false, fmt.Sprintf("%s: the gateway is cooling it down (litellm_deployment_state %g)", s.Name, v)
+			}
+		}
+	}
+	return true, "every service healthy and in rotation"
+}
+
+// deploymentStates reads litellm_deployment_state by model_id from the
+// gateway's /metrics (LiteLLM: 0 healthy, 1 partial outage, 2 cooling
+// down). nil when the gateway exposes no such metric.
+func (r *Runner) deploymentStates(ctx context.Context, hc *http.Client) map[string]float64 {
+	svcs, err := r.stack.Services(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, gw := range svcs {
+		if gw.Role != stack.RoleGateway || gw.URL == "" {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, gw.URL+"/metrics", nil)
+		if err != nil {
+			return nil
+		}
+		if key := r.stack.APIKey(); key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil
+		}
+		fams, err := parseMetrics(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		fam, ok := fams["litellm_deployment_state"]
+		if !ok {
+			return nil
+		}
+		out := map[string]float64{}
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "model_id" && m.GetGauge() != nil {
+					out[l.GetValue()] = max(out[l.GetValue()], m.GetGauge().GetValue())
+				}
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 func (r *Runner) runAction(ctx context.Context, log *slog.Logger, s Step, rec *stepRecord) error {

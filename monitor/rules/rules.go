@@ -468,7 +468,10 @@ func (g *gen) direct() {
 		},
 		{
 			Alert: AlertEngineStalled,
-			Expr: fmt.Sprintf(`min by (instance, service) (min_over_time(%[1]s[%[3]s])) > 0 unless on(instance) sum by (instance) (rate(%[2]s[%[3]s])) > 0`,
+			// The count_over_time guard: right after start (or a restart) the
+			// token counter has too few samples for rate() to say anything, and
+			// "no rate" must not read as "no tokens".
+			Expr: fmt.Sprintf(`(min by (instance, service) (min_over_time(%[1]s[%[3]s])) > 0 unless on(instance) sum by (instance) (rate(%[2]s[%[3]s])) > 0) and on(instance) sum by (instance) (count_over_time(%[2]s[%[3]s])) >= 3`,
 				withRole(g.m.Running, RoleModel), withRole(counterSel(g.m.Tokens), RoleModel), g.stallWindow(t.Window)),
 			Labels: map[string]string{"severity": SeverityPage},
 			Annotations: map[string]string{
