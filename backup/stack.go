@@ -252,7 +252,7 @@ func Restore(ctx context.Context, dir string, st stack.Stack, docker client.APIC
 	dr := &reports.DR{BackupDir: dir}
 	dr.Notes = append(dr.Notes, fmt.Sprintf("backup taken %s (%.0fs before the restore), %d files, %d bytes",
 		m.CreatedAt.Format(time.RFC3339), start.Sub(m.CreatedAt).Seconds(), len(m.Entries), m.Bytes))
-	var copyDur, loadDur, healthyDur, tokenDur time.Duration
+	var copyDur, loadDur, healthyDur, tokenDur, dbDur time.Duration
 	var firstToken time.Time
 	stateInfo, _ := m.SourceInfo(SourceState)
 	match := true
@@ -318,7 +318,7 @@ func Restore(ctx context.Context, dir string, st stack.Stack, docker client.APIC
 		if err != nil {
 			return dr, err
 		}
-		copyDur += time.Since(t0)
+		dbDur = time.Since(t0)
 		dr.RPORows = &rows
 		dr.RPOSeconds = &lostSecs
 		firstToken = time.Now()
@@ -354,6 +354,9 @@ func Restore(ctx context.Context, dir string, st stack.Stack, docker client.APIC
 		{Name: "model load", Seconds: loadDur.Seconds()},
 		{Name: "healthy", Seconds: healthyDur.Seconds()},
 		{Name: "first token", Seconds: tokenDur.Seconds()},
+	}
+	if dbDur > 0 {
+		dr.Phases = append(dr.Phases, reports.Phase{Name: "gateway data (stop, copy, start, healthy)", Seconds: dbDur.Seconds()})
 	}
 	return dr, nil
 }
