@@ -163,6 +163,24 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 	Context("backup and restore", func() {
 		var snap string
 
+		It("captures a command's stdout from a container as a backup source (the pg_dump mechanism)", func(ctx SpecContext) {
+			svc, err := st.Service(ctx, "model-0")
+			Expect(err).NotTo(HaveOccurred())
+			dir := filepath.Join(stateDir, "snap-command")
+			m, err := backup.Snapshot(ctx, dir, "test", backup.Command{ID: "gpu-apps", Docker: docker, Container: svc.ContainerID,
+				Cmd: []string{"nvidia-smi", "--query-compute-apps=pid,process_name,used_memory", "--format=csv"}, File: "apps.csv"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(m.Entries).To(HaveLen(1))
+			b, err := os.ReadFile(filepath.Join(dir, "gpu-apps", "apps.csv"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(b)).To(HavePrefix("pid, process_name, used_gpu_memory [MiB]"))
+			_, err = backup.Verify(dir)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = backup.Snapshot(ctx, filepath.Join(stateDir, "snap-command-bad"), "test", backup.Command{ID: "bad", Docker: docker,
+				Container: svc.ContainerID, Cmd: []string{"/aiuptime-modelserver", "no-such-subcommand"}})
+			Expect(err).To(MatchError(ContainSubstring("exited")))
+		}, SpecTimeout(time.Minute))
+
 		It("restores a wiped model volume within the RTO objective, golden prompt identical", func(ctx SpecContext) {
 			snap = filepath.Join(stateDir, "snap-models")
 			m, err := backup.BackupStack(ctx, snap, st, docker, backup.WithLogger(log))
