@@ -45,6 +45,9 @@ func (r *Rollouter) BlueGreen(ctx context.Context, rel Release, rollbackAfter ti
 			blueSvcs = append(blueSvcs, s)
 		}
 	}
+	if len(blueSvcs) == 0 {
+		return nil, fmt.Errorf("blue-green: no model services: %w", stack.ErrNotFound)
+	}
 	start := time.Now()
 	rep := &reports.Rollout{Kind: "blue-green", Target: "model", To: rel.String()}
 	if v := stack.ServiceVersion(ctx, blueSvcs[0]); v.Version != "" {
