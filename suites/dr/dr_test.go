@@ -93,6 +93,24 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
 	}, SpecTimeout(time.Minute))
 
+	It("stops a rolling update at a replica failing its golden check and rolls it back", func(ctx SpecContext) {
+		r := newRollouter(ctx)
+		before := containerIDs(ctx)
+		res, err := r.RollingUpdate(ctx, nil, rollout.Release{Args: []string{"--error-rate", "1"}})
+		Expect(err).To(HaveOccurred())
+		Expect(res).NotTo(BeNil())
+		Expect(res.Report.Decision).To(Equal(rollout.DecisionRolledBack), "%v", res.Report.Evidence)
+		Expect(res.Report.FailedRequests).To(BeZero())
+		after := containerIDs(ctx)
+		Expect(after["model-0"]).NotTo(Equal(before["model-0"]), "model-0 was replaced and rolled back")
+		Expect(after["model-1"]).To(Equal(before["model-1"]), "the rollout stopped before model-1")
+		svc, err := st.Service(ctx, "model-0")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = rollout.Golden(ctx, svc, "", rollout.DefaultGoldenPrompt)
+		Expect(err).NotTo(HaveOccurred(), "model-0 serves the original release again")
+		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+	}, SpecTimeout(3*time.Minute))
+
 	It("switches to green in one admin step and rolls back to blue", func(ctx SpecContext) {
 		r := newRollouter(ctx)
 		res, err := r.BlueGreen(ctx, rollout.Release{Args: []string{"--server-version", "0.10.4"}}, 3*time.Second)
