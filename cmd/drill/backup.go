@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/aiuptime/aiuptime/backup"
@@ -66,8 +67,9 @@ func (a *attachFlags) open(ctx context.Context) (stack.Stack, error) {
 
 func newBackupCmd() *cobra.Command {
 	var (
-		at  attachFlags
-		out string
+		at    attachFlags
+		out   string
+		execs []string
 	)
 	cmd := &cobra.Command{
 		Use:   "backup --out DIR (--run ID | --stack FILE)",
@@ -95,7 +97,18 @@ the system state (image IDs and /version of each service).`,
 			if at.stackFile != "" {
 				opts = append(opts, backup.WithStackFile(at.stackFile))
 			}
-			m, err := backup.BackupStack(ctx, out, st, cli, append(opts, backup.WithLogger(logger))...)
+			src, err := backup.ForStack(ctx, st, cli, append(opts, backup.WithLogger(logger))...)
+			if err != nil {
+				return withExit(ExitHarness, err)
+			}
+			for _, e := range execs {
+				c, err := parseExec(e, cli)
+				if err != nil {
+					return withExit(ExitUsage, err)
+				}
+				src = append(src, c)
+			}
+			m, err := backup.Snapshot(ctx, out, st.Kind()+"/"+st.RunID(), src...)
 			if err != nil {
 				return withExit(ExitHarness, err)
 			}
@@ -109,7 +122,20 @@ the system state (image IDs and /version of each service).`,
 	}
 	at.add(cmd)
 	cmd.Flags().StringVar(&out, "out", "", "snapshot directory to create (must not exist or be empty)")
+	cmd.Flags().StringArrayVar(&execs, "exec", nil, `also store a command's stdout run in a container: NAME=CONTAINER:COMMAND ARGS...
+(e.g. "litellm-db=litellm-postgres-1:pg_dump -U litellm litellm")`)
 	return cmd
+}
+
+// parseExec parses NAME=CONTAINER:COMMAND ARGS... into a command source.
+func parseExec(s string, cli *client.Client) (backup.Command, error) {
+	name, rest, ok := strings.Cut(s, "=")
+	ctr, command, ok2 := strings.Cut(rest, ":")
+	args := strings.Fields(command)
+	if !ok || !ok2 || name == "" || ctr == "" || len(args) == 0 {
+		return backup.Command{}, fmt.Errorf("--exec %q: want NAME=CONTAINER:COMMAND ARGS", s)
+	}
+	return backup.Command{ID: name, Docker: cli, Container: ctr, Cmd: args, File: name + ".out"}, nil
 }
 
 func newRestoreCmd() *cobra.Command {
