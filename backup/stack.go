@@ -66,8 +66,8 @@ func WithDatabaseName(n string) Option { return func(o *options) { o.dbName = n 
 // (default: the start of the restore).
 func WithDisasterAt(t time.Time) Option { return func(o *options) { o.disasterAt = t } }
 
-// WithOnly restricts a restore to these parts: "models", "data", or a
-// service name (its models).
+// WithOnly restricts a restore to these parts: "models", "data", "config",
+// or a service name (its models).
 func WithOnly(parts ...string) Option { return func(o *options) { o.only = parts } }
 
 func newOptions(opts []Option) options {
@@ -310,6 +310,32 @@ func Restore(ctx context.Context, dir string, st stack.Stack, docker client.APIC
 			}
 		}
 		o.log.Info("restored models", "service", name)
+	}
+	// Gateway config: put back where it was read when it differs, then
+	// restart the gateway so it reads it.
+	if ci, ok := m.SourceInfo(SourceGatewayConfig); ok && o.wants("config", "") {
+		snap := filepath.Join(dir, SourceGatewayConfig, filepath.Base(ci.From))
+		want, _, err := hashFile(snap)
+		if err != nil {
+			return dr, fmt.Errorf("restore gateway config: %w", err)
+		}
+		if got, _, err := hashFile(ci.From); err != nil || got != want {
+			if err := copyFile(snap, ci.From); err != nil {
+				return dr, fmt.Errorf("restore gateway config to %s: %w", ci.From, err)
+			}
+			gw, err := st.Service(ctx, "gateway")
+			if err != nil {
+				return dr, fmt.Errorf("restore gateway config: %w", err)
+			}
+			if err := docker.ContainerRestart(ctx, gw.ContainerID, container.StopOptions{}); err != nil {
+				return dr, fmt.Errorf("restore gateway config: restart gateway: %w", err)
+			}
+			gw, _ = st.Service(ctx, "gateway")
+			if err := rollout.WaitHealthy(ctx, gw, 2*time.Minute); err != nil {
+				return dr, fmt.Errorf("restore gateway config: %w", err)
+			}
+			dr.Notes = append(dr.Notes, "gateway config restored and the gateway restarted")
+		}
 	}
 	// Gateway data.
 	if dbi, ok := m.SourceInfo(SourceGatewayDB); ok && o.wants("data", "") {

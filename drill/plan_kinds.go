@@ -140,7 +140,7 @@ var ActionKinds = []KindInfo{
 		{Name: "dir", Type: ParamString, Doc: "snapshot directory (default: a new dir under the state dir)"}}},
 	{Name: "restore", Strict: true, Doc: "verify every checksum of a snapshot, then restore it (target: only these services' models); measures RTO with phases, RPO in rows and seconds, golden prompt", Params: []ParamInfo{
 		{Name: "dir", Type: ParamString, Doc: "snapshot directory (default: the drill's last backup)"},
-		{Name: "only", Type: ParamEnum, Enum: []string{"all", "models", "data"}, Default: "all", Doc: "what to restore"}}},
+		{Name: "only", Type: ParamEnum, Enum: []string{"all", "models", "data", "config"}, Default: "all", Doc: "what to restore"}}},
 }
 
 // ListFaultKinds returns the fault kinds `drill list` shows. It returns the

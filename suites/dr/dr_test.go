@@ -251,6 +251,23 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 			AddReportEntry("gateway database restore", asJSON(dr))
 		}, SpecTimeout(3*time.Minute))
 
+		It("restores a changed gateway config and restarts the gateway on it", func(ctx SpecContext) {
+			dir := filepath.Join(stateDir, "snap-config")
+			m, err := backup.BackupStack(ctx, dir, st, docker, backup.WithLogger(log))
+			Expect(err).NotTo(HaveOccurred())
+			ci, ok := m.SourceInfo(backup.SourceGatewayConfig)
+			Expect(ok).To(BeTrue())
+			orig, err := os.ReadFile(ci.From)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(os.WriteFile(ci.From, append(append([]byte(nil), orig...), []byte("\n# drifted\n")...), 0o600)).To(Succeed())
+			dr, err := backup.Restore(ctx, dir, st, docker, backup.WithOnly("config"), backup.WithLogger(log))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(os.ReadFile(ci.From)).To(Equal(orig))
+			Expect(dr.Notes).To(ContainElement(ContainSubstring("gateway config restored")))
+			gw, err = st.Service(ctx, "gateway")
+			Expect(err).NotTo(HaveOccurred())
+		}, SpecTimeout(2*time.Minute))
+
 		It("refuses a corrupt backup naming the file, and leaves the stack untouched", func(ctx SpecContext) {
 			m, err := backup.Read(snap)
 			Expect(err).NotTo(HaveOccurred())
