@@ -873,16 +873,18 @@ func (r *Runner) allHealthy(ctx context.Context, hc *http.Client, t *Target) (bo
 			return false, fmt.Sprintf("%s: %s answers %d", s.Name, s.HealthPath, resp.StatusCode)
 		}
 	}
-	// Healthy also means back in rotation: a model server the gateway is
-	// still cooling down serves nobody, and the next fault would find no
-	// deployment to fail over to.
+	// Healthy also means back in rotation: the gateway's own last request
+	// to it succeeded (litellm_deployment_state 0). A model server the
+	// gateway is cooling down, or reaches only over connections left stuck
+	// by a healed partition, serves nobody, and the next fault would find
+	// no deployment to fail over to.
 	if states := r.deploymentStates(ctx, hc); states != nil {
 		for _, s := range svcs {
 			if s.Role != stack.RoleModel || s.DeploymentID == "" {
 				continue
 			}
-			if v, ok := states[s.DeploymentID]; ok && v >= 2 {
-				return false, fmt.Sprintf("%s: the gateway is cooling it down (litellm_deployment_state %g)", s.Name, v)
+			if v, ok := states[s.DeploymentID]; ok && v != 0 {
+				return false, fmt.Sprintf("%s: not back in the gateway's rotation (litellm_deployment_state %g)", s.Name, v)
 			}
 		}
 	}
