@@ -12,6 +12,7 @@ import (
 	"github.com/aiuptime/aiuptime/k6run"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
 // K6Env names the environment variable that points at a k6 binary built
@@ -37,7 +38,7 @@ func findK6(ctx context.Context) (string, error) {
 			return p, nil
 		}
 	}
-	root, err := moduleRoot()
+	root, err := containers.ModuleRoot()
 	if err != nil {
 		return "", fmt.Errorf("no k6 binary: set %s, or run from the source tree (make k6)", K6Env)
 	}
@@ -47,24 +48,6 @@ func findK6(ctx context.Context) (string, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
-// moduleRoot walks up from the working directory to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
 }
 
 // startLoad runs the plan's k6 script against the probe's target until ctx
