@@ -167,6 +167,28 @@ steps:
 		Expect(rep.K6.Thresholds).NotTo(BeEmpty())
 	}, SpecTimeout(8*time.Minute))
 
+	It("runs the shipped alerting plan: the engine-down page fires, reaches Alertmanager and resolves", Label("monitoring"), func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		out := filepath.Join(dir, "out")
+		r := drill(ctx, nil, "run", "plans/alerting.yaml", "--out", out, "--progress", "never")
+		rep, err := reports.Load(out)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Capabilities.Prometheus).To(BeTrue())
+		var down *reports.Alert
+		for i := range rep.Alerts {
+			if rep.Alerts[i].Name == "AiuptimeEngineDown" && rep.Alerts[i].Step == "lose model server model-0" {
+				down = &rep.Alerts[i]
+			}
+		}
+		Expect(down).NotTo(BeNil(), "no engine-down alert attributed to the lost server: %+v", rep.Alerts)
+		Expect(down.DelaySeconds).NotTo(BeNil())
+		Expect(down.ResolvedAt).NotTo(BeNil(), "the page never resolved")
+		Expect(down.Notified).To(BeTrue(), "Alertmanager's webhook receiver never got it")
+		Expect(rep.SLOPrometheus).NotTo(BeEmpty(), "Prometheus's view of the SLOs is missing")
+		AddReportEntry("engine-down page", map[string]any{"delay_s": *down.DelaySeconds, "verdict": rep.Verdict})
+		Expect(r.code).To(Equal(0), "the alerting drill failed: %s", rep.VerdictReason)
+	}, SpecTimeout(6*time.Minute))
+
 	It("reverts, writes the reports so far and exits 5 on SIGTERM mid-fault", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		plan := write(dir, "long.yaml", `name: sigterm

@@ -289,7 +289,7 @@ type modelServer struct {
 
 func (m *modelServer) url() string { return "http://127.0.0.1:" + strconv.Itoa(m.port) }
 
-var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring", "prometheus"), func() {
+var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring", "prometheus", "integration"), func() {
 	var (
 		tmp          string
 		msBin, gwBin string
