@@ -632,11 +632,14 @@ func (r *Runner) runFault(ctx context.Context, log *slog.Logger, s Step, rec *st
 		// in force, so it is a marker on the timeline, not a window.
 		return r.revertHeld(context.WithoutCancel(ctx), s.Name, held)
 	}
+	r.hold(s.Name, held)
 	if s.Duration == 0 {
-		r.hold(s.Name, held)
 		return nil
 	}
 	werr := sleep(ctx, s.Duration.D())
+	r.mu.Lock()
+	delete(r.held, s.Name)
+	r.mu.Unlock()
 	rerr := r.revertHeld(context.WithoutCancel(ctx), s.Name, held)
 	rec.impactEnd = time.Now()
 	if rerr != nil {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -89,6 +91,12 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	}
 
 	log := logger.With("plan", plan.Name)
+	var view *statusLine
+	if a.progress == "always" || (a.progress == "auto" && isTerminal(os.Stderr)) {
+		// Log lines go through the status line so they never run into it.
+		view = &statusLine{w: os.Stderr}
+		log = slog.New(slog.NewTextHandler(view, &slog.HandlerOptions{Level: slog.LevelInfo})).With("plan", plan.Name)
+	}
 	log.Info("opening stack", "stack", orEmbedded(sf))
 	st, err := stackfile.Open(ctx, sf, stackfile.WithLogger(log))
 	if st != nil && !a.keepStack {
@@ -126,7 +134,7 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	if err != nil {
 		return withExit(ExitHarness, err)
 	}
-	stopView := startProgress(ctx, r, a.progress)
+	stopView := startProgress(ctx, r, view)
 	rep, runErr := r.Run(ctx)
 	stopView()
 	if a.dryRun {
@@ -201,11 +209,33 @@ func isTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// startProgress shows a live status line on a terminal; it returns a stop
-// function. Off a terminal, the runner's line logs are the progress.
-func startProgress(ctx context.Context, r *drill.Runner, mode string) func() {
-	show := mode == "always" || (mode == "auto" && isTerminal(os.Stderr))
-	if !show {
+// statusLine shares stderr between the live status line and log lines: a
+// log line first clears the status line, which the next tick redraws.
+type statusLine struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *statusLine) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := io.WriteString(s.w, "\r\033[K"); err != nil {
+		return 0, err
+	}
+	return s.w.Write(p)
+}
+
+func (s *statusLine) draw(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprint(s.w, "\r\033[K"+line)
+}
+
+// startProgress draws a live status line on sl (nil: no view) until the
+// returned stop function is called. Off a terminal, the runner's line logs
+// are the progress.
+func startProgress(ctx context.Context, r *drill.Runner, sl *statusLine) func() {
+	if sl == nil {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -217,10 +247,10 @@ func startProgress(ctx context.Context, r *drill.Runner, mode string) func() {
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(os.Stderr, "\r\033[K")
+				sl.draw("")
 				return
 			case <-ctx.Done():
-				fmt.Fprint(os.Stderr, "\r\033[K")
+				sl.draw("")
 				return
 			case <-t.C:
 				p := r.Progress()
@@ -232,9 +262,9 @@ func startProgress(ctx context.Context, r *drill.Runner, mode string) func() {
 				if p.InOutage {
 					state = "OUTAGE"
 				}
-				fmt.Fprintf(os.Stderr, "\r\033[K[%d/%d] %s | %s | avail %.2f%% (%d req) | p95 %s | %s | faults: %s",
+				sl.draw(fmt.Sprintf("[%d/%d] %s | %s | avail %.2f%% (%d req) | p95 %s | %s | faults: %s",
 					p.StepIndex, p.Steps, p.Step, p.Elapsed.Round(time.Second), p.Availability*100, p.Requests,
-					p.P95.Round(time.Millisecond), state, faults)
+					p.P95.Round(time.Millisecond), state, faults))
 			}
 		}
 	}()
