@@ -93,6 +93,10 @@ func (r *Runner) buildReport(a *uptime.Analysis, before, after []stack.Version) 
 	rep.Grade = slo.Grade(a.Availability.RequestBased)
 	rep.Services = serviceVersions(before, after, r.stack)
 	rep.Capabilities = r.capabilities()
+	if a.TTFT.Count == 0 {
+		rep.Capabilities.Notes = append(rep.Capabilities.Notes,
+			"TTFT not measured: no successful streamed request (the probe streams only in mode: stream); ttft_seconds are 0")
+	}
 	rep.Timeline = r.timeline(a)
 	for _, out := range r.outcomes {
 		if out.Rollout != nil {
