@@ -19,16 +19,16 @@ SUITES := functional integration dr performance
 all: build fixtures
 
 ## deps: install the Debian packages the tests and drills use (idempotent).
+## Packages just installed may start system services; they are stopped, as the
+## harness runs its own Prometheus and Alertmanager on free ports.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  systemctl stop prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true; \
 	fi
-	@# Debian's packages start services we do not want running on the host.
-	@systemctl stop prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true
-	@pkill -x prometheus-alertmanager >/dev/null 2>&1 || true
 
 ## fixtures: static binaries of the stand-in programs.
 fixtures:
