@@ -163,7 +163,7 @@ func (r *Runner) fillSteps(rep *reports.Report, a *uptime.Analysis) {
 	steps := append([]stepRecord(nil), r.steps...)
 	r.mu.Unlock()
 	for _, s := range steps {
-		rs := reports.Step{Name: s.step.Name, Kind: s.kind, Target: s.target, StartedAt: s.start, FinishedAt: s.end,
+		rs := reports.Step{Name: s.step.Name, Kind: stepKind(s), Target: s.target, StartedAt: s.start, FinishedAt: s.end,
 			Status: s.status, Error: s.err, Mechanism: s.mechanism}
 		if s.kind == StepFault || s.kind == StepAction {
 			if rv, ok := rec[s.step.Name]; ok {
@@ -181,6 +181,20 @@ func (r *Runner) fillSteps(rep *reports.Report, a *uptime.Analysis) {
 		}
 		rep.Steps = append(rep.Steps, rs)
 	}
+}
+
+// stepKind names what a step did: "fault:gpu-kill", "action:canary",
+// "await:recovered", "wait", "revert".
+func stepKind(s stepRecord) string {
+	switch s.kind {
+	case StepFault:
+		return s.kind + ":" + s.step.Fault
+	case StepAction:
+		return s.kind + ":" + s.step.Action
+	case StepAwait:
+		return s.kind + ":" + s.step.Await.Kind
+	}
+	return s.kind
 }
 
 // deviation checks a step's hypothesis; "" when it held.
