@@ -113,7 +113,7 @@ func ParseSelector(v any) (Selector, error) {
 				}
 				s.Role = stack.Role(r)
 			case "percent":
-				p, err := toFloat(val)
+				p, err := ParamFloat(val)
 				if err != nil {
 					return Selector{}, fmt.Errorf("target.percent: %w", err)
 				}
@@ -145,7 +145,9 @@ func toAny(ss []string) []any {
 	return out
 }
 
-func toFloat(v any) (float64, error) {
+// ParamFloat reads a numeric plan param: a YAML number, or a string such as
+// "12.5" or "12.5%" (the % is dropped; the caller decides the scale).
+func ParamFloat(v any) (float64, error) {
 	switch n := v.(type) {
 	case int:
 		return float64(n), nil

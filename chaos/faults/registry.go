@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/chaos/disk"
 	"github.com/aiuptime/aiuptime/chaos/gpu"
 	"github.com/aiuptime/aiuptime/chaos/network"
@@ -282,7 +283,7 @@ func toDuration(v any) (time.Duration, error) {
 		}
 		return d, nil
 	case int, int64, uint64, float64:
-		f, _ := toFloat(t)
+		f, _ := chaos.ParamFloat(t)
 		if f == 0 {
 			return 0, nil
 		}
@@ -291,29 +292,9 @@ func toDuration(v any) (time.Duration, error) {
 	return 0, fmt.Errorf("want a duration such as 200ms, got %T", v)
 }
 
-func toFloat(v any) (float64, error) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), nil
-	case int64:
-		return float64(n), nil
-	case uint64:
-		return float64(n), nil
-	case float64:
-		return n, nil
-	case string:
-		f, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(n), "%"), 64)
-		if err != nil {
-			return 0, fmt.Errorf("want a number, got %q", n)
-		}
-		return f, nil
-	}
-	return 0, fmt.Errorf("want a number, got %T", v)
-}
-
 // toFraction turns a percentage (0..100, "12.5%" accepted) into 0..1.
 func toFraction(v any, zeroOK bool) (float64, error) {
-	f, err := toFloat(v)
+	f, err := chaos.ParamFloat(v)
 	if err != nil {
 		return 0, err
 	}
@@ -328,7 +309,7 @@ func toFraction(v any, zeroOK bool) (float64, error) {
 }
 
 func toInt(v any) (int64, error) {
-	f, err := toFloat(v)
+	f, err := chaos.ParamFloat(v)
 	if err != nil {
 		return 0, err
 	}
