@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -100,8 +101,7 @@ func (t *TrafficLog) Stats(from, to time.Time, backend string, includeUnattribut
 	if st.Total > 0 {
 		st.ErrorRate = float64(st.Failed) / float64(st.Total)
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		st.P50 = lat[(len(lat)-1)/2]
-		st.P95 = lat[int(float64(len(lat)-1)*0.95)]
+		st.P50, st.P95 = nearestRank(lat, 0.50), nearestRank(lat, 0.95)
 	}
 	return st
 }
@@ -111,4 +111,11 @@ func (t *TrafficLog) Backends() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]string(nil), t.backends[1:]...)
+}
+
+// nearestRank is the q-quantile of sorted samples by the nearest-rank
+// method (the smallest sample with at least q of the samples at or below it).
+func nearestRank(sorted []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
 }
