@@ -176,9 +176,6 @@ func (r *Runner) fillSteps(rep *reports.Report, a *uptime.Analysis) {
 				rs.Status, rs.Error = reports.StatusFailed, dev
 			}
 		}
-		if rs.Error == "" && s.detail != "" && rs.Status == reports.StatusPassed && s.kind != StepWait {
-			rs.Error = "" // details stay in logs; the report keeps errors only
-		}
 		rep.Steps = append(rep.Steps, rs)
 	}
 }
