@@ -513,7 +513,9 @@ func (r *Runner) runSteps(ctx context.Context, log *slog.Logger) error {
 			rec.impactEnd = rec.end
 		}
 		r.event(uptime.Event{At: rec.end, Kind: uptime.StepFinished, Step: s.Name, Target: rec.target, Detail: rec.status})
-		if rec.detail != "" {
+		if rec.status == reports.StatusFailed {
+			log.Warn("step deviated", "name", s.Name, "reason", rec.err)
+		} else if rec.detail != "" {
 			log.Info("step done", "name", s.Name, "status", rec.status, "detail", rec.detail, "took", rec.end.Sub(rec.start).Round(time.Millisecond))
 		}
 		if err != nil {
