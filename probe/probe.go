@@ -275,29 +275,51 @@ func transportError(err error) string {
 }
 
 func (p *Probe) doHealth(ctx context.Context, r *Result) {
-	req, err := p.newRequest(ctx, http.MethodGet, p.o.healthPath, nil)
+	resp := p.send(ctx, r, http.MethodGet, p.o.healthPath, nil, "")
+	if resp == nil {
+		return
+	}
+	defer resp.Body.Close()
+	if _, ok := readAnswer(resp, r, 64<<10); ok {
+		r.Outcome = OK
+	}
+}
+
+// send issues one request and records its status and answering backend.
+// On failure to send it fills r's outcome and returns nil.
+func (p *Probe) send(ctx context.Context, r *Result, method, path string, body []byte, accept string) *http.Response {
+	req, err := p.newRequest(ctx, method, path, body)
 	if err != nil {
 		r.Outcome, r.Err = Error, clip(err.Error())
-		return
+		return nil
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		r.Outcome, r.Err = Error, transportError(err)
-		return
+		return nil
 	}
-	defer resp.Body.Close()
 	r.Code = resp.StatusCode
 	r.Backend = resp.Header.Get(BackendHeader)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp
+}
+
+// readAnswer reads a whole (non-streamed) answer up to limit bytes, stamps
+// the latency and judges the status; false when r already holds the failure.
+func readAnswer(resp *http.Response, r *Result, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	r.Latency = time.Since(r.Start)
 	switch {
 	case err != nil:
 		r.Outcome, r.Err = Error, "read body: "+transportError(err)
+		return nil, false
 	case resp.StatusCode/100 != 2:
 		r.Outcome, r.Err = Error, bodyError(resp.StatusCode, body)
-	default:
-		r.Outcome = OK
+		return nil, false
 	}
+	return body, true
 }
 
 type chatRequest struct {
@@ -348,27 +370,13 @@ type chatResponse struct {
 }
 
 func (p *Probe) doChat(ctx context.Context, r *Result) {
-	req, err := p.newRequest(ctx, http.MethodPost, p.o.chatPath, p.body)
-	if err != nil {
-		r.Outcome, r.Err = Error, clip(err.Error())
-		return
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		r.Outcome, r.Err = Error, transportError(err)
+	resp := p.send(ctx, r, http.MethodPost, p.o.chatPath, p.body, "")
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
-	r.Code = resp.StatusCode
-	r.Backend = resp.Header.Get(BackendHeader)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	r.Latency = time.Since(r.Start)
-	if err != nil {
-		r.Outcome, r.Err = Error, "read body: "+transportError(err)
-		return
-	}
-	if resp.StatusCode/100 != 2 {
-		r.Outcome, r.Err = Error, bodyError(resp.StatusCode, body)
+	body, ok := readAnswer(resp, r, 1<<20)
+	if !ok {
 		return
 	}
 	var c chatResponse
@@ -394,20 +402,11 @@ func (p *Probe) doChat(ctx context.Context, r *Result) {
 func (p *Probe) doStream(ctx context.Context, r *Result) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := p.newRequest(ctx, http.MethodPost, p.o.chatPath, p.body)
-	if err != nil {
-		r.Outcome, r.Err = Error, clip(err.Error())
-		return
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		r.Outcome, r.Err = Error, transportError(err)
+	resp := p.send(ctx, r, http.MethodPost, p.o.chatPath, p.body, "text/event-stream")
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
-	r.Code = resp.StatusCode
-	r.Backend = resp.Header.Get(BackendHeader)
 	if resp.StatusCode/100 != 2 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		r.Latency = time.Since(r.Start)
