@@ -41,48 +41,38 @@ func revertLinkDown(_ context.Context, rec chaos.Record) error {
 	if err := json.Unmarshal(rec.State, &st); err != nil {
 		return fmt.Errorf("decode linkdown state: %w", err)
 	}
-	if st.Target.gone() {
-		return nil
-	}
-	h, ns, err := st.Target.open()
-	if err != nil {
-		if st.Target.gone() {
-			return nil
-		}
-		return err
-	}
-	defer ns.Close()
-	defer h.Close()
-	var errs []error
-	for _, l := range st.Links {
-		link, err := h.LinkByIndex(l.Index)
-		if err != nil {
-			continue
-		}
-		if err := h.LinkSetUp(link); err != nil {
-			errs = append(errs, fmt.Errorf("set %s up: %w", l.Name, err))
-		}
-	}
-	// Link-scope routes first, so gateways are reachable when default routes return.
-	rs := append([]routeState(nil), st.Routes...)
-	sort.SliceStable(rs, func(a, b int) bool { return rs[a].Scope > rs[b].Scope })
-	for _, r := range rs {
-		route := &netlink.Route{LinkIndex: r.LinkIndex, Scope: netlink.Scope(r.Scope), Protocol: netlink.RouteProtocol(r.Protocol), Table: r.Table, Priority: r.Priority, Family: r.Family}
-		if r.Dst != "" {
-			_, dst, err := net.ParseCIDR(r.Dst)
+	return st.Target.revertIn(func(h *netlink.Handle) error {
+		var errs []error
+		for _, l := range st.Links {
+			link, err := h.LinkByIndex(l.Index)
 			if err != nil {
-				errs = append(errs, err)
 				continue
 			}
-			route.Dst = dst
+			if err := h.LinkSetUp(link); err != nil {
+				errs = append(errs, fmt.Errorf("set %s up: %w", l.Name, err))
+			}
 		}
-		route.Gw = net.ParseIP(r.Gw)
-		route.Src = net.ParseIP(r.Src)
-		if err := h.RouteReplace(route); err != nil && !errors.Is(err, unix.EEXIST) {
-			errs = append(errs, fmt.Errorf("restore route %+v: %w", r, err))
+		// Link-scope routes first, so gateways are reachable when default routes return.
+		rs := append([]routeState(nil), st.Routes...)
+		sort.SliceStable(rs, func(a, b int) bool { return rs[a].Scope > rs[b].Scope })
+		for _, r := range rs {
+			route := &netlink.Route{LinkIndex: r.LinkIndex, Scope: netlink.Scope(r.Scope), Protocol: netlink.RouteProtocol(r.Protocol), Table: r.Table, Priority: r.Priority, Family: r.Family}
+			if r.Dst != "" {
+				_, dst, err := net.ParseCIDR(r.Dst)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				route.Dst = dst
+			}
+			route.Gw = net.ParseIP(r.Gw)
+			route.Src = net.ParseIP(r.Src)
+			if err := h.RouteReplace(route); err != nil && !errors.Is(err, unix.EEXIST) {
+				errs = append(errs, fmt.Errorf("restore route %+v: %w", r, err))
+			}
 		}
-	}
-	return errors.Join(errs...)
+		return errors.Join(errs...)
+	})
 }
 
 // applyLinkDown saves routes, journals, then sets every non-loopback link down.

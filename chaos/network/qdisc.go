@@ -46,38 +46,28 @@ func revertQdisc(_ context.Context, rec chaos.Record) error {
 	if err := json.Unmarshal(rec.State, &st); err != nil {
 		return fmt.Errorf("decode qdisc state: %w", err)
 	}
-	if st.Target.gone() {
-		return nil
-	}
-	h, ns, err := st.Target.open()
-	if err != nil {
-		if st.Target.gone() {
-			return nil
-		}
-		return err
-	}
-	defer ns.Close()
-	defer h.Close()
-	var errs []error
-	for _, l := range st.Links {
-		link, err := h.LinkByIndex(l.Index)
-		if err != nil {
-			continue // interface gone with its qdisc
-		}
-		qs, err := h.QdiscList(link)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list qdiscs on %s: %w", l.Name, err))
-			continue
-		}
-		for _, q := range qs {
-			if q.Attrs().Handle == st.Handle && q.Attrs().Parent == netlink.HANDLE_ROOT {
-				if err := h.QdiscDel(q); err != nil && !goneErr(err) {
-					errs = append(errs, fmt.Errorf("delete %s qdisc on %s: %w", st.Kind, l.Name, err))
+	return st.Target.revertIn(func(h *netlink.Handle) error {
+		var errs []error
+		for _, l := range st.Links {
+			link, err := h.LinkByIndex(l.Index)
+			if err != nil {
+				continue // interface gone with its qdisc
+			}
+			qs, err := h.QdiscList(link)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("list qdiscs on %s: %w", l.Name, err))
+				continue
+			}
+			for _, q := range qs {
+				if q.Attrs().Handle == st.Handle && q.Attrs().Parent == netlink.HANDLE_ROOT {
+					if err := h.QdiscDel(q); err != nil && !goneErr(err) {
+						errs = append(errs, fmt.Errorf("delete %s qdisc on %s: %w", st.Kind, l.Name, err))
+					}
 				}
 			}
 		}
-	}
-	return errors.Join(errs...)
+		return errors.Join(errs...)
+	})
 }
 
 // applyQdisc journals, then adds a root qdisc built by mk on every

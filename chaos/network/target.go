@@ -144,3 +144,22 @@ func ifaces(h *netlink.Handle) ([]Link, error) {
 func goneErr(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ESRCH)
 }
+
+// revertIn runs a revert inside the target's network namespace with a
+// netlink handle. A target that is gone (its container or namespace no
+// longer exists) took the fault with it: that is success.
+func (t Target) revertIn(fn func(h *netlink.Handle) error) error {
+	if t.gone() {
+		return nil
+	}
+	h, ns, err := t.open()
+	if err != nil {
+		if t.gone() {
+			return nil
+		}
+		return err
+	}
+	defer ns.Close()
+	defer h.Close()
+	return fn(h)
+}
