@@ -14,6 +14,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
 func TestDrillRun(t *testing.T) {
@@ -35,23 +37,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred(), "go build ./cmd/drill: %s", out)
 }, NodeTimeout(5*time.Minute))
 
-// moduleRoot finds the repository root (where go.mod is).
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
-}
+// moduleRoot is the source checkout the suite builds and runs from.
+func moduleRoot() (string, error) { return containers.ModuleRoot() }
 
 // run is one finished drill invocation.
 type run struct {
