@@ -49,9 +49,9 @@ type binary struct {
 }
 
 var binaries = map[string]binary{
-	ModelServer: {dir: ".", pkg: "./fixtures/modelserver/cmd/aiuptime-modelserver", src: "fixtures/modelserver"},
-	NvidiaSMI:   {dir: ".", pkg: "./fixtures/modelserver/cmd/nvidia-smi", src: "fixtures/modelserver"},
-	Gateway:     {dir: ".", pkg: "./fixtures/gateway/cmd/aiuptime-gateway", src: "fixtures/gateway"},
+	ModelServer: {dir: ".", pkg: "./fixtures/modelserver/cmd/aiuptime-modelserver", src: "fixtures"},
+	NvidiaSMI:   {dir: ".", pkg: "./fixtures/modelserver/cmd/nvidia-smi", src: "fixtures"},
+	Gateway:     {dir: ".", pkg: "./fixtures/gateway/cmd/aiuptime-gateway", src: "fixtures"},
 	Toxiproxy:   {dir: ".", pkg: "github.com/Shopify/toxiproxy/v2/cmd/server"},
 	K6:          {dir: "xk6-aiuptime", pkg: "./cmd/k6", src: "xk6-aiuptime"},
 }
