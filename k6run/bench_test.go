@@ -23,16 +23,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/probe"
 )
 
@@ -42,32 +41,11 @@ const (
 	benchModel      = "bench-model"
 )
 
-// fixtureBinary returns $AIUPTIME_BIN/name, <root>/bin/name, or builds pkg.
-func fixtureBinary(b *testing.B, root, name, pkg string) string {
-	b.Helper()
-	for _, d := range []string{os.Getenv("AIUPTIME_BIN"), filepath.Join(root, "bin")} {
-		if d == "" {
-			continue
-		}
-		if p := filepath.Join(d, name); isFile(p) {
-			return p
-		}
-	}
-	out := filepath.Join(b.TempDir(), name)
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build %s: %v\n%s", name, err, msg)
-	}
-	return out
-}
-
 // startModelServer runs the model-server fixture on 127.0.0.1 with no
 // simulated latency and returns its base URL.
-func startModelServer(b *testing.B, root string) string {
+func startModelServer(b *testing.B) string {
 	b.Helper()
-	bin := fixtureBinary(b, root, "aiuptime-modelserver", "./fixtures/modelserver/cmd/aiuptime-modelserver")
+	bin := filepath.Join(fixturebin.ForTest(b, fixturebin.ModelServer), fixturebin.ModelServer)
 	dir := b.TempDir()
 	if msg, err := exec.Command(bin, "gen-model", "--dir", filepath.Join(dir, "m"), "--name", benchModel, "--size", "65536").CombinedOutput(); err != nil {
 		b.Fatalf("gen-model: %v\n%s", err, msg)
@@ -112,10 +90,12 @@ func startModelServer(b *testing.B, root string) string {
 }
 
 func BenchmarkClientOverhead(b *testing.B) {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
+	root, err := fixturebin.ModuleRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
 	k6 := k6Binary(b)
-	url := startModelServer(b, root)
+	url := startModelServer(b)
 	scripts := filepath.Join(root, "xk6-aiuptime", "scripts", "bench")
 	env := map[string]string{
 		"BASE_URL": url + "/v1", "MODEL": benchModel,

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 )
 
 // Metric names the extension and k6 produce, as keys of Summary.Metrics.
@@ -165,48 +167,21 @@ func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, 
 	if o.dir == "" {
 		o.dir = filepath.Dir(script)
 	}
-	summaryPath := o.summaryPath
-	if summaryPath == "" {
-		f, err := os.CreateTemp("", "k6-summary-*.json")
-		if err != nil {
-			return nil, fmt.Errorf("create summary file: %w", err)
-		}
-		summaryPath = f.Name()
-		_ = f.Close()
-		defer func() { _ = os.Remove(summaryPath) }()
-	} else if summaryPath, err = filepath.Abs(summaryPath); err != nil {
-		return nil, fmt.Errorf("resolve summary path: %w", err)
+	summaryPath, cleanup, err := o.summaryFile()
+	if err != nil {
+		return nil, err
 	}
-	_ = os.Remove(summaryPath) // a stale summary must not pass for this run's
+	defer cleanup()
 
-	args := []string{"run", "--no-color", "--quiet",
-		"--summary-export", summaryPath,
-		"--summary-trend-stats", strings.Join(TrendStats, ",")}
-	args = append(args, o.args...)
-	args = append(args, script)
-
-	cmd := exec.CommandContext(ctx, k6Path, args...)
-	cmd.Dir = o.dir
-	cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true")
-	for k, v := range o.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
-	cmd.WaitDelay = o.grace
+	cmd := o.command(ctx, k6Path, script, summaryPath)
 	tail := &tailBuffer{max: 16 << 10}
 	cmd.Stdout = o.out
 	cmd.Stderr = io.MultiWriter(o.out, tail)
-
 	o.logger.Info("k6 run", "script", script, "summary", summaryPath)
 	started := time.Now()
-	runErr := cmd.Run()
-	code := 0
-	if runErr != nil {
-		var ee *exec.ExitError
-		if !errors.As(runErr, &ee) {
-			return nil, fmt.Errorf("run %s: %w", k6Path, runErr)
-		}
-		code = ee.ExitCode()
+	code, err := exitCode(cmd.Run())
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", k6Path, err)
 	}
 	o.logger.Info("k6 done", "script", script, "exit_code", code, "elapsed", time.Since(started))
 
@@ -228,6 +203,58 @@ func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, 
 		return nil, readErr
 	}
 	return sum, nil
+}
+
+// summaryFile returns the absolute path k6 exports its summary to, with no
+// stale summary there: WithSummaryPath's, else a temporary file that
+// cleanup removes.
+func (o *options) summaryFile() (path string, cleanup func(), err error) {
+	cleanup = func() {}
+	if o.summaryPath == "" {
+		f, err := os.CreateTemp("", "k6-summary-*.json")
+		if err != nil {
+			return "", nil, fmt.Errorf("create summary file: %w", err)
+		}
+		path = f.Name()
+		_ = f.Close()
+		cleanup = func() { _ = os.Remove(path) }
+	} else if path, err = filepath.Abs(o.summaryPath); err != nil {
+		return "", nil, fmt.Errorf("resolve summary path: %w", err)
+	}
+	_ = os.Remove(path) // a stale summary must not pass for this run's
+	return path, cleanup, nil
+}
+
+// command is `k6 run` of script exporting its summary to summaryPath, with
+// the script's environment, SIGINT on ctx's end and the grace period after.
+func (o *options) command(ctx context.Context, k6Path, script, summaryPath string) *exec.Cmd {
+	args := []string{"run", "--no-color", "--quiet",
+		"--summary-export", summaryPath,
+		"--summary-trend-stats", strings.Join(TrendStats, ",")}
+	args = append(args, o.args...)
+	args = append(args, script)
+	cmd := exec.CommandContext(ctx, k6Path, args...)
+	cmd.Dir = o.dir
+	cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true")
+	for k, v := range o.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = o.grace
+	return cmd
+}
+
+// exitCode is the exit code of a finished k6 (0 when runErr is nil); an
+// error that is not an exit status (k6 did not start) is returned.
+func exitCode(runErr error) (int, error) {
+	if runErr == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(runErr, &ee) {
+		return 0, runErr
+	}
+	return ee.ExitCode(), nil
 }
 
 // redact replaces the values of secret-looking variables (KEY, TOKEN,
@@ -273,50 +300,14 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return string(t.buf) }
 
-// Build compiles k6 with the extension: `go build -trimpath -o out ./cmd/k6`
-// in extDir (the xk6-aiuptime directory), with CGO disabled. Compiling k6
-// takes minutes on a cold cache.
-func Build(ctx context.Context, extDir, out string) error {
-	out, err := filepath.Abs(out)
-	if err != nil {
-		return fmt.Errorf("resolve k6 output path: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./cmd/k6")
-	cmd.Dir = extDir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("build k6 in %s: %w: %s", extDir, err, lastLines(stderr.String(), 10))
-	}
-	return nil
-}
-
-// Ensure returns the path of the k6 binary, building it when missing: it
-// looks at $AIUPTIME_BIN/k6, then <repoRoot>/bin/k6, and builds the latter
-// from <repoRoot>/xk6-aiuptime otherwise.
+// Ensure returns the path of the k6 binary built with the extension,
+// building it once when it is missing or older than its sources
+// (internal/fixturebin: in $AIUPTIME_BIN, else bin/ of the source
+// checkout). fixturebin finds the checkout itself ($AIUPTIME_SRC, else the
+// nearest one above the working directory); repoRoot is kept for callers
+// that already know it and is not consulted.
 func Ensure(ctx context.Context, repoRoot string) (string, error) {
-	if dir := os.Getenv("AIUPTIME_BIN"); dir != "" {
-		if p := filepath.Join(dir, "k6"); isFile(p) {
-			return p, nil
-		}
-	}
-	p := filepath.Join(repoRoot, "bin", "k6")
-	if isFile(p) {
-		return p, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", fmt.Errorf("create bin dir: %w", err)
-	}
-	if err := Build(ctx, filepath.Join(repoRoot, "xk6-aiuptime"), p); err != nil {
-		return "", err
-	}
-	return p, nil
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
+	return fixturebin.Path(ctx, fixturebin.K6)
 }
 
 // marshalIndent is json.MarshalIndent with the house indentation, without

@@ -5,28 +5,21 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 )
 
-// k6Binary returns bin/k6, building it when missing (minutes on a cold
-// cache; `make test` builds it before the unit tests).
+// k6Binary returns the k6 binary with the extension, built once per run
+// when missing or stale (minutes on a cold cache).
 func k6Binary(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	p, err := Ensure(ctx, root)
-	if err != nil {
-		t.Fatalf("k6 binary: %v", err)
-	}
-	return p
+	return filepath.Join(fixturebin.ForTest(t, fixturebin.K6), fixturebin.K6)
 }
 
 func TestRunThresholds(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -66,15 +65,7 @@ func StartAlertmanager(ctx context.Context, opts ...Option) (*Alertmanager, erro
 	if err != nil {
 		return nil, err
 	}
-	bin := o.alertmanager
-	if bin == "" {
-		if _, err := exec.LookPath("prometheus-alertmanager"); err == nil {
-			bin = "prometheus-alertmanager"
-		} else {
-			bin = "alertmanager"
-		}
-	}
-	bin, err = lookBinary(bin, "", "prometheus-alertmanager")
+	bin, err := alertmanagerBinary(o.alertmanager)
 	if err != nil {
 		return nil, err
 	}
@@ -83,16 +74,61 @@ func StartAlertmanager(ctx context.Context, opts ...Option) (*Alertmanager, erro
 		return nil, fmt.Errorf("alertmanager dir: %w", err)
 	}
 	a := &Alertmanager{o: o, dir: dir, notify: make(chan struct{})}
+	hookAddr, err := a.serveWebhook()
+	if err != nil {
+		return a, err
+	}
+	cfgPath := filepath.Join(dir, "alertmanager.yml")
+	if err := writeAlertmanagerConfig(ctx, cfgPath, "http://"+hookAddr+"/hook"); err != nil {
+		return a, err
+	}
+	a.proc, a.url, err = launch(ctx, "alertmanager", bin, dir, o.startTimeout, func(listen string) []string {
+		return []string{
+			"--config.file=" + cfgPath,
+			"--storage.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + listen,
+			"--cluster.listen-address=", // no gossip: a single instance
+			"--log.level=warn",
+		}
+	})
+	if err != nil {
+		return a, err
+	}
+	o.log.Info("alertmanager started", "url", a.url, "webhook", hookAddr)
+	return a, nil
+}
 
+// alertmanagerBinary finds Alertmanager: the option's path, else Debian's
+// prometheus-alertmanager, else alertmanager.
+func alertmanagerBinary(override string) (string, error) {
+	bin := override
+	if bin == "" {
+		if _, err := exec.LookPath("prometheus-alertmanager"); err == nil {
+			bin = "prometheus-alertmanager"
+		} else {
+			bin = "alertmanager"
+		}
+	}
+	return lookBinary(bin, "", "prometheus-alertmanager")
+}
+
+// serveWebhook serves the receiver on a free 127.0.0.1 port and returns
+// its address.
+func (a *Alertmanager) serveWebhook() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return a, fmt.Errorf("webhook listener: %w", err)
+		return "", fmt.Errorf("webhook listener: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /hook", a.hook)
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = a.srv.Serve(l) }()
+	return l.Addr().String(), nil
+}
 
+// writeAlertmanagerConfig writes the configuration routing every alert to
+// the webhook at hookURL, and checks it with amtool when it is installed.
+func writeAlertmanagerConfig(ctx context.Context, path, hookURL string) error {
 	cfg := map[string]any{
 		"route": map[string]any{
 			"receiver": "harness", "group_by": []string{"alertname", "service"},
@@ -101,46 +137,25 @@ func StartAlertmanager(ctx context.Context, opts ...Option) (*Alertmanager, erro
 		"receivers": []any{map[string]any{
 			"name": "harness",
 			"webhook_configs": []any{map[string]any{
-				"url": "http://" + l.Addr().String() + "/hook", "send_resolved": true,
+				"url": hookURL, "send_resolved": true,
 			}},
 		}},
 	}
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
-		return a, fmt.Errorf("marshal alertmanager config: %w", err)
+		return fmt.Errorf("marshal alertmanager config: %w", err)
 	}
-	cfgPath := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
-		return a, fmt.Errorf("write alertmanager config: %w", err)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write alertmanager config: %w", err)
 	}
 	if amtool, err := exec.LookPath("amtool"); err == nil {
-		if out, err := runTool(ctx, amtool, "check-config", cfgPath); errors.Is(err, errToolRejected) {
-			return a, fmt.Errorf("%w: amtool check-config: %s", ErrRejected, firstLines(out, 4))
+		if out, err := runTool(ctx, amtool, "check-config", path); errors.Is(err, errToolRejected) {
+			return fmt.Errorf("%w: amtool check-config: %s", ErrRejected, firstLines(out, 4))
 		} else if err != nil {
-			return a, err
+			return err
 		}
 	}
-	port, err := freePort()
-	if err != nil {
-		return a, err
-	}
-	a.url = "http://127.0.0.1:" + strconv.Itoa(port)
-	args := []string{
-		"--config.file=" + cfgPath,
-		"--storage.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
-		"--cluster.listen-address=", // no gossip: a single instance
-		"--log.level=warn",
-	}
-	a.proc, err = startProc("alertmanager", bin, args, dir)
-	if err != nil {
-		return a, err
-	}
-	if err := awaitReady(ctx, a.proc, a.url+"/-/ready", o.startTimeout); err != nil {
-		return a, err
-	}
-	o.log.Info("alertmanager started", "url", a.url, "webhook", l.Addr().String())
-	return a, nil
+	return nil
 }
 
 func (a *Alertmanager) hook(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -150,6 +151,24 @@ func awaitReady(ctx context.Context, p *proc, url string, timeout time.Duration)
 		case <-tick.C:
 		}
 	}
+}
+
+// launch starts bin on a free 127.0.0.1 port (args gets the host:port to
+// listen on) in dir and waits until its /-/ready answers. It returns the
+// process, when started, and the base URL even on error, for cleanup and
+// messages.
+func launch(ctx context.Context, name, bin, dir string, timeout time.Duration, args func(listen string) []string) (*proc, string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	listen := "127.0.0.1:" + strconv.Itoa(port)
+	url := "http://" + listen
+	p, err := startProc(name, bin, args(listen), dir)
+	if err != nil {
+		return nil, url, err
+	}
+	return p, url, awaitReady(ctx, p, url+"/-/ready", timeout)
 }
 
 // runTool runs a checking tool (promtool, amtool) and returns its combined

@@ -202,26 +202,19 @@ func StartPrometheus(ctx context.Context, targets []Target, opts ...Option) (*Pr
 	if err := checkConfig(ctx, promtool, cfgPath); err != nil {
 		return p, err
 	}
-	port, err := freePort()
+	p.proc, p.url, err = launch(ctx, "prometheus", bin, dir, o.startTimeout, func(listen string) []string {
+		return []string{
+			"--config.file=" + cfgPath,
+			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--storage.tsdb.retention.time=1d",
+			"--web.listen-address=" + listen,
+			"--web.enable-lifecycle",
+			// Send alerts to Alertmanager on every evaluation, not once a minute.
+			"--rules.alert.resend-delay=" + model.Duration(o.scrape).String(),
+			"--log.level=warn",
+		}
+	})
 	if err != nil {
-		return p, err
-	}
-	p.url = "http://127.0.0.1:" + strconv.Itoa(port)
-	args := []string{
-		"--config.file=" + cfgPath,
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--storage.tsdb.retention.time=1d",
-		"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
-		"--web.enable-lifecycle",
-		// Send alerts to Alertmanager on every evaluation, not once a minute.
-		"--rules.alert.resend-delay=" + model.Duration(o.scrape).String(),
-		"--log.level=warn",
-	}
-	p.proc, err = startProc("prometheus", bin, args, dir)
-	if err != nil {
-		return p, err
-	}
-	if err := awaitReady(ctx, p.proc, p.url+"/-/ready", o.startTimeout); err != nil {
 		return p, err
 	}
 	client, err := api.NewClient(api.Config{Address: p.url})

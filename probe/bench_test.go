@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/probe"
 	"github.com/aiuptime/aiuptime/uptime"
 )
@@ -25,19 +26,10 @@ const benchDuration = 3 * time.Second
 const benchConns = 50
 
 // gatewayTarget starts the fixture gateway (a real process) and returns its
-// liveliness URL; it skips when the fixture cannot be built.
+// liveliness URL.
 func gatewayTarget(b *testing.B) string {
 	b.Helper()
-	bin := filepath.Join(os.Getenv("AIUPTIME_BIN"), "aiuptime-gateway")
-	if os.Getenv("AIUPTIME_BIN") == "" || !fileExists(bin) {
-		bin = filepath.Join(b.TempDir(), "aiuptime-gateway")
-		cmd := exec.Command("go", "build", "-o", bin, "./fixtures/gateway/cmd/aiuptime-gateway")
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Skipf("gateway fixture does not build, skipping: %v\n%s", err, out)
-		}
-	}
+	bin := filepath.Join(fixturebin.ForTest(b, fixturebin.Gateway), fixturebin.Gateway)
 	dir := b.TempDir()
 	cfg := fmt.Sprintf(`model_list:
   - model_name: tiny
@@ -81,8 +73,6 @@ general_settings: {master_key: sk-bench, database_path: %s}
 		time.Sleep(20 * time.Millisecond) // polling a real condition
 	}
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 var heyRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 

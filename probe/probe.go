@@ -1,12 +1,9 @@
 package probe
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -143,19 +140,25 @@ func (p *Probe) Done() <-chan struct{} { return p.done }
 // discovery, once Start returned).
 func (p *Probe) Model() string { return p.o.model }
 
+// run schedules one request per interval until the probe must stop, then
+// waits for the requests in flight and closes out.
 func (p *Probe) run(ctx context.Context, out chan<- Result) {
 	defer close(p.done)
 	defer close(out)
 	var wg sync.WaitGroup
+	// slots holds one token per request allowed in flight.
 	slots := make(chan struct{}, p.o.concurrency)
+	for range p.o.concurrency {
+		slots <- struct{}{}
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	begin := time.Now()
-	var end <-chan time.Time
+	h := halts{ctx: ctx.Done(), stop: p.stop}
 	if p.o.duration > 0 {
 		dt := time.NewTimer(p.o.duration)
 		defer dt.Stop()
-		end = dt.C
+		h.end = dt.C
 	}
 	for seq := uint64(0); p.o.maxRequests == 0 || seq < p.o.maxRequests; seq++ {
 		intended := begin.Add(time.Duration(seq) * p.o.interval)
@@ -164,35 +167,15 @@ func (p *Probe) run(ctx context.Context, out chan<- Result) {
 		}
 		if wait := time.Until(intended); wait > 0 {
 			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				goto drain
-			case <-p.stop:
-				goto drain
-			case <-end:
-				goto drain
+			if !until(h, timer.C) {
+				break
 			}
-		} else {
-			select {
-			case <-ctx.Done():
-				goto drain
-			case <-p.stop:
-				goto drain
-			case <-end:
-				goto drain
-			default:
-			}
+		} else if h.halted() {
+			break
 		}
 		// Wait for a slot; the intended time does not move.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			goto drain
-		case <-p.stop:
-			goto drain
-		case <-end:
-			goto drain
+		if !until(h, slots) {
+			break
 		}
 		if lag := int64(time.Since(intended)); lag > p.late.Load() {
 			p.late.Store(lag)
@@ -202,13 +185,44 @@ func (p *Probe) run(ctx context.Context, out chan<- Result) {
 		go func(seq uint64, intended time.Time) {
 			defer wg.Done()
 			r := p.one(ctx, seq, intended)
-			<-slots
+			slots <- struct{}{}
 			out <- r
 		}(seq, intended)
 	}
-drain:
 	wg.Wait()
 	p.o.logger.Info("probe stopped", "target", p.base.Redacted(), "sent", p.sent.Load())
+}
+
+// halts are what stops the scheduling of new requests: ctx done, Stop
+// called, or the duration over (nil without one).
+type halts struct {
+	ctx  <-chan struct{}
+	stop <-chan struct{}
+	end  <-chan time.Time
+}
+
+// halted reports, without blocking, whether scheduling must stop.
+func (h halts) halted() bool {
+	select {
+	case <-h.ctx:
+	case <-h.stop:
+	case <-h.end:
+	default:
+		return false
+	}
+	return true
+}
+
+// until waits for c to deliver (true) or for a halt (false).
+func until[T any](h halts, c <-chan T) bool {
+	select {
+	case <-c:
+		return true
+	case <-h.ctx:
+	case <-h.stop:
+	case <-h.end:
+	}
+	return false
 }
 
 // one performs a single request. Requests in flight when the probe stops
@@ -237,268 +251,4 @@ func (p *Probe) one(ctx context.Context, seq uint64, intended time.Time) Result 
 		}
 	}
 	return r
-}
-
-func (p *Probe) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
-	u := *p.base
-	u.Path = strings.TrimRight(u.Path, "/") + path
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return nil, err
-	}
-	for k, vs := range p.o.headers {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if p.o.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+p.o.apiKey)
-	}
-	return req, nil
-}
-
-// transportError turns a client error into a short text without the URL's
-// credentials (the API key never travels in the URL).
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return clip(err.Error())
-}
-
-func (p *Probe) doHealth(ctx context.Context, r *Result) {
-	resp := p.send(ctx, r, http.MethodGet, p.o.healthPath, nil, "")
-	if resp == nil {
-		return
-	}
-	defer resp.Body.Close()
-	if _, ok := readAnswer(resp, r, 64<<10); ok {
-		r.Outcome = OK
-	}
-}
-
-// send issues one request and records its status and answering backend.
-// On failure to send it fills r's outcome and returns nil.
-func (p *Probe) send(ctx context.Context, r *Result, method, path string, body []byte, accept string) *http.Response {
-	req, err := p.newRequest(ctx, method, path, body)
-	if err != nil {
-		r.Outcome, r.Err = Error, clip(err.Error())
-		return nil
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		r.Outcome, r.Err = Error, transportError(err)
-		return nil
-	}
-	r.Code = resp.StatusCode
-	r.Backend = resp.Header.Get(BackendHeader)
-	return resp
-}
-
-// readAnswer reads a whole (non-streamed) answer up to limit bytes, stamps
-// the latency and judges the status; false when r already holds the failure.
-func readAnswer(resp *http.Response, r *Result, limit int64) ([]byte, bool) {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
-	r.Latency = time.Since(r.Start)
-	switch {
-	case err != nil:
-		r.Outcome, r.Err = Error, "read body: "+transportError(err)
-		return nil, false
-	case resp.StatusCode/100 != 2:
-		r.Outcome, r.Err = Error, bodyError(resp.StatusCode, body)
-		return nil, false
-	}
-	return body, true
-}
-
-type chatRequest struct {
-	Model         string        `json:"model"`
-	Messages      []chatMessage `json:"messages"`
-	MaxTokens     int           `json:"max_tokens"`
-	Stream        bool          `json:"stream"`
-	StreamOptions *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options,omitempty"`
-}
-
-type chatMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
-
-func (p *Probe) chatBody(stream bool) ([]byte, error) {
-	req := chatRequest{
-		Model:     p.o.model,
-		Messages:  []chatMessage{{Role: "user", Content: p.o.prompt}},
-		MaxTokens: p.o.maxTokens,
-		Stream:    stream,
-	}
-	if stream {
-		req.StreamOptions = &struct {
-			IncludeUsage bool `json:"include_usage"`
-		}{true}
-	}
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("encode probe request: %w", err)
-	}
-	return b, nil
-}
-
-type chatResponse struct {
-	Error   json.RawMessage `json:"error"`
-	Choices []struct {
-		Message *struct {
-			Content *string `json:"content"`
-		} `json:"message"`
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *struct {
-		CompletionTokens int `json:"completion_tokens"`
-	} `json:"usage"`
-}
-
-func (p *Probe) doChat(ctx context.Context, r *Result) {
-	resp := p.send(ctx, r, http.MethodPost, p.o.chatPath, p.body, "")
-	if resp == nil {
-		return
-	}
-	defer resp.Body.Close()
-	body, ok := readAnswer(resp, r, 1<<20)
-	if !ok {
-		return
-	}
-	var c chatResponse
-	if err := json.Unmarshal(body, &c); err != nil {
-		r.Outcome, r.Err = Error, clip("invalid completion: "+err.Error())
-		return
-	}
-	switch {
-	case len(c.Error) > 0 && string(c.Error) != "null":
-		r.Outcome, r.Err = Error, clip("completion error: "+errorText(c.Error))
-	case len(c.Choices) == 0:
-		r.Outcome, r.Err = Error, "completion without choices"
-	case c.Choices[0].FinishReason == nil || *c.Choices[0].FinishReason == "":
-		r.Outcome, r.Err = Truncated, "completion without finish_reason"
-	default:
-		r.Outcome = OK
-	}
-	if c.Usage != nil {
-		r.Tokens = c.Usage.CompletionTokens
-	}
-}
-
-func (p *Probe) doStream(ctx context.Context, r *Result) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	resp := p.send(ctx, r, http.MethodPost, p.o.chatPath, p.body, "text/event-stream")
-	if resp == nil {
-		return
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		r.Latency = time.Since(r.Start)
-		r.Outcome, r.Err = Error, bodyError(resp.StatusCode, body)
-		return
-	}
-	errStalled := errors.New("stalled")
-	var (
-		mu       sync.Mutex
-		last     time.Time
-		stalled  bool
-		maxGap   time.Duration
-		watchdog *time.Timer
-	)
-	onToken := func() {
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		if last.IsZero() {
-			r.TTFT = now.Sub(r.Start)
-			watchdog = time.AfterFunc(p.o.stall, func() {
-				mu.Lock()
-				stalled = true
-				mu.Unlock()
-				cancel(errStalled)
-			})
-		} else {
-			gap := now.Sub(last)
-			r.ITL = append(r.ITL, gap)
-			if gap > maxGap {
-				maxGap = gap
-			}
-			watchdog.Reset(p.o.stall)
-		}
-		last = now
-	}
-	sum, rerr := parseStream(resp.Body, onToken)
-	mu.Lock()
-	if watchdog != nil {
-		watchdog.Stop()
-	}
-	isStalled := stalled || maxGap > p.o.stall
-	mu.Unlock()
-	r.Latency = time.Since(r.Start)
-	r.Tokens = sum.Chunks
-	if sum.UsageTokens > 0 {
-		r.Tokens = sum.UsageTokens
-	}
-	switch {
-	case sum.Err != "":
-		r.Outcome, r.Err = Error, sum.Err
-	case isStalled:
-		r.Outcome, r.Err = Stalled, fmt.Sprintf("gap between tokens over %v", p.o.stall)
-	case rerr != nil:
-		r.Outcome, r.Err = Error, clip("read stream: "+transportError(rerr))
-	case !sum.Done && sum.FinishReason == "":
-		r.Outcome, r.Err = Truncated, "stream ended without [DONE] and finish_reason"
-	case !sum.Done:
-		r.Outcome, r.Err = Truncated, "stream ended without [DONE]"
-	case sum.FinishReason == "":
-		r.Outcome, r.Err = Truncated, "stream ended without finish_reason"
-	default:
-		r.Outcome = OK
-	}
-}
-
-func (p *Probe) discoverModel(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.o.timeout)
-	defer cancel()
-	req, err := p.newRequest(ctx, http.MethodGet, "/v1/models", nil)
-	if err != nil {
-		return "", fmt.Errorf("discover model: %w", err)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("discover model: %s", transportError(err))
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("discover model: %s", bodyError(resp.StatusCode, body))
-	}
-	var list struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return "", fmt.Errorf("discover model: decode /v1/models: %w", err)
-	}
-	if len(list.Data) == 0 || list.Data[0].ID == "" {
-		return "", errors.New("discover model: /v1/models lists no model")
-	}
-	return list.Data[0].ID, nil
 }

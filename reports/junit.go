@@ -1,9 +1,11 @@
 package reports
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -72,90 +74,95 @@ func JUnitOf(r *Report) JUnitSuites {
 	suite := JUnitSuite{
 		Name:     r.Plan,
 		Time:     secs(r.DurationSeconds()),
-		Hostname: r.Environment.Host,
-	}
-	if suite.Hostname == "" {
-		suite.Hostname = "localhost"
+		Hostname: cmp.Or(r.Environment.Host, "localhost"),
 	}
 	if !r.StartedAt.IsZero() {
 		suite.Timestamp = r.StartedAt.UTC().Format("2006-01-02T15:04:05")
 	}
 	suite.Properties = junitProperties(r)
 	for _, s := range r.Steps {
-		c := JUnitCase{Classname: r.Plan, Name: "step: " + s.Name, Time: secs(s.DurationSeconds())}
-		var out []string
-		out = append(out, "kind: "+s.Kind)
-		if s.Target != "" {
-			out = append(out, "target: "+s.Target)
-		}
-		if s.Mechanism != "" {
-			out = append(out, "mechanism: "+s.Mechanism)
-		}
-		if s.RecoverySeconds != nil {
-			out = append(out, "recovery_seconds: "+secs(*s.RecoverySeconds))
-		}
-		c.SystemOut = strings.Join(out, "\n")
-		msg := s.Error
-		switch s.Status {
-		case StatusFailed:
-			if msg == "" {
-				msg = "hypothesis deviated"
-			}
-			c.Failure = &JUnitMessage{Message: msg, Type: "deviation", Text: msg}
-		case StatusError:
-			if msg == "" {
-				msg = "step broke"
-			}
-			c.Error = &JUnitMessage{Message: msg, Type: "harness", Text: msg}
-		case StatusSkipped:
-			if msg == "" {
-				msg = "not run"
-			}
-			c.Skipped = &JUnitMessage{Message: msg}
-		}
-		suite.Cases = append(suite.Cases, c)
+		suite.Cases = append(suite.Cases, stepCase(r.Plan, s))
 	}
 	for _, s := range r.SLO {
-		c := JUnitCase{Classname: r.Plan, Name: "slo: " + s.Name, Time: "0.000"}
-		text := sloLine(s)
-		c.SystemOut = text
-		if !s.Compliant {
-			c.Failure = &JUnitMessage{Message: "SLO breached: " + text, Type: "slo", Text: text}
-		}
+		suite.Cases = append(suite.Cases, sloCase(r.Plan, s))
+	}
+	if c, ok := drillErrorCase(r, suite.Cases); ok {
 		suite.Cases = append(suite.Cases, c)
 	}
-	if r.Verdict == VerdictAborted || r.Verdict == VerdictError {
-		// Make the run's own breakage visible even if no step carries it.
-		has := false
-		for _, c := range suite.Cases {
-			if c.Error != nil {
-				has = true
-			}
-		}
-		if !has {
-			msg := r.VerdictReason
-			if msg == "" {
-				msg = "drill " + string(r.Verdict)
-			}
-			suite.Cases = append(suite.Cases, JUnitCase{Classname: r.Plan, Name: "drill", Time: secs(r.DurationSeconds()),
-				Error: &JUnitMessage{Message: msg, Type: string(r.Verdict), Text: msg}})
-		}
-	}
-	for _, c := range suite.Cases {
-		suite.Tests++
-		switch {
-		case c.Failure != nil:
-			suite.Failures++
-		case c.Error != nil:
-			suite.Errors++
-		case c.Skipped != nil:
-			suite.Skipped++
-		}
-	}
+	suite.count()
 	suite.SystemOut = summaryText(r)
 	return JUnitSuites{
 		Name: r.Plan, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
 		Skipped: suite.Skipped, Time: suite.Time, Suites: []JUnitSuite{suite},
+	}
+}
+
+// stepCase is the testcase of one step: a deviated hypothesis is a failure,
+// a broken step an error.
+func stepCase(plan string, s Step) JUnitCase {
+	c := JUnitCase{Classname: plan, Name: "step: " + s.Name, Time: secs(s.DurationSeconds())}
+	out := []string{"kind: " + s.Kind}
+	if s.Target != "" {
+		out = append(out, "target: "+s.Target)
+	}
+	if s.Mechanism != "" {
+		out = append(out, "mechanism: "+s.Mechanism)
+	}
+	if s.RecoverySeconds != nil {
+		out = append(out, "recovery_seconds: "+secs(*s.RecoverySeconds))
+	}
+	c.SystemOut = strings.Join(out, "\n")
+	switch s.Status {
+	case StatusFailed:
+		msg := cmp.Or(s.Error, "hypothesis deviated")
+		c.Failure = &JUnitMessage{Message: msg, Type: "deviation", Text: msg}
+	case StatusError:
+		msg := cmp.Or(s.Error, "step broke")
+		c.Error = &JUnitMessage{Message: msg, Type: "harness", Text: msg}
+	case StatusSkipped:
+		c.Skipped = &JUnitMessage{Message: cmp.Or(s.Error, "not run")}
+	}
+	return c
+}
+
+// sloCase is the testcase of one SLO judgement: a breach is a failure.
+func sloCase(plan string, s SLOResult) JUnitCase {
+	text := sloLine(s)
+	c := JUnitCase{Classname: plan, Name: "slo: " + s.Name, Time: "0.000", SystemOut: text}
+	if !s.Compliant {
+		c.Failure = &JUnitMessage{Message: "SLO breached: " + text, Type: "slo", Text: text}
+	}
+	return c
+}
+
+// drillErrorCase makes an aborted or broken run visible as an error when no
+// case carries one.
+func drillErrorCase(r *Report, cases []JUnitCase) (JUnitCase, bool) {
+	if r.Verdict != VerdictAborted && r.Verdict != VerdictError {
+		return JUnitCase{}, false
+	}
+	for _, c := range cases {
+		if c.Error != nil {
+			return JUnitCase{}, false
+		}
+	}
+	msg := cmp.Or(r.VerdictReason, "drill "+string(r.Verdict))
+	return JUnitCase{Classname: r.Plan, Name: "drill", Time: secs(r.DurationSeconds()),
+		Error: &JUnitMessage{Message: msg, Type: string(r.Verdict), Text: msg}}, true
+}
+
+// count sets the suite's totals from its cases.
+func (s *JUnitSuite) count() {
+	for _, c := range s.Cases {
+		s.Tests++
+		switch {
+		case c.Failure != nil:
+			s.Failures++
+		case c.Error != nil:
+			s.Errors++
+		case c.Skipped != nil:
+			s.Skipped++
+		}
 	}
 }
 
@@ -188,12 +195,7 @@ func junitProperties(r *Report) []JUnitProperty {
 	if r.Capabilities.LatencyMechanism != "" {
 		p = append(p, JUnitProperty{"capabilities.latency_mechanism", r.Capabilities.LatencyMechanism})
 	}
-	outcomes := make([]string, 0, len(r.Requests.ByOutcome))
-	for k := range r.Requests.ByOutcome {
-		outcomes = append(outcomes, k)
-	}
-	sort.Strings(outcomes)
-	for _, k := range outcomes {
+	for _, k := range slices.Sorted(maps.Keys(r.Requests.ByOutcome)) {
 		p = append(p, JUnitProperty{"requests." + k, strconv.FormatInt(r.Requests.ByOutcome[k], 10)})
 	}
 	if r.DR != nil {

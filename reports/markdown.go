@@ -3,7 +3,8 @@ package reports
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,28 +24,16 @@ func Markdown(r *Report) ([]byte, error) {
 	}
 	b.WriteString("## Summary\n\n")
 	mdTable(&b, []string{"Measure", "Value"}, headline(r))
-	if len(r.SLO) > 0 {
-		b.WriteString("\n## SLOs\n\n")
-		mdTable(&b, sloHeader, sloRows(r.SLO))
-	}
-	if len(r.SLOPrometheus) > 0 {
-		b.WriteString("\n## SLOs as Prometheus saw them\n\n")
-		mdTable(&b, sloHeader, sloRows(r.SLOPrometheus))
-	}
-	if len(r.Steps) > 0 {
-		b.WriteString("\n## Steps\n\n")
-		mdTable(&b, stepHeader, stepRows(r))
-	}
+	mdSection(&b, "SLOs", sloHeader, sloRows(r.SLO))
+	mdSection(&b, "SLOs as Prometheus saw them", sloHeader, sloRows(r.SLOPrometheus))
+	mdSection(&b, "Steps", stepHeader, stepRows(r))
 	b.WriteString("\n## Outages\n\n")
 	if len(r.Outages) == 0 {
 		b.WriteString("None.\n")
 	} else {
 		mdTable(&b, outageHeader, outageRows(r))
 	}
-	if len(r.MTTRPhases) > 0 {
-		b.WriteString("\n## Recovery phases\n\n")
-		mdTable(&b, []string{"Phase", "Seconds"}, phaseRows(r.MTTRPhases))
-	}
+	mdSection(&b, "Recovery phases", []string{"Phase", "Seconds"}, phaseRows(r.MTTRPhases))
 	if r.DR != nil {
 		b.WriteString("\n## Disaster recovery\n\n")
 		mdTable(&b, []string{"Measure", "Value"}, drRows(r.DR))
@@ -53,22 +42,12 @@ func Markdown(r *Report) ([]byte, error) {
 			mdTable(&b, []string{"RTO phase", "Seconds"}, phaseRows(r.DR.Phases))
 		}
 	}
-	if len(r.Rollouts) > 0 {
-		b.WriteString("\n## Rollouts\n\n")
-		mdTable(&b, rolloutHeader, rolloutRows(r.Rollouts))
+	mdSection(&b, "Rollouts", rolloutHeader, rolloutRows(r.Rollouts))
+	mdSection(&b, "Alerts", alertHeader, alertRows(r.Alerts))
+	if r.K6 != nil {
+		mdSection(&b, "k6", []string{"Metric", "Values"}, k6Rows(r.K6))
 	}
-	if len(r.Alerts) > 0 {
-		b.WriteString("\n## Alerts\n\n")
-		mdTable(&b, alertHeader, alertRows(r.Alerts))
-	}
-	if r.K6 != nil && (len(r.K6.Metrics) > 0 || len(r.K6.Thresholds) > 0) {
-		b.WriteString("\n## k6\n\n")
-		mdTable(&b, []string{"Metric", "Values"}, k6Rows(r.K6))
-	}
-	if len(r.Services) > 0 {
-		b.WriteString("\n## Services\n\n")
-		mdTable(&b, serviceHeader, serviceRows(r.Services))
-	}
+	mdSection(&b, "Services", serviceHeader, serviceRows(r.Services))
 	b.WriteString("\n## Environment and capabilities\n\n")
 	mdTable(&b, []string{"Item", "Value"}, envRows(r))
 	for _, n := range r.Capabilities.Notes {
@@ -84,6 +63,15 @@ func mdEsc(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	s = strings.ReplaceAll(s, "\r", " ")
 	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// mdSection writes a titled table, or nothing without rows.
+func mdSection(b *bytes.Buffer, title string, head []string, rows [][]string) {
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n## " + title + "\n\n")
+	mdTable(b, head, rows)
 }
 
 func mdTable(b *bytes.Buffer, head []string, rows [][]string) {
@@ -131,11 +119,7 @@ func headline(r *Report) [][]string {
 		{"Requests", fmt.Sprintf("%d total, %d failed (%s)", r.Requests.Total, r.Requests.Failed, fmtPct(r.Requests.ErrorRate()))},
 	}
 	if len(r.Requests.ByOutcome) > 0 {
-		keys := make([]string, 0, len(r.Requests.ByOutcome))
-		for k := range r.Requests.ByOutcome {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(r.Requests.ByOutcome))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = fmt.Sprintf("%s %d", k, r.Requests.ByOutcome[k])
@@ -263,31 +247,17 @@ func alertRows(as []Alert) [][]string {
 }
 
 func k6Rows(k *K6) [][]string {
-	names := make([]string, 0, len(k.Metrics))
-	for n := range k.Metrics {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var rows [][]string
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(k.Metrics)) {
 		m := k.Metrics[n]
-		keys := make([]string, 0, len(m))
-		for s := range m {
-			keys = append(keys, s)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(m))
 		parts := make([]string, len(keys))
 		for i, s := range keys {
 			parts[i] = s + "=" + strconv.FormatFloat(m[s], 'g', 6, 64)
 		}
 		rows = append(rows, []string{n, strings.Join(parts, " ")})
 	}
-	ths := make([]string, 0, len(k.Thresholds))
-	for th := range k.Thresholds {
-		ths = append(ths, th)
-	}
-	sort.Strings(ths)
-	for _, th := range ths {
+	for _, th := range slices.Sorted(maps.Keys(k.Thresholds)) {
 		rows = append(rows, []string{"threshold " + th, map[bool]string{true: "held", false: "NO"}[k.Thresholds[th]]})
 	}
 	return rows
@@ -320,12 +290,7 @@ func envRows(r *Report) [][]string {
 		{"Loss mechanism", c.LossMechanism}, {"nftables", strconv.FormatBool(c.Nftables)},
 		{"GPU discovery", c.GPU}, {"Prometheus", strconv.FormatBool(c.Prometheus)},
 	}
-	keys := make([]string, 0, len(c.Extra))
-	for k := range c.Extra {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(c.Extra)) {
 		rows = append(rows, []string{k, c.Extra[k]})
 	}
 	return rows

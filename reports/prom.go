@@ -2,7 +2,8 @@ package reports
 
 import (
 	"bytes"
-	"sort"
+	"maps"
+	"slices"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -35,90 +36,118 @@ var Verdicts = []Verdict{VerdictPass, VerdictFail, VerdictError, VerdictAborted}
 // Prom renders r as drill.prom for node_exporter's textfile collector.
 func Prom(r *Report) ([]byte, error) {
 	plan := lp("plan", r.Plan)
-	var fams []*dto.MetricFamily
-	gauge := func(name, help string, ms ...*dto.Metric) {
-		if len(ms) == 0 {
-			return
+	var f promFamilies
+	f.gauge(MetricLastRun, "When the last drill of the plan finished, in Unix seconds.", gv(float64(r.FinishedAt.UnixNano())/1e9, plan))
+	f.gauge(MetricDuration, "Wall time of the last drill.", gv(r.DurationSeconds(), plan))
+	f.gauge(MetricVerdict, "Verdict of the last drill: 1 for the verdict it had, 0 for the others.", verdictGauges(r, plan)...)
+	f.gauge(MetricAvailability, "Availability the probe measured during the last drill (0..1).",
+		gv(r.Availability.RequestBased, plan, lp("basis", "request")),
+		gv(r.Availability.TimeBased, plan, lp("basis", "time")))
+	f.gauge(MetricMTTR, "Mean time to recovery over the outages of the last drill.", gv(r.MTTRSeconds, plan))
+	f.gauge(MetricMTBF, "Mean time between failures during the last drill.", gv(r.MTBFSeconds, plan))
+	f.gauge(MetricOutages, "Outages during the last drill.", gv(float64(len(r.Outages)), plan))
+	f.gauge(MetricRequests, "Probe requests of the last drill by outcome (all, failed, ok, error, timeout, ...).", requestGauges(r, plan)...)
+	f.gauge(MetricLatencyP95, "p95 end-to-end latency of the last drill.", gv(r.Latency.P95, plan))
+	f.gauge(MetricTTFTP95, "p95 time to first token of the last drill.", gv(r.TTFT.P95, plan))
+	compliant, burn := sloGauges(r, plan)
+	f.gauge(MetricSLOCompliant, "Whether each SLO was met in the last drill (1) or breached (0).", compliant...)
+	f.gauge(MetricSLOBurnRate, "Error-budget burn rate of each SLO over the last drill.", burn...)
+	f.gauge(MetricStepsByStatus, "Steps of the last drill by status.", stepGauges(r, plan)...)
+	if r.DR != nil && r.DR.RTOSeconds != nil {
+		f.gauge(MetricRTO, "Recovery time of the last DR drill.", gv(*r.DR.RTOSeconds, plan))
+	}
+	if r.DR != nil && r.DR.RPOSeconds != nil {
+		f.gauge(MetricRPO, "Recovery point (data lost, in seconds) of the last DR drill.", gv(*r.DR.RPOSeconds, plan))
+	}
+	return f.text()
+}
+
+// promFamilies collects gauge families in the order they are rendered.
+type promFamilies struct{ fams []*dto.MetricFamily }
+
+// gauge adds a gauge family; one without metrics is left out.
+func (f *promFamilies) gauge(name, help string, ms ...*dto.Metric) {
+	if len(ms) == 0 {
+		return
+	}
+	f.fams = append(f.fams, &dto.MetricFamily{Name: &name, Help: &help, Type: dto.MetricType_GAUGE.Enum(), Metric: ms})
+}
+
+// text renders the families in the text exposition format.
+func (f *promFamilies) text() ([]byte, error) {
+	var buf bytes.Buffer
+	for _, fam := range f.fams {
+		if _, err := expfmt.MetricFamilyToText(&buf, fam); err != nil {
+			return nil, err
 		}
-		fams = append(fams, &dto.MetricFamily{Name: &name, Help: &help, Type: dto.MetricType_GAUGE.Enum(), Metric: ms})
 	}
-	g := func(v float64, labels ...*dto.LabelPair) *dto.Metric {
-		return &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: &v}}
+	return buf.Bytes(), nil
+}
+
+// gv is one gauge value with its labels.
+func gv(v float64, labels ...*dto.LabelPair) *dto.Metric {
+	return &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: &v}}
+}
+
+// oneIf is 1 when b holds, else 0.
+func oneIf(b bool) float64 {
+	if b {
+		return 1
 	}
-	gauge(MetricLastRun, "When the last drill of the plan finished, in Unix seconds.", g(float64(r.FinishedAt.UnixNano())/1e9, plan))
-	gauge(MetricDuration, "Wall time of the last drill.", g(r.DurationSeconds(), plan))
+	return 0
+}
+
+// verdictGauges is the one-hot verdict: 1 for r's verdict, 0 for the others.
+func verdictGauges(r *Report, plan *dto.LabelPair) []*dto.Metric {
 	var vs []*dto.Metric
 	for _, v := range Verdicts {
-		x := 0.0
-		if r.Verdict == v {
-			x = 1
-		}
-		vs = append(vs, g(x, plan, lp("verdict", string(v))))
+		vs = append(vs, gv(oneIf(r.Verdict == v), plan, lp("verdict", string(v))))
 	}
-	gauge(MetricVerdict, "Verdict of the last drill: 1 for the verdict it had, 0 for the others.", vs...)
-	gauge(MetricAvailability, "Availability the probe measured during the last drill (0..1).",
-		g(r.Availability.RequestBased, plan, lp("basis", "request")),
-		g(r.Availability.TimeBased, plan, lp("basis", "time")))
-	gauge(MetricMTTR, "Mean time to recovery over the outages of the last drill.", g(r.MTTRSeconds, plan))
-	gauge(MetricMTBF, "Mean time between failures during the last drill.", g(r.MTBFSeconds, plan))
-	gauge(MetricOutages, "Outages during the last drill.", g(float64(len(r.Outages)), plan))
-	var rs []*dto.Metric
-	rs = append(rs, g(float64(r.Requests.Total), plan, lp("outcome", "all")), g(float64(r.Requests.Failed), plan, lp("outcome", "failed")))
-	outcomes := make([]string, 0, len(r.Requests.ByOutcome))
-	for k := range r.Requests.ByOutcome {
+	return vs
+}
+
+// requestGauges counts all and failed requests, then each outcome by name.
+func requestGauges(r *Report, plan *dto.LabelPair) []*dto.Metric {
+	rs := []*dto.Metric{gv(float64(r.Requests.Total), plan, lp("outcome", "all")), gv(float64(r.Requests.Failed), plan, lp("outcome", "failed"))}
+	for _, k := range slices.Sorted(maps.Keys(r.Requests.ByOutcome)) {
 		if k != "all" && k != "failed" {
-			outcomes = append(outcomes, k)
+			rs = append(rs, gv(float64(r.Requests.ByOutcome[k]), plan, lp("outcome", k)))
 		}
 	}
-	sort.Strings(outcomes)
-	for _, k := range outcomes {
-		rs = append(rs, g(float64(r.Requests.ByOutcome[k]), plan, lp("outcome", k)))
-	}
-	gauge(MetricRequests, "Probe requests of the last drill by outcome (all, failed, ok, error, timeout, ...).", rs...)
-	gauge(MetricLatencyP95, "p95 end-to-end latency of the last drill.", g(r.Latency.P95, plan))
-	gauge(MetricTTFTP95, "p95 time to first token of the last drill.", g(r.TTFT.P95, plan))
-	var cs, bs []*dto.Metric
+	return rs
+}
+
+// sloGauges are the compliance and, where known, the burn rate of each SLO
+// (the first judgement of a name wins).
+func sloGauges(r *Report, plan *dto.LabelPair) (compliant, burn []*dto.Metric) {
 	seen := map[string]bool{}
 	for _, s := range r.SLO {
 		if seen[s.Name] {
 			continue
 		}
 		seen[s.Name] = true
-		x := 0.0
-		if s.Compliant {
-			x = 1
-		}
-		cs = append(cs, g(x, plan, lp("slo", s.Name)))
+		compliant = append(compliant, gv(oneIf(s.Compliant), plan, lp("slo", s.Name)))
 		if s.BurnRate != nil {
-			bs = append(bs, g(*s.BurnRate, plan, lp("slo", s.Name)))
+			burn = append(burn, gv(*s.BurnRate, plan, lp("slo", s.Name)))
 		}
 	}
-	gauge(MetricSLOCompliant, "Whether each SLO was met in the last drill (1) or breached (0).", cs...)
-	gauge(MetricSLOBurnRate, "Error-budget burn rate of each SLO over the last drill.", bs...)
-	counts := map[string]int{StatusPassed: 0, StatusFailed: 0, StatusError: 0, StatusSkipped: 0}
+	return compliant, burn
+}
+
+// stepGauges counts the steps by status, every status present.
+func stepGauges(r *Report, plan *dto.LabelPair) []*dto.Metric {
+	statuses := []string{StatusPassed, StatusFailed, StatusError, StatusSkipped}
+	counts := map[string]int{}
 	for _, s := range r.Steps {
-		if _, ok := counts[s.Status]; ok {
+		if slices.Contains(statuses, s.Status) {
 			counts[s.Status]++
 		}
 	}
 	var ss []*dto.Metric
-	for _, st := range []string{StatusPassed, StatusFailed, StatusError, StatusSkipped} {
-		ss = append(ss, g(float64(counts[st]), plan, lp("status", st)))
+	for _, st := range statuses {
+		ss = append(ss, gv(float64(counts[st]), plan, lp("status", st)))
 	}
-	gauge(MetricStepsByStatus, "Steps of the last drill by status.", ss...)
-	if r.DR != nil && r.DR.RTOSeconds != nil {
-		gauge(MetricRTO, "Recovery time of the last DR drill.", g(*r.DR.RTOSeconds, plan))
-	}
-	if r.DR != nil && r.DR.RPOSeconds != nil {
-		gauge(MetricRPO, "Recovery point (data lost, in seconds) of the last DR drill.", g(*r.DR.RPOSeconds, plan))
-	}
-	var buf bytes.Buffer
-	for _, f := range fams {
-		if _, err := expfmt.MetricFamilyToText(&buf, f); err != nil {
-			return nil, err
-		}
-	}
-	return buf.Bytes(), nil
+	return ss
 }
 
 func lp(name, value string) *dto.LabelPair { return &dto.LabelPair{Name: &name, Value: &value} }

@@ -24,57 +24,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/probe"
 	"github.com/aiuptime/aiuptime/uptime"
 )
 
 const accInterval = 20 * time.Millisecond
 
-var (
-	binsOnce sync.Once
-	binsDir  string
-	binsErr  error
-)
-
-// fixtureBins returns a directory holding aiuptime-modelserver and
-// aiuptime-gateway: $AIUPTIME_BIN if it has both, else freshly built.
+// fixtureBins skips in -short mode, else returns the bin dir holding the
+// model server and the gateway (built once per run).
 func fixtureBins(t *testing.T) string {
 	t.Helper()
-	binsOnce.Do(func() {
-		if d := os.Getenv("AIUPTIME_BIN"); d != "" {
-			if isFile(filepath.Join(d, "aiuptime-modelserver")) && isFile(filepath.Join(d, "aiuptime-gateway")) {
-				binsDir = d
-				return
-			}
-		}
-		dir, err := os.MkdirTemp("", "aiuptime-accuracy-bin-")
-		if err != nil {
-			binsErr = err
-			return
-		}
-		for _, b := range []struct{ name, pkg string }{
-			{"aiuptime-modelserver", "./fixtures/modelserver/cmd/aiuptime-modelserver"},
-			{"aiuptime-gateway", "./fixtures/gateway/cmd/aiuptime-gateway"},
-		} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.name), b.pkg)
-			cmd.Dir = ".." // the module root
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				binsErr = fmt.Errorf("build %s: %v\n%s", b.name, err, out)
-				return
-			}
-		}
-		binsDir = dir
-	})
-	if binsErr != nil {
-		t.Skipf("fixture binaries do not build yet, skipping the real-process accuracy test: %v", binsErr)
+	if testing.Short() {
+		t.Skip("real-process test skipped in -short mode")
 	}
-	return binsDir
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
+	return fixturebin.ForTest(t, fixturebin.ModelServer, fixturebin.Gateway)
 }
 
 func freePort(t *testing.T) int {
@@ -138,17 +102,46 @@ func startModelServer(t *testing.T, bins, name string) *proc {
 	t.Helper()
 	dir := t.TempDir()
 	modelDir, runDir := filepath.Join(dir, "model"), filepath.Join(dir, "run")
-	gen := exec.Command(filepath.Join(bins, "aiuptime-modelserver"), "gen-model", "--dir", modelDir, "--name", "tiny", "--version", "1", "--size", "4MiB")
+	gen := exec.Command(filepath.Join(bins, fixturebin.ModelServer), "gen-model", "--dir", modelDir, "--name", "tiny", "--version", "1", "--size", "4MiB")
 	if out, err := gen.CombinedOutput(); err != nil {
 		t.Fatalf("gen-model: %v\n%s", err, out)
 	}
 	port := freePort(t)
-	cmd := startProc(t, filepath.Join(bins, "aiuptime-modelserver"), []string{"serve", "--model-dir", modelDir,
+	cmd := startProc(t, filepath.Join(bins, fixturebin.ModelServer), []string{"serve", "--model-dir", modelDir,
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--engine-restart", "always",
 		"--load-rate", "8MiB", "--ttft", "2ms", "--itl", "1ms", "--run-dir", runDir}, filepath.Join(dir, name+".log"))
 	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), runDir: runDir}
 	waitHealthy(t, p.url+"/health", 30*time.Second)
 	return p
+}
+
+// startGateway starts the fixture gateway in front of replicas (deployment
+// ids replica-0, replica-1, ...) with master key key and, unless empty, the
+// given router_settings flow mapping, and returns its base URL once healthy.
+func startGateway(t *testing.T, bins, key, routerSettings string, replicas ...*proc) string {
+	t.Helper()
+	dir := t.TempDir()
+	var cfg strings.Builder
+	cfg.WriteString("model_list:\n")
+	for i, r := range replicas {
+		fmt.Fprintf(&cfg, `  - model_name: tiny
+    litellm_params: {model: hosted_vllm/tiny, api_base: %s/v1}
+    model_info: {id: replica-%d}
+`, r.url, i)
+	}
+	if routerSettings != "" {
+		fmt.Fprintf(&cfg, "router_settings: %s\n", routerSettings)
+	}
+	fmt.Fprintf(&cfg, "general_settings: {master_key: %s, database_path: %s}\n", key, filepath.Join(dir, "gateway.db"))
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	startProc(t, filepath.Join(bins, fixturebin.Gateway), []string{"--config", filepath.Join(dir, "config.yaml"),
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port)}, filepath.Join(dir, "gateway.log"))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHealthy(t, url+"/health/liveliness", 30*time.Second)
+	return url
 }
 
 var engineFile = regexp.MustCompile(`^engine-(\d+)\.json$`)
@@ -174,6 +167,17 @@ func (p *proc) enginePID(t *testing.T) int {
 	}
 	t.Fatalf("no live engine in %s", p.runDir)
 	return 0
+}
+
+// killEngine SIGKILLs the server's live engine and returns when.
+func (p *proc) killEngine(t *testing.T) time.Time {
+	t.Helper()
+	pid := p.enginePID(t)
+	at := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill engine %d: %v", pid, err)
+	}
+	return at
 }
 
 type fixtureEvent struct {
@@ -302,9 +306,6 @@ func durs(ds []time.Duration) string {
 // fixture's died/ready ground truth: every error must be within two probe
 // intervals.
 func TestAccuracyEngineKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-process accuracy test skipped in -short mode")
-	}
 	bins := fixtureBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -319,11 +320,7 @@ func TestAccuracyEngineKill(t *testing.T) {
 			s := f.w.Stats(time.Now())
 			return s.Recovered && s.Streak >= 50
 		})
-		pid := ms.enginePID(t)
-		at := time.Now()
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatalf("kill engine %d: %v", pid, err)
-		}
+		at := ms.killEngine(t)
 		kills = append(kills, at)
 		f.a.AddEvent(uptime.Event{At: at, Kind: uptime.FaultInjected, Step: fmt.Sprintf("kill %d", i), Target: "model-0"})
 		// Wait for the outage to be seen and then to be over.
@@ -384,34 +381,13 @@ func TestAccuracyEngineKill(t *testing.T) {
 // must be answered by the other replica, and any outage the gateway shows
 // must be shorter than the replica's.
 func TestAccuracyGatewayFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-process accuracy test skipped in -short mode")
-	}
 	bins := fixtureBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	m0 := startModelServer(t, bins, "model-0")
 	m1 := startModelServer(t, bins, "model-1")
-	dir := t.TempDir()
 	const key = "sk-accuracy-master-key"
-	cfg := fmt.Sprintf(`model_list:
-  - model_name: tiny
-    litellm_params: {model: hosted_vllm/tiny, api_base: %s/v1}
-    model_info: {id: replica-0}
-  - model_name: tiny
-    litellm_params: {model: hosted_vllm/tiny, api_base: %s/v1}
-    model_info: {id: replica-1}
-router_settings: {routing_strategy: simple-shuffle, num_retries: 2, allowed_fails: 3, cooldown_time: 5}
-general_settings: {master_key: %s, database_path: %s}
-`, m0.url, m1.url, key, filepath.Join(dir, "gateway.db"))
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	gport := freePort(t)
-	startProc(t, filepath.Join(bins, "aiuptime-gateway"), []string{"--config", filepath.Join(dir, "config.yaml"),
-		"--host", "127.0.0.1", "--port", strconv.Itoa(gport)}, filepath.Join(dir, "gateway.log"))
-	gw := fmt.Sprintf("http://127.0.0.1:%d", gport)
-	waitHealthy(t, gw+"/health/liveliness", 30*time.Second)
+	gw := startGateway(t, bins, key, "{routing_strategy: simple-shuffle, num_retries: 2, allowed_fails: 3, cooldown_time: 5}", m0, m1)
 
 	began := time.Now()
 	direct := startFeed(t, ctx, m0.url)
@@ -422,11 +398,7 @@ general_settings: {master_key: %s, database_path: %s}
 			d, g := direct.w.Stats(time.Now()), via.w.Stats(time.Now())
 			return d.Recovered && d.Streak >= 50 && g.Recovered && g.Streak >= 50
 		})
-		pid := m0.enginePID(t)
-		at := time.Now()
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatalf("kill engine %d: %v", pid, err)
-		}
+		at := m0.killEngine(t)
 		t.Logf("kill %d: SIGKILL at %s", i, at.Format("15:04:05.000"))
 		ev := uptime.Event{At: at, Kind: uptime.FaultInjected, Step: fmt.Sprintf("kill %d", i), Target: "model-0"}
 		direct.a.AddEvent(ev)
@@ -490,27 +462,10 @@ general_settings: {master_key: %s, database_path: %s}
 // probe recorded: streams must parse completely with TTFT, gaps and token
 // counts, and the gateway must name the deployment.
 func TestProbeModesAgainstFixtures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-process test skipped in -short mode")
-	}
 	bins := fixtureBins(t)
 	ms := startModelServer(t, bins, "model-0")
-	dir := t.TempDir()
 	const key = "sk-modes-master-key"
-	cfg := fmt.Sprintf(`model_list:
-  - model_name: tiny
-    litellm_params: {model: hosted_vllm/tiny, api_base: %s/v1}
-    model_info: {id: replica-0}
-general_settings: {master_key: %s, database_path: %s}
-`, ms.url, key, filepath.Join(dir, "gateway.db"))
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	gport := freePort(t)
-	startProc(t, filepath.Join(bins, "aiuptime-gateway"), []string{"--config", filepath.Join(dir, "config.yaml"),
-		"--host", "127.0.0.1", "--port", strconv.Itoa(gport)}, filepath.Join(dir, "gateway.log"))
-	gw := fmt.Sprintf("http://127.0.0.1:%d", gport)
-	waitHealthy(t, gw+"/health/liveliness", 30*time.Second)
+	gw := startGateway(t, bins, key, "", ms)
 	for _, tc := range []struct {
 		name    string
 		url     string

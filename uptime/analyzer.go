@@ -18,111 +18,6 @@ const (
 	histDigits = 3
 )
 
-// Criteria are the per-request SLOs of goodput (GuideLLM, vLLM bench): a
-// request counts toward goodput when it succeeded and met every non-zero
-// limit. Errors and incomplete requests always count against.
-type Criteria struct {
-	MaxLatency time.Duration `json:"max_latency,omitempty"`
-	MaxTTFT    time.Duration `json:"max_ttft,omitempty"`
-	MaxTPOT    time.Duration `json:"max_tpot,omitempty"`
-	MaxITL     time.Duration `json:"max_itl,omitempty"`
-}
-
-// IsZero reports whether no criterion is set.
-func (c Criteria) IsZero() bool { return c == Criteria{} }
-
-// Met reports whether r counts toward goodput.
-func (c Criteria) Met(r probe.Result) bool {
-	if !r.Outcome.Good() {
-		return false
-	}
-	if c.MaxLatency > 0 && r.Latency > c.MaxLatency {
-		return false
-	}
-	if c.MaxTTFT > 0 && r.TTFT > c.MaxTTFT {
-		return false
-	}
-	if c.MaxTPOT > 0 && tpot(r) > c.MaxTPOT {
-		return false
-	}
-	if c.MaxITL > 0 {
-		for _, g := range r.ITL {
-			if g > c.MaxITL {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// tpot is (E2E - TTFT) / (tokens - 1), or 0 when undefined.
-func tpot(r probe.Result) time.Duration {
-	if r.Tokens < 2 || r.TTFT <= 0 || r.Latency < r.TTFT {
-		return 0
-	}
-	return (r.Latency - r.TTFT) / time.Duration(r.Tokens-1)
-}
-
-// item is a result reduced to what ordered processing needs.
-type item struct {
-	seq   uint64
-	start int64 // unix ns, intended send time
-	obs   int64 // unix ns, when it observed the service (actual send)
-	lat   int64 // ns
-	ttft  int64 // ns
-	code  uint16
-	out   probe.Outcome
-	be    uint8
-}
-
-// itemHeap is a min-heap by (seq, start), without container/heap's
-// interface boxing (no allocation per push).
-type itemHeap []item
-
-func (h itemHeap) less(i, j int) bool {
-	if h[i].seq != h[j].seq {
-		return h[i].seq < h[j].seq
-	}
-	return h[i].start < h[j].start
-}
-
-func (h *itemHeap) push(x item) {
-	*h = append(*h, x)
-	a := *h
-	for i := len(a) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !a.less(i, p) {
-			break
-		}
-		a[i], a[p] = a[p], a[i]
-		i = p
-	}
-}
-
-func (h *itemHeap) pop() item {
-	a := *h
-	top := a[0]
-	n := len(a) - 1
-	a[0] = a[n]
-	a = a[:n]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && a.less(l, m) {
-			m = l
-		}
-		if r < n && a.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		a[i], a[m] = a[m], a[i]
-		i = m
-	}
-	*h = a
-	return top
-}
-
 // slice aggregates the requests whose intended start falls in one slice.
 type slice struct {
 	total, good uint32
@@ -209,33 +104,8 @@ func (a *Analyzer) Add(r probe.Result) {
 		a.byOutcome[r.Outcome]++
 	}
 	a.byCode[r.Code]++
-	be := uint8(0)
-	if r.Backend != "" {
-		a.byBackend[r.Backend]++
-		idx, ok := a.beIndex[r.Backend]
-		if !ok && len(a.backends) < 254 {
-			a.backends = append(a.backends, r.Backend)
-			idx = uint8(len(a.backends))
-			a.beIndex[r.Backend] = idx
-		} else if !ok {
-			idx = 255
-		}
-		be = idx
-	}
-	record(a.lat, r.Latency)
-	if r.Outcome.Good() {
-		a.good++
-		record(a.e2e, r.Latency)
-		if r.TTFT > 0 {
-			record(a.ttft, r.TTFT)
-		}
-		for _, g := range r.ITL {
-			record(a.itl, g)
-		}
-		if t := tpot(r); t > 0 {
-			record(a.tpot, t)
-		}
-	}
+	be := a.backend(r.Backend)
+	a.recordLatencies(r)
 	if a.o.criteria.Met(r) {
 		a.goodput++
 	}
@@ -255,18 +125,41 @@ func (a *Analyzer) Add(r probe.Result) {
 	a.release(false)
 }
 
-// release processes pending items in Seq order; all of them when flush.
-func (a *Analyzer) release(flush bool) {
-	for len(a.pending) > 0 {
-		top := a.pending[0]
-		if !flush && top.seq > a.next && len(a.pending) < reorderMax {
-			return
-		}
-		a.pending.pop()
-		if top.seq >= a.next {
-			a.next = top.seq + 1
-		}
-		a.process(top)
+// backend counts a request answered by name and returns its compact index:
+// 0 for none, 1..254 for the first 254 backends seen, 255 for the others.
+func (a *Analyzer) backend(name string) uint8 {
+	if name == "" {
+		return 0
+	}
+	a.byBackend[name]++
+	idx, ok := a.beIndex[name]
+	if !ok && len(a.backends) < 254 {
+		a.backends = append(a.backends, name)
+		idx = uint8(len(a.backends))
+		a.beIndex[name] = idx
+	} else if !ok {
+		idx = 255
+	}
+	return idx
+}
+
+// recordLatencies adds r to the histograms: latency for every request, the
+// others for good ones only; a.good counts those.
+func (a *Analyzer) recordLatencies(r probe.Result) {
+	record(a.lat, r.Latency)
+	if !r.Outcome.Good() {
+		return
+	}
+	a.good++
+	record(a.e2e, r.Latency)
+	if r.TTFT > 0 {
+		record(a.ttft, r.TTFT)
+	}
+	for _, g := range r.ITL {
+		record(a.itl, g)
+	}
+	if t := tpot(r); t > 0 {
+		record(a.tpot, t)
 	}
 }
 
@@ -344,106 +237,13 @@ func (a *Analyzer) Close() *Analysis {
 	return an
 }
 
-// detector is the outage state machine of the seed: failover after N
-// consecutive failures, recovery after M consecutive successes, both on
-// requests in intended-start order. Boundaries are the times the requests
-// observed the service (their actual send), not their intended start: a
-// request the scheduler sent late saw the service late.
-type detector struct {
-	failover, recovery int
-	down               bool
-	failRun            int
-	failRunStart       int64
-	failRunFirstEnd    int64
-	lastGoodEnd        int64
-	goodRun            int
-	goodRunStart       int64
-	goodRunTTFT        int64
-	reqsBeforeGood     int64
-	cur                Outage
-}
-
-func (d *detector) step(it item, good bool) *Outage {
-	end := it.start + it.lat
-	if !d.down {
-		if good {
-			d.failRun = 0
-			d.lastGoodEnd = max(d.lastGoodEnd, end)
-			return nil
-		}
-		if d.failRun == 0 {
-			d.failRunStart = it.obs
-			d.failRunFirstEnd = end
-		}
-		d.failRun++
-		if d.failRun >= d.failover {
-			d.down = true
-			d.goodRun = 0
-			// The service was seen working until lastGoodEnd: a request in
-			// flight across the fault began before the fault did.
-			start := min(max(d.failRunStart, d.lastGoodEnd), d.failRunFirstEnd)
-			d.cur = Outage{
-				Start:      time.Unix(0, start),
-				DetectedAt: time.Unix(0, end),
-				Failed:     int64(d.failRun),
-				Requests:   int64(d.failRun),
-			}
-		}
-		return nil
-	}
-	d.cur.Requests++
-	if !good {
-		d.cur.Failed++
-		d.goodRun = 0
-		return nil
-	}
-	if d.goodRun == 0 {
-		d.goodRunStart = it.obs
-		d.goodRunTTFT = it.ttft
-		d.reqsBeforeGood = d.cur.Requests - 1
-	}
-	d.goodRun++
-	if d.goodRun < d.recovery {
-		return nil
-	}
-	o := d.cur
-	o.End = time.Unix(0, d.goodRunStart)
-	o.RecoveredAt = time.Unix(0, end)
-	o.Requests = d.reqsBeforeGood
-	if o.End.Before(o.Start) {
-		// Concurrent requests: the first good one of the recovered run
-		// left before the evidence moved the start (a slow good answer or a
-		// slow failure). The outage cannot end before it began.
-		o.Start = o.End
-	}
-	o.Duration = o.End.Sub(o.Start)
-	if d.goodRunTTFT > 0 {
-		o.FirstTokenAt = o.End.Add(time.Duration(d.goodRunTTFT))
-	}
-	d.down, d.failRun, d.goodRun = false, 0, 0
-	d.lastGoodEnd = end
-	return &o
-}
-
-// open returns the outage still in progress, if any, closed at end.
-func (d *detector) open(end time.Time) *Outage {
-	if !d.down {
-		return nil
-	}
-	o := d.cur
-	o.End = end
-	o.Ongoing = true
-	o.Duration = o.End.Sub(o.Start)
-	return &o
-}
-
 // build computes the Analysis; a.mu is held.
 func (a *Analyzer) build() *Analysis {
 	an := &Analysis{
 		Total:          a.total,
 		Good:           a.good,
 		Failed:         a.total - a.good,
-		ByOutcome:      map[string]int64{},
+		ByOutcome:      a.outcomeNames(),
 		ByCode:         a.byCode,
 		ByBackend:      a.byBackend,
 		Events:         append([]Event(nil), a.events...),
@@ -458,20 +258,36 @@ func (a *Analyzer) build() *Analysis {
 		base:     a.base,
 	}
 	sort.SliceStable(an.Events, func(i, j int) bool { return an.Events[i].At.Before(an.Events[j].At) })
-	for o, n := range a.byOutcome {
-		if n > 0 {
-			an.ByOutcome[probe.Outcome(o).String()] = n
-		}
-	}
 	if a.hasBase {
 		an.Start, an.End = time.Unix(0, a.minStart), time.Unix(0, a.maxEnd)
 	}
-	span := an.End.Sub(an.Start)
-	an.Span = span
+	an.Span = an.End.Sub(an.Start)
 	an.Outages = append([]Outage(nil), a.outages...)
 	if o := a.det.open(an.End); o != nil {
 		an.Outages = append(an.Outages, *o)
 	}
+	a.fillDists(an)
+	a.fillAvailability(an)
+	an.fillOutageStats()
+	a.fillRates(an)
+	an.attribute(a.o.tolerance)
+	return an
+}
+
+// outcomeNames returns the non-zero outcome counts by outcome name.
+func (a *Analyzer) outcomeNames() map[string]int64 {
+	out := map[string]int64{}
+	for o, n := range a.byOutcome {
+		if n > 0 {
+			out[probe.Outcome(o).String()] = n
+		}
+	}
+	return out
+}
+
+// fillDists summarises the histograms; the failed and incomplete counts go
+// beside the distributions of successful requests.
+func (a *Analyzer) fillDists(an *Analysis) {
 	incomplete := a.byOutcome[probe.Timeout] + a.byOutcome[probe.Truncated] + a.byOutcome[probe.Stalled]
 	failed := a.byOutcome[probe.Error]
 	an.Latency = dist(a.lat, 0, 0)
@@ -479,7 +295,10 @@ func (a *Analyzer) build() *Analysis {
 	an.TTFT = dist(a.ttft, failed, incomplete)
 	an.ITL = dist(a.itl, failed, incomplete)
 	an.TPOT = dist(a.tpot, failed, incomplete)
-	// Availability.
+}
+
+// fillAvailability sets the request-based and time-based availability.
+func (a *Analyzer) fillAvailability(an *Analysis) {
 	if a.total > 0 {
 		an.Availability.RequestBased = float64(a.good) / float64(a.total)
 	}
@@ -498,34 +317,44 @@ func (a *Analyzer) build() *Analysis {
 	if usedSlices > 0 {
 		an.Availability.TimeBased = float64(goodSlices) / float64(usedSlices)
 	}
+}
+
+// fillOutageStats sets Downtime, the uptime ratio, MTTR, MTBF and the
+// longest outage from Outages and Span.
+func (an *Analysis) fillOutageStats() {
 	var down time.Duration
 	for i := range an.Outages {
 		down += an.Outages[i].Duration
 	}
 	an.Downtime = down
-	if span > 0 {
-		an.Availability.Uptime = 1 - float64(down)/float64(span)
-		an.Throughput = float64(a.total) / span.Seconds()
-		an.GoodThroughput = float64(a.good) / span.Seconds()
+	if an.Span > 0 {
+		an.Availability.Uptime = 1 - float64(down)/float64(an.Span)
 	}
 	if n := len(an.Outages); n > 0 {
 		an.MTTR = down / time.Duration(n)
-		an.MTBF = (span - down) / time.Duration(n)
+		an.MTBF = (an.Span - down) / time.Duration(n)
 		for _, o := range an.Outages {
 			an.LongestOutage = max(an.LongestOutage, o.Duration)
 		}
 	}
-	// Goodput.
-	an.Goodput.Criteria = a.o.criteria
-	if !a.o.criteria.IsZero() {
-		an.Goodput.Good = a.goodput
-		if a.total > 0 {
-			an.Goodput.Attainment = float64(a.goodput) / float64(a.total)
-		}
-		if span > 0 {
-			an.Goodput.PerSecond = float64(a.goodput) / span.Seconds()
-		}
+}
+
+// fillRates sets the throughputs and the goodput over Span.
+func (a *Analyzer) fillRates(an *Analysis) {
+	span := an.Span
+	if span > 0 {
+		an.Throughput = float64(a.total) / span.Seconds()
+		an.GoodThroughput = float64(a.good) / span.Seconds()
 	}
-	an.attribute(a.o.tolerance)
-	return an
+	an.Goodput.Criteria = a.o.criteria
+	if a.o.criteria.IsZero() {
+		return
+	}
+	an.Goodput.Good = a.goodput
+	if a.total > 0 {
+		an.Goodput.Attainment = float64(a.goodput) / float64(a.total)
+	}
+	if span > 0 {
+		an.Goodput.PerSecond = float64(a.goodput) / span.Seconds()
+	}
 }

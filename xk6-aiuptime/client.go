@@ -233,43 +233,43 @@ func (c *Client) body(params sobek.Value, stream bool) ([]byte, string, error) {
 // exchange is one finished request: the script's Result plus the raw gaps.
 type exchange struct {
 	*Result
-	itl   []time.Duration
-	start time.Time
+	itl    []time.Duration
+	start  time.Time
+	chunks int // stream events carrying content (streams only)
 }
 
 // roundTrip performs one request under ctx (the VU context) and classifies it.
 // It never panics and leaves no goroutine behind: the stall watchdog is a
 // stopped timer and the body is closed before it returns.
 func roundTrip(vuCtx context.Context, hc *http.Client, cfg config, body []byte, stream bool) exchange {
-	res := &Result{Outcome: OutcomeError}
-	ex := exchange{Result: res, start: time.Now()}
-	start := ex.start
+	ex := exchange{Result: &Result{Outcome: OutcomeError}, start: time.Now()}
 
 	ctx, cancel := context.WithCancelCause(vuCtx)
 	defer cancel(nil)
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, cfg.timeout, errTimeout)
 	defer cancelTimeout()
 
-	finish := func(err error) exchange {
-		res.E2E = ms(time.Since(start))
-		if err != nil {
-			switch cause := context.Cause(ctx); {
-			case vuCtx.Err() != nil:
-				res.Outcome, res.Error = OutcomeError, "test ended: "+vuCtx.Err().Error()
-			case errors.Is(cause, errStalled):
-				res.Outcome, res.Error = OutcomeStalled, errStalled.Error()
-			case errors.Is(cause, errTimeout):
-				res.Outcome, res.Error = OutcomeTimeout, errTimeout.Error()
-			default:
-				res.Outcome, res.Error = OutcomeError, sse.Truncate(err.Error())
-			}
-		}
+	resp, err := send(ctx, hc, cfg, body, stream)
+	if err == nil {
+		defer func() { _ = resp.Body.Close() }()
+		err = ex.read(resp, stream, cfg.stall, cancel)
+	}
+	ex.E2E = ms(time.Since(ex.start))
+	if err != nil {
+		ex.fail(vuCtx, ctx, err)
 		return ex
 	}
+	if ex.Tokens > 1 && ex.chunks > 0 {
+		ex.TPOT = (ex.E2E - ex.TTFT) / float64(ex.Tokens-1)
+	}
+	return ex
+}
 
+// send posts body to the chat completions endpoint.
+func send(ctx context.Context, hc *http.Client, cfg config, body []byte, stream bool) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.baseURL+"/chat/completions", bytes.NewReader(body))
 	if err != nil {
-		return finish(fmt.Errorf("build request: %w", err))
+		return nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "xk6-aiuptime")
@@ -281,69 +281,94 @@ func roundTrip(vuCtx context.Context, hc *http.Client, cfg config, body []byte, 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return finish(scrubURL(err))
+		return nil, scrubURL(err)
 	}
-	defer func() { _ = resp.Body.Close() }()
-	res.Status = resp.StatusCode
-	res.Backend = resp.Header.Get(headerBackend)
+	return resp, nil
+}
 
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrBody))
-		if rerr != nil {
-			return finish(rerr)
-		}
-		res.Error = fmt.Sprintf("http %d", resp.StatusCode)
-		var ev struct {
-			Error json.RawMessage `json:"error"`
-		}
-		if json.Unmarshal(b, &ev) == nil && len(ev.Error) > 0 {
-			res.Error += ": " + sse.ErrorText(ev.Error)
-		}
-		return finish(nil)
+// read records the answer in ex. An error means the exchange broke (fail
+// classifies it); a complete answer, good or not, is nil.
+func (ex *exchange) read(resp *http.Response, stream bool, stall time.Duration, cancel context.CancelCauseFunc) error {
+	ex.Status = resp.StatusCode
+	ex.Backend = resp.Header.Get(headerBackend)
+	switch {
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return readHTTPError(resp, ex.Result)
+	case !stream:
+		return readChat(resp.Body, ex.Result)
 	}
-	if !stream {
-		return finish(readChat(resp.Body, res))
-	}
+	return ex.readStream(resp.Body, stall, cancel)
+}
 
-	var watchdog *time.Timer
+// fail classifies a broken exchange by why its context ended, if it did.
+func (ex *exchange) fail(vuCtx, ctx context.Context, err error) {
+	switch cause := context.Cause(ctx); {
+	case vuCtx.Err() != nil:
+		ex.Outcome, ex.Error = OutcomeError, "test ended: "+vuCtx.Err().Error()
+	case errors.Is(cause, errStalled):
+		ex.Outcome, ex.Error = OutcomeStalled, errStalled.Error()
+	case errors.Is(cause, errTimeout):
+		ex.Outcome, ex.Error = OutcomeTimeout, errTimeout.Error()
+	default:
+		ex.Outcome, ex.Error = OutcomeError, sse.Truncate(err.Error())
+	}
+}
+
+// readHTTPError records a non-2xx answer: "http <status>", with the
+// OpenAI-style error object's text when the body has one.
+func readHTTPError(resp *http.Response, res *Result) error {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxErrBody))
+	if err != nil {
+		return err
+	}
+	res.Error = fmt.Sprintf("http %d", resp.StatusCode)
+	var ev struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(b, &ev) == nil && len(ev.Error) > 0 {
+		res.Error += ": " + sse.ErrorText(ev.Error)
+	}
+	return nil
+}
+
+// readStream parses an SSE answer into ex, cancelling the request with
+// errStalled when no line arrives for stall (0: no limit).
+func (ex *exchange) readStream(body io.Reader, stall time.Duration, cancel context.CancelCauseFunc) error {
 	onLine := func() {}
-	if cfg.stall > 0 {
-		watchdog = time.AfterFunc(cfg.stall, func() { cancel(errStalled) })
+	if stall > 0 {
+		watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
 		defer watchdog.Stop()
-		onLine = func() { watchdog.Reset(cfg.stall) }
+		onLine = func() { watchdog.Reset(stall) }
 	}
-	st, err := sse.Parse(resp.Body, start, time.Now, onLine)
-	res.TTFT = ms(st.TTFT)
-	res.Tokens = st.Tokens()
-	res.FinishReason = st.FinishReason
-	res.Content = string(st.Content)
+	st, err := sse.Parse(body, ex.start, time.Now, onLine)
+	ex.TTFT = ms(st.TTFT)
+	ex.Tokens = st.Tokens()
+	ex.FinishReason = st.FinishReason
+	ex.Content = string(st.Content)
 	ex.itl = st.ITL
+	ex.chunks = st.Chunks
 	if len(st.ITL) > 0 {
 		var sum time.Duration
 		for _, d := range st.ITL {
 			sum += d
 		}
-		res.ITL = ms(sum / time.Duration(len(st.ITL)))
+		ex.ITL = ms(sum / time.Duration(len(st.ITL)))
 	}
 	if err != nil {
-		return finish(err)
+		return err
 	}
-	res.Outcome = st.Outcome()
-	switch res.Outcome {
+	ex.Outcome = st.Outcome()
+	switch ex.Outcome {
 	case OutcomeError:
-		res.Error = st.ErrorMessage
+		ex.Error = st.ErrorMessage
 	case OutcomeTruncated:
 		if !st.Done {
-			res.Error = "stream ended without [DONE]"
+			ex.Error = "stream ended without [DONE]"
 		} else {
-			res.Error = "stream ended without finish_reason"
+			ex.Error = "stream ended without finish_reason"
 		}
 	}
-	ex = finish(nil)
-	if res.Tokens > 1 && st.Chunks > 0 {
-		res.TPOT = (res.E2E - res.TTFT) / float64(res.Tokens-1)
-	}
-	return ex
+	return nil
 }
 
 // readChat decodes a non-streaming chat completion into res.
