@@ -25,6 +25,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/aiuptime/aiuptime/files"
 )
 
 // ManifestName is the manifest's file name inside a snapshot.
@@ -118,7 +120,7 @@ func Snapshot(ctx context.Context, dir, origin string, sources ...Source) (*Mani
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(dir, ManifestName), b); err != nil {
+	if err := files.WriteSync(filepath.Join(dir, ManifestName), b); err != nil {
 		return nil, fmt.Errorf("backup: write manifest: %w", err)
 	}
 	return m, nil
@@ -157,22 +159,6 @@ func hashFile(p string) (string, int64, error) {
 		return "", 0, fmt.Errorf("hash %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-func writeFileSync(p string, b []byte) error {
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // Read reads a snapshot's manifest without verifying the files.

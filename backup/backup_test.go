@@ -94,7 +94,7 @@ func TestSnapshotVerifyCorrupt(t *testing.T) {
 		t.Fatalf("missing: got %v", err)
 	}
 	// Restore refuses a missing backup before needing anything else.
-	if _, err := Restore(ctx, filepath.Join(t.TempDir(), "nope"), nil, nil); !errors.Is(err, ErrNotFound) {
+	if _, err := Restore(ctx, filepath.Join(t.TempDir(), "nope"), nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("restore missing: got %v", err)
 	}
 }

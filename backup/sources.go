@@ -1,23 +1,18 @@
 package backup
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
 	_ "modernc.org/sqlite" // the "sqlite" driver, for online backups
 
+	"github.com/aiuptime/aiuptime/files"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
@@ -41,67 +36,13 @@ func (f Files) Collect(ctx context.Context, dir string) (SourceInfo, error) {
 		return info, fmt.Errorf("files %s: %w", f.Path, err)
 	}
 	if !st.IsDir() {
-		return info, copyFile(f.Path, filepath.Join(dir, filepath.Base(f.Path)))
+		return info, files.CopyFile(f.Path, filepath.Join(dir, filepath.Base(f.Path)), 0)
 	}
 	skip := map[string]bool{}
 	for _, s := range f.Skip {
 		skip[s] = true
 	}
-	return info, copyTree(ctx, f.Path, dir, skip)
-}
-
-func copyTree(ctx context.Context, src, dst string, skip map[string]bool) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if skip[d.Name()] && p != src {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		rel, _ := filepath.Rel(src, p)
-		t := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(t, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil // sockets, links: not data
-		}
-		return copyFile(p, t)
-	})
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm()|0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return info, files.CopyTree(ctx, f.Path, dir, files.TreeOptions{Skip: skip, KeepModes: true})
 }
 
 // SQLite takes a consistent copy of a live SQLite database with VACUUM INTO
@@ -161,15 +102,16 @@ func SpendStats(ctx context.Context, path, table string) (int64, string, error) 
 	return n, last.String, nil
 }
 
-// Command runs Cmd in a container (docker exec) and stores its stdout as
-// File: `pg_dump -U litellm litellm` in LiteLLM's PostgreSQL container is
-// the model case. A non-zero exit status fails the backup with stderr.
+// Command runs Cmd inside a service of the stack (its exec capability) and
+// stores its stdout as File: `pg_dump -U litellm litellm` in LiteLLM's
+// PostgreSQL container is the model case. A non-zero exit status fails the
+// backup with stderr.
 type Command struct {
-	ID        string
-	Docker    client.APIClient
-	Container string
-	Cmd       []string
-	File      string
+	ID      string
+	Stack   stack.Execer
+	Service string
+	Cmd     []string
+	File    string
 }
 
 // Name implements Source.
@@ -177,40 +119,19 @@ func (c Command) Name() string { return c.ID }
 
 // Collect implements Source.
 func (c Command) Collect(ctx context.Context, dir string) (SourceInfo, error) {
-	info := SourceInfo{Kind: "command", From: c.Container + ": " + strings.Join(c.Cmd, " ")}
-	ex, err := c.Docker.ContainerExecCreate(ctx, c.Container, container.ExecOptions{Cmd: c.Cmd, AttachStdout: true, AttachStderr: true})
-	if err != nil {
-		return info, fmt.Errorf("exec in %s: %w", c.Container, err)
+	info := SourceInfo{Kind: "command", From: c.Service + ": " + strings.Join(c.Cmd, " ")}
+	if c.Stack == nil {
+		return info, fmt.Errorf("command %s: the stack cannot exec: %w", c.ID, stack.ErrUnsupported)
 	}
-	att, err := c.Docker.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	out, err := c.Stack.Exec(ctx, c.Service, c.Cmd)
 	if err != nil {
-		return info, fmt.Errorf("exec attach in %s: %w", c.Container, err)
+		return info, fmt.Errorf("command %s: %w", c.ID, err)
 	}
-	defer att.Close()
 	name := c.File
 	if name == "" {
 		name = "stdout"
 	}
-	f, err := os.Create(filepath.Join(dir, name))
-	if err != nil {
-		return info, err
-	}
-	var stderr bytes.Buffer
-	if _, err := stdcopy.StdCopy(f, &stderr, att.Reader); err != nil {
-		f.Close()
-		return info, fmt.Errorf("exec output from %s: %w", c.Container, err)
-	}
-	if err := f.Close(); err != nil {
-		return info, err
-	}
-	ins, err := c.Docker.ContainerExecInspect(ctx, ex.ID)
-	if err != nil {
-		return info, fmt.Errorf("exec inspect in %s: %w", c.Container, err)
-	}
-	if ins.ExitCode != 0 {
-		return info, fmt.Errorf("%s in %s exited %d: %s", strings.Join(c.Cmd, " "), c.Container, ins.ExitCode, strings.TrimSpace(stderr.String()))
-	}
-	return info, nil
+	return info, files.WriteSync(filepath.Join(dir, name), out)
 }
 
 // State records the system state: each service's image ID and version.
@@ -233,12 +154,9 @@ func (s State) Collect(ctx context.Context, dir string) (SourceInfo, error) {
 	if err != nil {
 		return info, err
 	}
-	for i := range svcs {
-		svcs[i].PID = 0
-	}
 	b, err := json.MarshalIndent(map[string]any{"versions": vs, "services": svcs}, "", "  ")
 	if err != nil {
 		return info, err
 	}
-	return info, writeFileSync(filepath.Join(dir, "state.json"), b)
+	return info, files.WriteSync(filepath.Join(dir, "state.json"), b)
 }

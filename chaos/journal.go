@@ -27,9 +27,6 @@ const StateDirEnv = "AIUPTIME_STATE_DIR"
 // DefaultRevertTimeout bounds one revert.
 const DefaultRevertTimeout = 30 * time.Second
 
-// ExitRevert is the process exit code for a failed revert (the CLI contract's 4).
-const ExitRevert = 4
-
 // Record is one journaled injection: everything a later process needs to
 // revert it without the process that injected it.
 type Record struct {

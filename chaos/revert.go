@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/aiuptime/aiuptime/exitcode"
+	"github.com/aiuptime/aiuptime/stack"
 )
 
 // ReverterFunc undoes the state journaled in rec. It must be idempotent:
@@ -29,15 +32,24 @@ func RegisterReverter(name string, fn ReverterFunc) {
 	reverters[name] = fn
 }
 
+// lookupReverter finds a reverter registered here, or else an undo
+// function a stack provider registered (stack.RegisterUndo): lifecycle
+// faults journal the provider's own way back.
 func lookupReverter(name string) (ReverterFunc, bool) {
 	reverterMu.RLock()
-	defer reverterMu.RUnlock()
 	fn, ok := reverters[name]
-	return fn, ok
+	reverterMu.RUnlock()
+	if ok {
+		return fn, true
+	}
+	if undo, ok := stack.LookupUndo(name); ok {
+		return func(ctx context.Context, rec Record) error { return undo(ctx, rec.State) }, true
+	}
+	return nil, false
 }
 
 // RevertError reports a revert that failed: something may be left behind.
-// It carries exit code ExitRevert (4).
+// It carries exit code exitcode.Revert (4).
 type RevertError struct {
 	Fault  string
 	Target string
@@ -52,8 +64,8 @@ func (e *RevertError) Error() string {
 // Unwrap returns the cause.
 func (e *RevertError) Unwrap() error { return e.Err }
 
-// ExitCode is ExitRevert.
-func (e *RevertError) ExitCode() int { return ExitRevert }
+// ExitCode is exitcode.Revert.
+func (e *RevertError) ExitCode() int { return exitcode.Revert }
 
 // IsRevertError reports whether err holds a *RevertError.
 func IsRevertError(err error) bool {
@@ -64,7 +76,7 @@ func IsRevertError(err error) bool {
 func runReverter(ctx context.Context, rec Record, timeout time.Duration) (err error) {
 	fn, ok := lookupReverter(rec.Reverter)
 	if !ok {
-		return &RevertError{Fault: rec.Kind, Target: rec.Target, Err: fmt.Errorf("no reverter %q registered (import chaos/faults)", rec.Reverter)}
+		return &RevertError{Fault: rec.Kind, Target: rec.Target, Err: fmt.Errorf("no reverter %q registered (link chaos/kinds and the stack providers)", rec.Reverter)}
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
@@ -117,6 +129,14 @@ func Replay(ctx context.Context, journalDir string, opts ...Option) (ReplayResul
 		res.Reverted = append(res.Reverted, rec)
 	}
 	return res, errors.Join(errs...)
+}
+
+// RevertNothing is the reverter of a record with nothing to undo (an
+// instant fault journaled so a crash mid-inject still says what happened).
+const RevertNothing = "none"
+
+func init() {
+	RegisterReverter(RevertNothing, func(context.Context, Record) error { return nil })
 }
 
 // NoRevert is a Revert with nothing to undo.

@@ -7,8 +7,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/docker/docker/client"
-
+	"github.com/aiuptime/aiuptime/drill/plan"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/uptime"
@@ -17,23 +16,22 @@ import (
 // Action performs a plan action (rolling-update, blue-green, canary, backup,
 // restore, rollback, ...) against the stack.
 type Action interface {
-	Run(ctx context.Context, env *ActionEnv, step Step) (*ActionOutcome, error)
+	Run(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOutcome, error)
 }
 
 // ActionFunc adapts a function to Action.
-type ActionFunc func(ctx context.Context, env *ActionEnv, step Step) (*ActionOutcome, error)
+type ActionFunc func(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOutcome, error)
 
 // Run calls f.
-func (f ActionFunc) Run(ctx context.Context, env *ActionEnv, step Step) (*ActionOutcome, error) {
+func (f ActionFunc) Run(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOutcome, error) {
 	return f(ctx, env, step)
 }
 
 // ActionEnv is what an action gets from the runner.
 type ActionEnv struct {
-	Plan   *Plan
-	Stack  stack.Stack
-	Docker *client.Client // nil on an endpoints stack
-	Log    *slog.Logger
+	Plan  *plan.Plan
+	Stack stack.Stack
+	Log   *slog.Logger
 	// Traffic is the probe's recent results, for analyses over intervals
 	// (canary: per-backend error rate and latency against the baseline).
 	Traffic *TrafficLog
@@ -65,9 +63,13 @@ var (
 	actions   = map[string]Action{}
 )
 
-// RegisterAction makes an action kind available to plans. It panics on a
-// duplicate, which is a programming error.
+// RegisterAction implements an action kind of plan.ActionKinds. It panics
+// on a duplicate or a kind the plan table does not describe, which are
+// programming errors.
 func RegisterAction(kind string, a Action) {
+	if _, err := plan.LookupAction(kind); err != nil {
+		panic(fmt.Sprintf("drill: action %q: %v", kind, err))
+	}
 	actionsMu.Lock()
 	defer actionsMu.Unlock()
 	if _, dup := actions[kind]; dup {

@@ -4,49 +4,68 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aiuptime/aiuptime/chaos/faults"
+	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/exitcode"
+	"github.com/aiuptime/aiuptime/hostcaps"
 )
 
 // dryRun prints what each step would do, changing nothing. Fault steps are
 // resolved against the stack and print their exact operations.
 func (r *Runner) dryRun(ctx context.Context) error {
 	w := r.o.dryOut
+	env := chaos.Env{Stack: r.stack, Kernel: r.kernelOrProbe(ctx), Log: r.o.log}
 	fmt.Fprintf(w, "plan %s: %d steps against a %s stack (dry run: nothing is changed)\n", r.plan.Name, len(r.plan.Steps), r.stack.Kind())
 	for i, s := range r.plan.Steps {
 		fmt.Fprintf(w, "%2d. %s [%s]\n", i+1, s.Name, s.Kind())
 		switch s.Kind() {
-		case StepWait:
+		case plan.StepWait:
 			fmt.Fprintf(w, "    wait %s\n", s.Wait.D())
-		case StepAwait:
+		case plan.StepAwait:
 			fmt.Fprintf(w, "    await %s (timeout %s)\n", s.Await.String(), s.Timeout.D())
-		case StepRevert:
+		case plan.StepRevert:
 			fmt.Fprintf(w, "    revert the faults of step %q\n", s.Revert)
-		case StepAction:
+		case plan.StepAction:
 			_, ok := LookupAction(s.Action)
-			fmt.Fprintf(w, "    action %s on %s params %v (implemented: %v)\n", s.Action, targetString(s.Target), s.Params, ok)
-		case StepFault:
-			fs, err := faults.BuildSelected(ctx, s.Fault, s.Params, selector(s.Target), r.faultEnv(true))
-			if err != nil {
-				return exitErr(ExitHarness, fmt.Errorf("step %q: %w", s.Name, err))
-			}
-			for _, f := range fs {
-				if _, err := f.Inject(ctx); err != nil {
-					return exitErr(ExitHarness, fmt.Errorf("step %q: %w", s.Name, err))
-				}
-			}
-			if s.Duration > 0 {
-				fmt.Fprintf(w, "    hold %s, then revert\n", s.Duration.D())
-			} else {
-				fmt.Fprintf(w, "    hold until a revert step or the end of the drill\n")
+			fmt.Fprintf(w, "    action %s on %s params %v (implemented: %v)\n", s.Action, orDefault(targetString(s.Target)), s.Params, ok)
+		case plan.StepFault:
+			if err := r.describeFault(ctx, s, env); err != nil {
+				return exitcode.Wrap(exitcode.Harness, fmt.Errorf("step %q: %w", s.Name, err))
 			}
 		}
 	}
 	return nil
 }
 
-func targetString(t *Target) string {
-	if t == nil {
+func (r *Runner) describeFault(ctx context.Context, s plan.Step, env chaos.Env) error {
+	fs, err := r.planFaults(ctx, s, env)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if _, err := chaos.DryRun(f, r.o.dryOut).Inject(ctx); err != nil {
+			return err
+		}
+	}
+	if s.Duration > 0 {
+		fmt.Fprintf(r.o.dryOut, "    hold %s, then revert\n", s.Duration.D())
+	} else {
+		fmt.Fprintf(r.o.dryOut, "    hold until a revert step or the end of the drill\n")
+	}
+	return nil
+}
+
+func (r *Runner) kernelOrProbe(ctx context.Context) hostcaps.Kernel {
+	if r.o.kernel != nil {
+		return *r.o.kernel
+	}
+	k, _ := hostcaps.Probe(ctx)
+	return k
+}
+
+func orDefault(s string) string {
+	if s == "" {
 		return "(default)"
 	}
-	return t.String()
+	return s
 }

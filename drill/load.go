@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/k6run"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
-	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
 // K6Env names the environment variable that points at a k6 binary built
@@ -24,11 +25,13 @@ const K6Env = "AIUPTIME_K6"
 type k6Load struct {
 	script string
 	done   chan struct{}
+	cancel context.CancelFunc
 	sum    *k6run.Summary
 	err    error
 }
 
-// findK6 locates the k6 binary.
+// findK6 locates the k6 binary: $AIUPTIME_K6, bin/k6 next to the drill
+// binary, else the fixture bin dir (built there from the source tree).
 func findK6(ctx context.Context) (string, error) {
 	if p := os.Getenv(K6Env); p != "" {
 		return p, nil
@@ -38,11 +41,11 @@ func findK6(ctx context.Context) (string, error) {
 			return p, nil
 		}
 	}
-	root, err := containers.ModuleRoot()
+	p, err := fixturebin.Path(ctx, fixturebin.K6)
 	if err != nil {
-		return "", fmt.Errorf("no k6 binary: set %s, or run from the source tree (make k6)", K6Env)
+		return "", fmt.Errorf("no k6 binary: set %s, or run from the source tree (make k6): %w", K6Env, err)
 	}
-	return k6run.Ensure(ctx, root)
+	return p, nil
 }
 
 func isExecutable(p string) bool {
@@ -50,10 +53,10 @@ func isExecutable(p string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// startLoad runs the plan's k6 script against the probe's target until ctx
-// ends (k6 gets SIGINT and writes its summary) or the script finishes.
-func (r *Runner) startLoad(ctx context.Context, log *slog.Logger, target stack.Service, key string) (*k6Load, error) {
-	script := r.plan.LoadScript()
+// startLoad runs the plan's k6 script against the probe's target until
+// Stop (k6 gets SIGINT and writes its summary) or the script finishes.
+func startLoad(ctx context.Context, p *plan.Plan, st stack.Stack, target stack.Service, log *slog.Logger) (*k6Load, error) {
+	script := p.LoadScript()
 	k6, err := findK6(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load.k6: %w", err)
@@ -61,23 +64,25 @@ func (r *Runner) startLoad(ctx context.Context, log *slog.Logger, target stack.S
 	if _, err := os.Stat(script); err != nil {
 		return nil, fmt.Errorf("load.k6: %w", err)
 	}
-	env := map[string]string{"BASE_URL": target.URL, "MODEL": r.stack.ModelName(), "API_KEY": key}
-	for k, v := range r.plan.Load.Env {
+	env := map[string]string{"BASE_URL": target.URL, "MODEL": st.ModelName(), "API_KEY": keyFor(st, target)}
+	for k, v := range p.Load.Env {
 		env[k] = v
 	}
-	l := &k6Load{script: script, done: make(chan struct{})}
+	loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := &k6Load{script: script, done: make(chan struct{}), cancel: cancel}
 	log.Info("k6 load starting", "script", script)
 	go func() {
 		defer close(l.done)
-		l.sum, l.err = k6run.Run(ctx, k6, script, k6run.WithEnv(env), k6run.WithLogger(log))
+		l.sum, l.err = k6run.Run(loadCtx, k6, script, k6run.WithEnv(env), k6run.WithLogger(log))
 	}()
 	return l, nil
 }
 
-// finish waits for k6 and returns its report section. A run cancelled by
-// the drill's end is normal; thresholds that failed are reported, not
-// errors.
-func (l *k6Load) finish() (*reports.K6, error) {
+// Stop ends k6 (SIGINT: it writes its summary), waits for it and returns
+// its report section. A run cancelled by the drill's end is normal;
+// thresholds that failed are reported, not errors.
+func (l *k6Load) Stop() (*reports.K6, error) {
+	l.cancel()
 	<-l.done
 	if l.sum == nil {
 		return nil, fmt.Errorf("k6 %s: %w", l.script, l.err)

@@ -12,9 +12,11 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/aiuptime/aiuptime/drill/plan"
 	"github.com/aiuptime/aiuptime/monitor"
 	"github.com/aiuptime/aiuptime/monitor/rules"
 	"github.com/aiuptime/aiuptime/reports"
+	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/uptime"
 )
 
@@ -34,22 +36,14 @@ type monitoring struct {
 	// stopLatency makes it give up.
 	latencyDone chan struct{}
 	stopLatency context.CancelFunc
+	started     time.Time
 }
 
 // rulesSpec maps the plan's objectives and monitoring block onto the rule
 // generator's input.
-func (p *Plan) rulesSpec() rules.Spec {
+func rulesSpec(p *plan.Plan) rules.Spec {
 	m := p.Monitoring
-	spec := rules.Spec{SLO: rules.SLO{Name: p.Name}, Scale: DefaultWindowScale}
-	if p.SLO.Availability != nil {
-		spec.SLO.Availability = p.SLO.Availability.Fraction()
-	}
-	if p.SLO.ErrorRate != nil {
-		spec.SLO.ErrorRate = p.SLO.ErrorRate.Fraction()
-	}
-	if p.SLO.LatencyP95 > 0 {
-		spec.SLO.LatencyThreshold, spec.SLO.LatencyPercentile = p.SLO.LatencyP95.D(), 0.95
-	}
+	spec := rules.Spec{Name: p.Name, SLO: p.SLO, Scale: DefaultWindowScale}
 	if m == nil {
 		return spec
 	}
@@ -74,9 +68,9 @@ func (p *Plan) rulesSpec() rules.Spec {
 
 // startMonitoring starts Prometheus scraping the stack, with the plan's
 // rules (latency rules follow once the gateway exposes its histogram).
-func (r *Runner) startMonitoring(ctx context.Context, log *slog.Logger) (*monitoring, error) {
-	m := &monitoring{spec: r.plan.rulesSpec(), latencyDone: make(chan struct{})}
-	svcs, err := r.stack.Services(ctx)
+func startMonitoring(ctx context.Context, p *plan.Plan, st stack.Stack, started time.Time, log *slog.Logger) (*monitoring, error) {
+	m := &monitoring{spec: rulesSpec(p), latencyDone: make(chan struct{}), started: started}
+	svcs, err := st.Services(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring: %w", err)
 	}
@@ -90,14 +84,12 @@ func (r *Runner) startMonitoring(ctx context.Context, log *slog.Logger) (*monito
 	}
 	m.notes = append(m.notes, gen.Notes...)
 	opts := []monitor.Option{monitor.WithLogger(log), monitor.WithRules(gen.File)}
-	if si := r.plan.Monitoring.ScrapeInterval.D(); si > 0 {
+	if si := p.Monitoring.ScrapeInterval.D(); si > 0 {
 		opts = append(opts, monitor.WithScrapeInterval(si))
 	}
-	if r.plan.Monitoring.Alertmanager {
+	if p.Monitoring.Alertmanager {
 		am, err := monitor.StartAlertmanager(ctx, monitor.WithLogger(log))
-		if am != nil {
-			m.am = am
-		}
+		m.am = am
 		if err != nil {
 			m.close()
 			return nil, fmt.Errorf("alertmanager: %w", err)
@@ -105,9 +97,7 @@ func (r *Runner) startMonitoring(ctx context.Context, log *slog.Logger) (*monito
 		opts = append(opts, monitor.WithAlertmanagerURL(am.URL()))
 	}
 	prom, err := monitor.StartPrometheus(ctx, targets, opts...)
-	if prom != nil {
-		m.prom = prom
-	}
+	m.prom = prom
 	if err != nil {
 		m.close()
 		return nil, fmt.Errorf("prometheus: %w", err)
@@ -116,8 +106,11 @@ func (r *Runner) startMonitoring(ctx context.Context, log *slog.Logger) (*monito
 		m.close()
 		return nil, fmt.Errorf("prometheus targets: %w", err)
 	}
-	m.watch = prom.WatchAlerts(context.WithoutCancel(ctx), r.started)
+	m.watch = prom.WatchAlerts(context.WithoutCancel(ctx), started)
 	log.Info("prometheus up", "url", prom.URL(), "targets", len(targets), "scale", m.spec.Scale)
+	monCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopLatency = stop
+	go m.addLatencyRules(monCtx, log)
 	return m, nil
 }
 
@@ -125,7 +118,8 @@ func (r *Runner) startMonitoring(ctx context.Context, log *slog.Logger) (*monito
 // picks the SLO bucket from the exposed bounds and reloads the rules.
 func (m *monitoring) addLatencyRules(ctx context.Context, log *slog.Logger) {
 	defer close(m.latencyDone)
-	if m.spec.SLO.LatencyThreshold <= 0 {
+	_, threshold, ok := m.spec.SLO.LatencyObjective()
+	if !ok {
 		return
 	}
 	metric := rules.DefaultMetrics.Latency
@@ -134,7 +128,7 @@ func (m *monitoring) addLatencyRules(ctx context.Context, log *slog.Logger) {
 	for {
 		bounds, err := m.prom.HistogramBuckets(ctx, metric)
 		if err == nil && len(bounds) > 0 {
-			b, err := rules.PickBucket(bounds, m.spec.SLO.LatencyThreshold)
+			b, err := rules.PickBucket(bounds, threshold)
 			if err != nil {
 				m.notes = append(m.notes, "latency SLO rules omitted: "+err.Error())
 				return
@@ -168,14 +162,14 @@ func (m *monitoring) addLatencyRules(ctx context.Context, log *slog.Logger) {
 }
 
 // await blocks on an alert state; a timeout is a failed step, not an error.
-func (m *monitoring) await(ctx context.Context, a *Await, within time.Duration) (ok bool, detail string, err error) {
+func (m *monitoring) await(ctx context.Context, a *plan.Await, within time.Duration) (ok bool, detail string, err error) {
 	var ev monitor.AlertEvent
 	switch a.Kind {
-	case AwaitAlertFiring:
+	case plan.AwaitAlertFiring:
 		ev, err = m.prom.AwaitFiring(ctx, a.Alert, within)
-	case AwaitAlertResolved:
+	case plan.AwaitAlertResolved:
 		ev, err = m.prom.AwaitResolved(ctx, a.Alert, within)
-	case AwaitCondition:
+	case plan.AwaitCondition:
 		return m.awaitCondition(ctx, a.Query, within)
 	default:
 		return false, "", fmt.Errorf("await %s: not a monitoring await", a.Kind)
@@ -226,10 +220,12 @@ func (m *monitoring) awaitCondition(ctx context.Context, q string, within time.D
 
 // finish stops watching and returns the report's alerts (with the delay
 // from the fault that preceded each), Prometheus's SLO view, and notes.
-func (m *monitoring) finish(ctx context.Context, from, to time.Time, events []uptime.Event, spec *Plan) ([]reports.Alert, []reports.SLOResult, []string) {
+func (m *monitoring) finish(ctx context.Context, from, to time.Time, events []uptime.Event, spec *plan.Plan) ([]reports.Alert, []reports.SLOResult, []string) {
+	defer m.close()
 	if m.stopLatency != nil {
 		m.stopLatency()
 		<-m.latencyDone
+		m.stopLatency = nil
 	}
 	recs := m.watch.Stop()
 	var notified map[string]bool
@@ -300,6 +296,11 @@ func lastFaultBefore(events []uptime.Event, t time.Time) (uptime.Event, bool) {
 }
 
 func (m *monitoring) close() {
+	if m.stopLatency != nil {
+		m.stopLatency()
+		<-m.latencyDone
+		m.stopLatency = nil
+	}
 	if m.prom != nil {
 		_ = m.prom.Close()
 	}
@@ -310,7 +311,7 @@ func (m *monitoring) close() {
 
 // checkExpectedAlerts fails a step whose expect.alert did not fire after
 // the step began.
-func checkExpectedAlerts(rep *reports.Report, p *Plan) {
+func checkExpectedAlerts(rep *reports.Report, p *plan.Plan) {
 	for i := range rep.Steps {
 		st := &rep.Steps[i]
 		step, ok := p.Step(st.Name)

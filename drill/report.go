@@ -10,40 +10,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/aiuptime/aiuptime/chaos/network"
+	"github.com/aiuptime/aiuptime/drill/plan"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/slo"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/uptime"
 )
-
-// SLOSpec maps the plan's slo block onto the slo package's spec.
-func (p *Plan) SLOSpec() slo.Spec {
-	in := p.SLO
-	var out slo.Spec
-	if in.Availability != nil {
-		v := slo.Percent(in.Availability.Fraction())
-		out.Availability = &v
-	}
-	if in.ErrorRate != nil {
-		v := slo.Percent(in.ErrorRate.Fraction())
-		out.ErrorRate = &v
-	}
-	out.LatencyP95 = slo.Duration(in.LatencyP95.D())
-	out.LatencyP99 = slo.Duration(in.LatencyP99.D())
-	out.RecoveryTime = slo.Duration(in.RecoveryTime.D())
-	out.TTFTP95 = slo.Duration(in.TTFTP95.D())
-	out.Throughput = in.Throughput
-	if g := in.Goodput; g != nil {
-		gs := &slo.GoodputSpec{TTFT: slo.Duration(g.TTFT.D()), TPOT: slo.Duration(g.TPOT.D()),
-			Latency: slo.Duration(g.Latency.D()), MinRPS: g.MinRPS}
-		if g.Attainment != nil {
-			v := slo.Percent(g.Attainment.Fraction())
-			gs.Attainment = &v
-		}
-		out.Goodput = gs
-	}
-	return out
-}
 
 // secs converts a duration to seconds for the report.
 func secs(d time.Duration) float64 { return d.Seconds() }
@@ -52,8 +25,10 @@ func quantiles(d uptime.Dist) reports.Quantiles {
 	return reports.Quantiles{P50: secs(d.P50), P95: secs(d.P95), P99: secs(d.P99)}
 }
 
-// buildReport assembles the report from the analysis and the run's records.
-func (r *Runner) buildReport(a *uptime.Analysis, before, after []stack.Version) (*reports.Report, []slo.Result, error) {
+// buildReport assembles the report from the analysis, the run's records
+// and (when monitoring ran) Prometheus's alerts and SLO view, which it
+// stops.
+func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, after []stack.Version) *reports.Report {
 	rep := &reports.Report{
 		SchemaVersion: reports.SchemaVersion,
 		Plan:          r.plan.Name,
@@ -79,25 +54,6 @@ func (r *Runner) buildReport(a *uptime.Analysis, before, after []stack.Version) 
 		rep.Outages = append(rep.Outages, reports.Outage{Start: o.Start, End: o.End, DurationSeconds: secs(o.Duration), Cause: o.Cause})
 	}
 	r.fillSteps(rep, a)
-
-	spec := r.plan.SLOSpec()
-	results, err := slo.Evaluate(a, spec.Objectives())
-	for _, s := range results {
-		res := reports.SLOResult{Name: s.Name, Target: s.Target, Actual: s.Actual, Compliant: s.Compliant, Op: sloOp(s.Kind), Unit: sloUnit(s.Kind)}
-		if s.Kind != slo.KindThroughput {
-			bc, br := s.BudgetConsumed, s.BurnRate
-			res.BudgetConsumed, res.BurnRate = &bc, &br
-		}
-		rep.SLO = append(rep.SLO, res)
-	}
-	rep.Grade = slo.Grade(a.Availability.RequestBased)
-	rep.Services = serviceVersions(before, after, r.stack)
-	rep.Capabilities = r.capabilities()
-	if a.TTFT.Count == 0 {
-		rep.Capabilities.Notes = append(rep.Capabilities.Notes,
-			"TTFT not measured: no successful streamed request (the probe streams only in mode: stream); ttft_seconds are 0")
-	}
-	rep.Timeline = r.timeline(a)
 	for _, out := range r.outcomes {
 		if out.Rollout != nil {
 			rep.Rollouts = append(rep.Rollouts, *out.Rollout)
@@ -106,7 +62,51 @@ func (r *Runner) buildReport(a *uptime.Analysis, before, after []stack.Version) 
 			rep.DR = mergeDR(rep.DR, out.DR)
 		}
 	}
-	return rep, results, err
+	r.judge(rep, a)
+	rep.Grade = slo.Grade(a.Availability.RequestBased)
+	rep.Services = serviceVersions(ctx, before, after, r.stack)
+	rep.Capabilities = r.capabilities()
+	if a.TTFT.Count == 0 {
+		rep.Capabilities.Notes = append(rep.Capabilities.Notes,
+			"TTFT not measured: no successful streamed request (the probe streams only in mode: stream); ttft_seconds are 0")
+	}
+	rep.Timeline = r.timeline(a)
+	if r.mon != nil {
+		alerts, view, notes := r.mon.finish(context.WithoutCancel(ctx), a.Start, a.End, a.Events, r.plan)
+		rep.Alerts, rep.SLOPrometheus = alerts, view
+		rep.Capabilities.Prometheus = true
+		rep.Capabilities.Notes = append(rep.Capabilities.Notes, notes...)
+		checkExpectedAlerts(rep, r.plan)
+	}
+	return rep
+}
+
+// judge evaluates the plan's objectives: the probe's analysis, and the RTO
+// and RPO a restore measured.
+func (r *Runner) judge(rep *reports.Report, a *uptime.Analysis) {
+	var rto, rpo *time.Duration
+	if dr := rep.DR; dr != nil {
+		if dr.RTOSeconds != nil {
+			d := time.Duration(*dr.RTOSeconds * float64(time.Second))
+			rto = &d
+		}
+		if dr.RPOSeconds != nil {
+			d := time.Duration(*dr.RPOSeconds * float64(time.Second))
+			rpo = &d
+		}
+	}
+	results, err := slo.Evaluate(a, r.plan.SLO.Objectives(), slo.WithDR(rto, rpo))
+	if err != nil {
+		r.o.log.Warn("slo evaluation", "err", err)
+	}
+	for _, s := range results {
+		res := reports.SLOResult{Name: s.Name, Target: s.Target, Actual: s.Actual, Compliant: s.Compliant, Op: sloOp(s.Kind), Unit: sloUnit(s.Kind)}
+		if s.Kind != slo.KindThroughput {
+			bc, br := s.BudgetConsumed, s.BurnRate
+			res.BudgetConsumed, res.BurnRate = &bc, &br
+		}
+		rep.SLO = append(rep.SLO, res)
+	}
 }
 
 func sloOp(k slo.Kind) string {
@@ -165,7 +165,7 @@ func (r *Runner) fillSteps(rep *reports.Report, a *uptime.Analysis) {
 	for _, s := range steps {
 		rs := reports.Step{Name: s.step.Name, Kind: stepKind(s), Target: s.target, StartedAt: s.start, FinishedAt: s.end,
 			Status: s.status, Error: s.err, Mechanism: s.mechanism}
-		if s.kind == StepFault || s.kind == StepAction {
+		if s.kind == plan.StepFault || s.kind == plan.StepAction {
 			if rv, ok := rec[s.step.Name]; ok {
 				v := secs(rv.Time)
 				rs.RecoverySeconds = &v
@@ -184,11 +184,11 @@ func (r *Runner) fillSteps(rep *reports.Report, a *uptime.Analysis) {
 // "await:recovered", "wait", "revert".
 func stepKind(s stepRecord) string {
 	switch s.kind {
-	case StepFault:
+	case plan.StepFault:
 		return s.kind + ":" + s.step.Fault
-	case StepAction:
+	case plan.StepAction:
 		return s.kind + ":" + s.step.Action
-	case StepAwait:
+	case plan.StepAwait:
 		return s.kind + ":" + s.step.Await.Kind
 	}
 	return s.kind
@@ -220,7 +220,7 @@ func (r *Runner) deviation(s stepRecord, rec map[string]uptime.Recovery, a *upti
 	return strings.Join(devs, "; ")
 }
 
-func serviceVersions(before, after []stack.Version, st stack.Stack) []reports.Service {
+func serviceVersions(ctx context.Context, before, after []stack.Version, st stack.Stack) []reports.Service {
 	idx := map[string]int{}
 	var out []reports.Service
 	add := func(v stack.Version, isAfter bool) {
@@ -242,7 +242,7 @@ func serviceVersions(before, after []stack.Version, st stack.Stack) []reports.Se
 	for _, v := range after {
 		add(v, true)
 	}
-	if svcs, err := st.Services(context.Background()); err == nil {
+	if svcs, err := st.Services(context.WithoutCancel(ctx)); err == nil {
 		for _, s := range svcs {
 			if i, ok := idx[s.Name]; ok {
 				out[i].URL, out[i].Image = s.URL, s.Image
@@ -252,35 +252,34 @@ func serviceVersions(before, after []stack.Version, st stack.Stack) []reports.Se
 	return out
 }
 
+// capabilities says what the kernel and the stack allowed for this run, and
+// the fallbacks used.
 func (r *Runner) capabilities() reports.Capabilities {
-	c := reports.Capabilities{Netem: r.caps.Netem, Nftables: r.caps.Nftables, StackKind: r.stack.Kind(), GPU: "simulated (fixture nvidia-smi shim)"}
+	c := reports.Capabilities{Netem: r.kernel.Netem, Nftables: r.kernel.Nftables, StackKind: r.stack.Kind()}
 	var hasProxy bool
-	if cr, ok := r.stack.(stack.CapabilityReporter); ok {
-		sc := cr.Capabilities()
-		hasProxy = sc.Proxy
-		c.Extra = map[string]string{"proxy_mode": sc.ProxyMode, "disk_full": fmt.Sprint(sc.DiskFull)}
-		if sc.DiskFullDetail != "" {
-			c.Extra["disk_full_detail"] = sc.DiskFullDetail
+	if sr, ok := r.stack.(stack.SetupReporter); ok {
+		su := sr.Setup()
+		hasProxy, c.GPU = su.Proxy, su.GPU
+		c.Extra = map[string]string{"proxy_mode": su.ProxyMode, "disk_full": fmt.Sprint(su.DiskFull)}
+		if su.DiskFullDetail != "" {
+			c.Extra["disk_full_detail"] = su.DiskFullDetail
 		}
 	}
-	if m, err := r.caps.DelayMechanism(hasProxy); err == nil {
+	if m, err := network.DelayMechanism(r.kernel, hasProxy); err == nil {
 		c.LatencyMechanism = m
 	} else {
 		c.LatencyMechanism = "none"
 		c.Notes = append(c.Notes, "latency faults unavailable: "+err.Error())
 	}
-	if m, err := r.caps.LossMechanism(); err == nil {
+	if m, err := network.LossMechanism(r.kernel); err == nil {
 		c.LossMechanism = m
 	}
-	if !r.caps.Netem {
-		reason := r.caps.Errors["netem"]
+	if !r.kernel.Netem {
+		reason := r.kernel.Why("netem")
 		if reason == "" {
 			reason = "sch_netem missing"
 		}
 		c.Notes = append(c.Notes, fmt.Sprintf("kernel lacks netem (%s): latency via %s, loss via %s", reason, c.LatencyMechanism, c.LossMechanism))
-	}
-	if r.stack.Kind() != "containers" {
-		c.GPU = ""
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiuptime/aiuptime/drill/plan"
 	"github.com/aiuptime/aiuptime/probe"
 	"github.com/aiuptime/aiuptime/uptime"
 )
@@ -58,7 +59,7 @@ func TestTrafficLogStatsByBackend(t *testing.T) {
 }
 
 func TestPlanSLOAndRulesMapping(t *testing.T) {
-	p, err := ParsePlan("m.yaml", []byte(`name: m
+	p, err := plan.Parse("m.yaml", []byte(`name: m
 slo: {availability: 99.5, error_rate: "1%", latency_p95: 2s, goodput: {ttft: 500ms, attainment: 90}}
 monitoring: {window_scale: 0.0005, thresholds: {latency_p95: 5s, error_rate: 5%}}
 steps:
@@ -68,18 +69,19 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := p.SLOSpec()
+	spec := p.SLO
 	if spec.Availability.Fraction() != 0.995 || spec.ErrorRate.Fraction() != 0.01 || spec.LatencyP95.D() != 2*time.Second {
 		t.Errorf("slo spec %+v", spec)
 	}
 	if spec.Goodput == nil || spec.Goodput.TTFT.D() != 500*time.Millisecond || spec.Goodput.Attainment.Fraction() != 0.9 {
 		t.Errorf("goodput %+v", spec.Goodput)
 	}
-	rs := p.rulesSpec()
+	rs := rulesSpec(p)
 	if rs.Scale != 2000 { // a multiplier of 0.0005 divides windows by 2000
 		t.Errorf("scale %v, want 2000", rs.Scale)
 	}
-	if rs.SLO.Availability != 0.995 || rs.SLO.LatencyThreshold != 2*time.Second || rs.SLO.LatencyPercentile != 0.95 {
+	pc, threshold, ok := rs.SLO.LatencyObjective()
+	if rs.Name != "m" || rs.SLO.ErrorBudget() > 0.0051 || rs.SLO.ErrorBudget() < 0.0049 || !ok || threshold != 2*time.Second || pc != 0.95 {
 		t.Errorf("rules SLO %+v", rs.SLO)
 	}
 	if rs.Thresholds.LatencyP95 != 5*time.Second || rs.Thresholds.ErrorRate != 0.05 {

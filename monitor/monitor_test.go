@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/aiuptime/aiuptime/monitor/rules"
+	"github.com/aiuptime/aiuptime/slo"
+	"github.com/aiuptime/aiuptime/units"
 )
 
 func TestMissingBinaryTellsHowToInstall(t *testing.T) {
@@ -34,7 +36,7 @@ func TestMissingBinaryTellsHowToInstall(t *testing.T) {
 }
 
 func TestCheckRulesNamesRejectedRule(t *testing.T) {
-	res, err := rules.Generate(rules.Spec{SLO: rules.SLO{Availability: 0.999}, Scale: 720})
+	res, err := rules.Generate(rules.Spec{SLO: availability(0.999), Scale: 720})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func TestRuleSemanticsWithPromtool(t *testing.T) {
 		t.Fatalf("promtool: %v (apt-get install prometheus)", err)
 	}
 	res, err := rules.Generate(rules.Spec{
-		SLO:        rules.SLO{Name: "gw", Availability: 0.99, LatencyThreshold: time.Second, LatencyPercentile: 0.95},
+		Name: "gw", SLO: slo.Spec{Availability: pct(0.99), LatencyP95: units.Duration(time.Second)},
 		Thresholds: rules.Thresholds{LatencyP95: 1500 * time.Millisecond},
 		Scale:      720, LatencyBucket: 1,
 	})
@@ -254,7 +256,7 @@ func TestPrometheusAlertsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := rules.Generate(rules.Spec{SLO: rules.SLO{Availability: 0.99}, Scale: 720})
+	res, err := rules.Generate(rules.Spec{SLO: availability(0.99), Scale: 720})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,3 +379,7 @@ func awaitView(ctx context.Context, p *Prometheus, from, to time.Time) (PromView
 		}
 	}
 }
+
+func pct(f float64) *units.Percent { p := units.Percent(f); return &p }
+
+func availability(f float64) slo.Spec { return slo.Spec{Availability: pct(f)} }

@@ -111,6 +111,21 @@ func (v *validator) check(s map[string]any, x any, at string) []string {
 			fail("fewer than %v items", n)
 		}
 	}
+	if c, ok := s["const"]; ok && c != x {
+		fail("%v is not %v", x, c)
+	}
+	for _, sub := range asList(s["allOf"]) {
+		sm := sub.(map[string]any)
+		if cond, ok := sm["if"].(map[string]any); ok {
+			if len(v.check(cond, x, at)) == 0 {
+				if then, ok := sm["then"].(map[string]any); ok {
+					errs = append(errs, v.check(then, x, at)...)
+				}
+			}
+			continue
+		}
+		errs = append(errs, v.check(sm, x, at)...)
+	}
 	if one := asList(s["oneOf"]); len(one) > 0 {
 		matched := 0
 		for _, o := range one {
@@ -177,6 +192,9 @@ func TestSchemaRejectsBadPlans(t *testing.T) {
 		"bad probe mode": "name: x\nprobe: {mode: ping}\nsteps: [{name: a, wait: 1s}]\n",
 		"bad await":      "name: x\nsteps: [{name: a, await: sunrise, timeout: 1s}]\n",
 		"step key typo":  "name: x\nsteps: [{name: a, wait: 1s, timout: 1s}]\n",
+		"unknown param":  "name: x\nsteps: [{name: a, fault: network-delay, target: m, params: {delay: 1s, jiter: 1ms}}]\n",
+		"missing param":  "name: x\nsteps: [{name: a, fault: network-loss, target: m}]\n",
+		"bad enum param": "name: x\nsteps: [{name: a, fault: disk-wipe, target: m, params: {volume: tmp}}]\n",
 	} {
 		if errs := v.check(v.root, yamlToAny(t, []byte(src)), "$"); len(errs) == 0 {
 			t.Errorf("%s: schema accepts\n%s", name, src)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,6 +41,25 @@ func (d Deployment) Weight() float64 {
 func (d Deployment) APIBase() string {
 	s, _ := d.LitellmParams["api_base"].(string)
 	return s
+}
+
+// StatusError is an admin API answer that is not 2xx.
+type StatusError struct {
+	Method, Path string
+	Status       int
+	// Body is the start of the answer (at most 300 bytes).
+	Body string
+}
+
+// Error describes the answer.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: status %d: %s", e.Method, e.Path, e.Status, e.Body)
+}
+
+// IsStatus reports whether err holds a *StatusError with the status code.
+func IsStatus(err error, status int) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == status
 }
 
 // Admin is a client of the LiteLLM proxy admin API (master key):
@@ -84,7 +104,7 @@ func (a *Admin) do(ctx context.Context, method, path string, body, out any) erro
 		return fmt.Errorf("%s %s: read: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(b[:min(len(b), 300)])))
+		return &StatusError{Method: method, Path: path, Status: resp.StatusCode, Body: strings.TrimSpace(string(b[:min(len(b), 300)]))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

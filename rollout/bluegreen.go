@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -148,8 +149,19 @@ func (r *Rollouter) BlueGreen(ctx context.Context, rel Release, rollbackAfter ti
 // never empty. Deployments already present or absent are fine.
 func (r *Rollouter) swap(ctx context.Context, in, out []Deployment) error {
 	var errs []error
+	present, err := r.admin.Models(ctx)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, d := range present {
+		have[d.ID()] = true
+	}
 	for _, d := range in {
-		if err := r.readd(ctx, d); err != nil && !strings.Contains(err.Error(), "already exists") {
+		if have[d.ID()] {
+			continue
+		}
+		if err := r.readd(ctx, d); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -157,7 +169,7 @@ func (r *Rollouter) swap(ctx context.Context, in, out []Deployment) error {
 		return errors.Join(errs...)
 	}
 	for _, d := range out {
-		if err := r.admin.Delete(ctx, d.ID()); err != nil && !strings.Contains(err.Error(), "status 404") {
+		if err := r.admin.Delete(ctx, d.ID()); err != nil && !IsStatus(err, http.StatusNotFound) {
 			errs = append(errs, err)
 		}
 	}

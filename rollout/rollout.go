@@ -36,8 +36,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/client"
-
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
 )
@@ -110,7 +108,6 @@ type Option func(*options) error
 
 type options struct {
 	log          *slog.Logger
-	docker       client.APIClient
 	traffic      TrafficFunc
 	drainTimeout time.Duration
 	healthTO     time.Duration
@@ -120,12 +117,6 @@ type options struct {
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.log = l; return nil } }
-
-// WithDocker sets the Docker client used to check that a target image exists
-// before anything is touched.
-func WithDocker(c client.APIClient) Option {
-	return func(o *options) error { o.docker = c; return nil }
-}
 
 // WithTraffic sets the probe results source (failed requests, canary analysis).
 func WithTraffic(f TrafficFunc) Option { return func(o *options) error { o.traffic = f; return nil } }
@@ -160,9 +151,7 @@ type Rollouter struct {
 func New(ctx context.Context, st stack.Stack, opts ...Option) (*Rollouter, error) {
 	o := options{log: slog.New(slog.DiscardHandler), drainTimeout: DefaultDrainTimeout,
 		healthTO: 2 * time.Minute, prompt: DefaultGoldenPrompt}
-	if k, ok := st.(interface{ ModelAPIKey() string }); ok {
-		o.modelKey = k.ModelAPIKey()
-	}
+	o.modelKey = stack.ModelAPIKey(st)
 	for _, f := range opts {
 		if err := f(&o); err != nil {
 			return nil, fmt.Errorf("rollout option: %w", err)
@@ -252,14 +241,16 @@ func (r *Rollouter) checkRelease(ctx context.Context, rel Release) error {
 	if r.rep == nil {
 		return fmt.Errorf("%s stack: %w", r.st.Kind(), ErrUnsupported)
 	}
-	if rel.Image == "" || r.o.docker == nil {
+	ic, ok := r.st.(stack.ImageChecker)
+	if rel.Image == "" || !ok {
 		return nil
 	}
-	if _, err := r.o.docker.ImageInspect(ctx, rel.Image); err != nil {
-		if client.IsErrNotFound(err) {
-			return fmt.Errorf("target image %q: %w (the stack was not touched)", rel.Image, ErrImageNotFound)
-		}
-		return fmt.Errorf("inspect target image %q: %w", rel.Image, err)
+	exists, err := ic.ImageExists(ctx, rel.Image)
+	if err != nil {
+		return fmt.Errorf("check target image %q: %w", rel.Image, err)
+	}
+	if !exists {
+		return fmt.Errorf("target image %q: %w (the stack was not touched)", rel.Image, ErrImageNotFound)
 	}
 	return nil
 }

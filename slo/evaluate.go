@@ -41,8 +41,18 @@ type Result struct {
 type Option func(*evalOptions) error
 
 type evalOptions struct {
-	scale   float64
-	windows []AlertWindow
+	scale    float64
+	windows  []AlertWindow
+	rto, rpo *time.Duration
+}
+
+// WithDR gives the RTO and RPO a restore measured (nil: not measured), for
+// rto and rpo objectives.
+func WithDR(rto, rpo *time.Duration) Option {
+	return func(o *evalOptions) error {
+		o.rto, o.rpo = rto, rpo
+		return nil
+	}
 }
 
 // WithTimeScale divides the alert windows by f, so a 30-day policy can be
@@ -79,7 +89,7 @@ func Evaluate(a *uptime.Analysis, objectives []Objective, opts ...Option) ([]Res
 		if err := obj.Validate(); err != nil {
 			return nil, fmt.Errorf("evaluate slo: %w", err)
 		}
-		out = append(out, evaluate(a, obj, windows))
+		out = append(out, evaluate(a, obj, o, windows))
 	}
 	return out, nil
 }
@@ -107,24 +117,50 @@ func burn(bad, allowed float64) float64 {
 
 const eps = 1e-12
 
-func evaluate(a *uptime.Analysis, obj Objective, windows []AlertWindow) Result {
-	r := Result{Name: obj.Name, Kind: obj.Kind, Target: obj.Target, Percentile: obj.Percentile}
-	if r.Name == "" {
-		r.Name = string(obj.Kind)
+// judge holds one objective's evaluation under way.
+type judge struct {
+	a     *uptime.Analysis
+	obj   Objective
+	r     Result
+	scale float64
+}
+
+// budget records the burn rate and the budget it consumed over the span.
+func (j *judge) budget(bad, allowed float64) {
+	j.r.BurnRate = burn(bad, allowed)
+	j.r.BudgetConsumed = j.r.BurnRate * j.scale
+}
+
+// noData marks the result as not measured, saying why.
+func (j *judge) noData(detail string) {
+	j.r.NoData, j.r.Detail = true, detail
+}
+
+func evaluate(a *uptime.Analysis, obj Objective, o evalOptions, windows []AlertWindow) Result {
+	j := &judge{a: a, obj: obj, r: Result{Name: obj.Name, Kind: obj.Kind, Target: obj.Target, Percentile: obj.Percentile}, scale: 1}
+	if j.r.Name == "" {
+		j.r.Name = string(obj.Kind)
 	}
-	scale := 1.0
 	if obj.Period > 0 {
-		scale = float64(a.Span) / float64(obj.Period)
+		j.scale = float64(a.Span) / float64(obj.Period)
 	}
-	budget := func(bad, allowed float64) {
-		r.BurnRate = burn(bad, allowed)
-		r.BudgetConsumed = r.BurnRate * scale
+	switch {
+	case obj.Kind == KindRTO || obj.Kind == KindRPO:
+		j.dr(o)
+	case a.Total == 0 && obj.Kind != KindRecoveryTime:
+		j.noData("no requests were measured")
+	default:
+		j.measured(windows)
 	}
-	if a.Total == 0 && obj.Kind != KindRecoveryTime {
-		r.NoData, r.Detail = true, "no requests were measured"
-		r.BudgetRemaining = 1
-		return r
+	if j.r.NoData {
+		j.r.BudgetConsumed = 0
 	}
+	j.r.BudgetRemaining = 1 - j.r.BudgetConsumed
+	return j.r
+}
+
+func (j *judge) measured(windows []AlertWindow) {
+	a, obj, r := j.a, j.obj, &j.r
 	switch obj.Kind {
 	case KindAvailability:
 		r.Actual = a.Availability.RequestBased
@@ -133,38 +169,18 @@ func evaluate(a *uptime.Analysis, obj Objective, windows []AlertWindow) Result {
 			r.Actual, what = a.Availability.TimeBased, "time-based"
 		}
 		r.Compliant = r.Actual+eps >= obj.Target
-		budget(1-r.Actual, 1-obj.Target)
+		j.budget(1-r.Actual, 1-obj.Target)
 		r.Alerts = alerts(a, 1-obj.Target, windows)
 		r.Detail = fmt.Sprintf("%s availability %.4f%% vs objective %.4f%% (%d of %d requests failed)",
 			what, 100*r.Actual, 100*obj.Target, a.Failed, a.Total)
 	case KindErrorRate:
 		r.Actual = float64(a.Failed) / float64(a.Total)
 		r.Compliant = r.Actual <= obj.Target+eps
-		budget(r.Actual, obj.Target)
+		j.budget(r.Actual, obj.Target)
 		r.Alerts = alerts(a, obj.Target, windows)
 		r.Detail = fmt.Sprintf("error rate %.4f%% vs at most %.4f%%", 100*r.Actual, 100*obj.Target)
 	case KindLatency, KindTTFT:
-		// Latency is judged over every request, failures at their time to
-		// fail: a timeout is what the user felt, and judging survivors only
-		// would hide exactly the requests an outage hurt. TTFT exists only
-		// for requests that produced a token.
-		m, what, over := uptime.MetricLatency, "latency", "requests"
-		if obj.Kind == KindTTFT {
-			over = "successful requests"
-			m, what = uptime.MetricTTFT, "TTFT"
-		}
-		if a.Count(m) == 0 {
-			r.NoData = true
-			r.Detail = fmt.Sprintf("no %s samples (no successful requests, or a non-streaming probe)", what)
-			r.BudgetRemaining = 1
-			return r
-		}
-		limit := time.Duration(obj.Target * float64(time.Second))
-		r.Actual = a.Quantile(m, obj.Percentile).Seconds()
-		r.Compliant = r.Actual <= obj.Target+eps
-		budget(a.FractionAbove(m, limit), 1-obj.Percentile)
-		r.Detail = fmt.Sprintf("%s %s %.3fs vs at most %.3fs over %d %s (%d failed, %d incomplete)",
-			what, pName(obj.Percentile), r.Actual, obj.Target, a.Count(m), over, a.E2E.Failed, a.E2E.Incomplete)
+		j.percentile()
 	case KindThroughput:
 		r.Actual = a.GoodThroughput
 		r.Compliant = r.Actual+eps >= obj.Target
@@ -174,29 +190,66 @@ func evaluate(a *uptime.Analysis, obj Objective, windows []AlertWindow) Result {
 		r.Compliant = r.Actual <= obj.Target+eps
 		r.BudgetConsumed = r.Actual / obj.Target
 		r.Detail = fmt.Sprintf("longest outage %.3fs vs at most %.3fs (%d outages)", r.Actual, obj.Target, len(a.Outages))
-	case KindGoodputRate:
-		if a.Goodput.Criteria.IsZero() {
-			r.NoData = true
-			r.Detail = "no goodput criteria were set on the analysis"
-			r.BudgetRemaining = 1
-			return r
-		}
+	case KindGoodputRate, KindGoodput:
+		j.goodput()
+	}
+}
+
+// percentile judges a latency or TTFT percentile. Latency is judged over
+// every request, failures at their time to fail: a timeout is what the user
+// felt, and judging survivors only would hide exactly the requests an
+// outage hurt. TTFT exists only for requests that produced a token.
+func (j *judge) percentile() {
+	a, obj, r := j.a, j.obj, &j.r
+	m, what, over := uptime.MetricLatency, "latency", "requests"
+	if obj.Kind == KindTTFT {
+		over = "successful requests"
+		m, what = uptime.MetricTTFT, "TTFT"
+	}
+	if a.Count(m) == 0 {
+		j.noData(fmt.Sprintf("no %s samples (no successful requests, or a non-streaming probe)", what))
+		return
+	}
+	limit := time.Duration(obj.Target * float64(time.Second))
+	r.Actual = a.Quantile(m, obj.Percentile).Seconds()
+	r.Compliant = r.Actual <= obj.Target+eps
+	j.budget(a.FractionAbove(m, limit), 1-obj.Percentile)
+	r.Detail = fmt.Sprintf("%s %s %.3fs vs at most %.3fs over %d %s (%d failed, %d incomplete)",
+		what, pName(obj.Percentile), r.Actual, obj.Target, a.Count(m), over, a.E2E.Failed, a.E2E.Incomplete)
+}
+
+func (j *judge) goodput() {
+	a, obj, r := j.a, j.obj, &j.r
+	if a.Goodput.Criteria.IsZero() {
+		j.noData("no goodput criteria were set on the analysis")
+		return
+	}
+	if obj.Kind == KindGoodputRate {
 		r.Actual = a.Goodput.PerSecond
 		r.Compliant = r.Actual+eps >= obj.Target
 		r.Detail = fmt.Sprintf("%.2f requests/s met the goodput criteria vs at least %.2f", r.Actual, obj.Target)
-	case KindGoodput:
-		if a.Goodput.Criteria.IsZero() {
-			r.NoData = true
-			r.Detail = "no goodput criteria were set on the analysis"
-			r.BudgetRemaining = 1
-			return r
-		}
-		r.Actual = a.Goodput.Attainment
-		r.Compliant = r.Actual+eps >= obj.Target
-		budget(1-r.Actual, 1-obj.Target)
-		r.Detail = fmt.Sprintf("%.4f%% of requests met the goodput criteria vs at least %.4f%% (%.2f good/s)",
-			100*r.Actual, 100*obj.Target, a.Goodput.PerSecond)
+		return
 	}
-	r.BudgetRemaining = 1 - r.BudgetConsumed
-	return r
+	r.Actual = a.Goodput.Attainment
+	r.Compliant = r.Actual+eps >= obj.Target
+	j.budget(1-r.Actual, 1-obj.Target)
+	r.Detail = fmt.Sprintf("%.4f%% of requests met the goodput criteria vs at least %.4f%% (%.2f good/s)",
+		100*r.Actual, 100*obj.Target, a.Goodput.PerSecond)
+}
+
+// dr judges an RTO or RPO objective against the restore's measurement.
+func (j *judge) dr(o evalOptions) {
+	obj, r := j.obj, &j.r
+	got, what := o.rto, "RTO"
+	if obj.Kind == KindRPO {
+		got, what = o.rpo, "RPO"
+	}
+	if got == nil {
+		j.noData("no restore measured a " + what + " in this run")
+		return
+	}
+	r.Actual = got.Seconds()
+	r.Compliant = r.Actual <= obj.Target+eps
+	r.BudgetConsumed = r.Actual / obj.Target
+	r.Detail = fmt.Sprintf("%s %.3fs vs at most %.3fs", what, r.Actual, obj.Target)
 }

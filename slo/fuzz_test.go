@@ -10,7 +10,7 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add("availability: 99.0\nlatency_p95: 2s\nerror_rate: 1%\n")
 	f.Add("goodput: {ttft: 500ms, tpot: 50ms, attainment: \"95%\", min_rps: 5}\n")
 	f.Add("{\"availability\": \"99.9%\", \"throughput\": 10}")
-	f.Add("recovery_time: 15\nttft_p95: 0.5\n")
+	f.Add("recovery_time: 15s\nttft_p95: 500ms\nrto: 1m\nrpo: 5m\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		s, err := slo.ParseSpec([]byte(in))
 		if err != nil {

@@ -34,6 +34,12 @@ const (
 	// KindGoodputRate: requests per second meeting the goodput criteria
 	// must be at least Target.
 	KindGoodputRate Kind = "goodput_rate"
+	// KindRTO: a restore's time from disaster to serving again must be at
+	// most Target seconds.
+	KindRTO Kind = "rto"
+	// KindRPO: the data a restore lost, in time, must be at most Target
+	// seconds.
+	KindRPO Kind = "rpo"
 )
 
 // The seed's objectives and alert thresholds.
@@ -111,6 +117,16 @@ func GoodputRate(min float64) Objective {
 	return Objective{Name: "goodput_rate", Kind: KindGoodputRate, Target: min}
 }
 
+// RTO returns a recovery time objective for DR restores.
+func RTO(max time.Duration) Objective {
+	return Objective{Name: "rto", Kind: KindRTO, Target: max.Seconds()}
+}
+
+// RPO returns a recovery point objective for DR restores.
+func RPO(max time.Duration) Objective {
+	return Objective{Name: "rpo", Kind: KindRPO, Target: max.Seconds()}
+}
+
 // Defaults returns the seed's objectives: 99.9 %, p95 2 s, 0.1 %, 1000 req/s.
 func Defaults() []Objective {
 	return []Objective{Availability(DefaultAvailability), Latency(0.95, DefaultLatencyP95),
@@ -146,7 +162,7 @@ func (o Objective) Validate() error {
 			return fmt.Errorf("objective %s: percentile %v must be in (0, 1)", o.Name, o.Percentile)
 		}
 		fallthrough
-	case KindRecoveryTime, KindThroughput, KindGoodputRate:
+	case KindRecoveryTime, KindThroughput, KindGoodputRate, KindRTO, KindRPO:
 		if !(o.Target > 0) {
 			return fmt.Errorf("objective %s: target %v must be positive", o.Name, o.Target)
 		}

@@ -270,15 +270,15 @@ slo:
 
 func TestSpecErrorsNameTheField(t *testing.T) {
 	for in, want := range map[string]string{
-		"availability: 101":             "slo.availability: percentage 101 is out of range",
-		"error_rate: lots":              `slo.error_rate: invalid percentage "lots"`,
-		"latency_p95: fast":             `slo.latency_p95: invalid duration "fast"`,
-		"latncy_p95: 2s":                "slo.latncy_p95: unknown field",
-		"throughput: -1":                "slo.throughput: invalid throughput",
-		"goodput: {ttft: soon}":         `slo.goodput.ttft: invalid duration "soon"`,
-		"goodput: {attainment: 95%}":    "slo.goodput: set at least one of ttft, tpot, latency",
-		"goodput: {ttft: 1s, bogus: 1}": "slo.goodput.bogus: unknown field",
-		"recovery_time: 0s":             "slo.recovery_time: duration 0s must be positive",
+		"availability: 101":             "slo:1:15: availability: percentage 101 is out of range",
+		"error_rate: lots":              `slo:1:13: error_rate: invalid percentage "lots"`,
+		"latency_p95: fast":             `slo:1:14: latency_p95: invalid duration "fast"`,
+		"latncy_p95: 2s":                `slo:1:1: latncy_p95: unknown key "latncy_p95"`,
+		"throughput: -1":                "slo:1:13: throughput: must be positive, got -1",
+		"goodput: {ttft: soon}":         `slo:1:17: goodput.ttft: invalid duration "soon"`,
+		"goodput: {attainment: 95%}":    "slo:1:11: goodput: set at least one of ttft, tpot, latency",
+		"goodput: {ttft: 1s, bogus: 1}": `slo:1:21: goodput.bogus: unknown key "bogus"`,
+		"recovery_time: 15":             `slo:1:16: recovery_time: invalid duration "15": a bare number has no unit`,
 	} {
 		_, err := slo.ParseSpec([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -1,164 +1,18 @@
 package slo
 
 import (
-	"encoding/json"
+	"embed"
 	"fmt"
-	"math"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
+	"github.com/aiuptime/aiuptime/internal/typedocs"
+	"github.com/aiuptime/aiuptime/internal/yamldoc"
+	"github.com/aiuptime/aiuptime/units"
 	"github.com/aiuptime/aiuptime/uptime"
 )
 
-// Percent is a fraction 0..1 written in plans as a percentage: 99.5,
-// "99.5%" and "1%" all read as percent.
-type Percent float64
-
-// Fraction returns the 0..1 value.
-func (p Percent) Fraction() float64 { return float64(p) }
-
-// String formats p as "99.5%".
-func (p Percent) String() string { return strconv.FormatFloat(float64(p)*100, 'f', -1, 64) + "%" }
-
-// MarshalJSON writes p as "99.5%".
-func (p Percent) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
-
-// MarshalYAML writes p as "99.5%".
-func (p Percent) MarshalYAML() (any, error) { return p.String(), nil }
-
-// UnmarshalJSON reads a number (percent) or a "N%" string.
-func (p *Percent) UnmarshalJSON(b []byte) error {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	f, err := parsePercent(v)
-	*p = Percent(f)
-	return err
-}
-
-// UnmarshalYAML reads a number (percent) or a "N%" string.
-func (p *Percent) UnmarshalYAML(b []byte) error {
-	var v any
-	if err := yamlUnmarshal(b, &v); err != nil {
-		return err
-	}
-	f, err := parsePercent(v)
-	*p = Percent(f)
-	return err
-}
-
-// Duration is a time.Duration written as "2s", "500ms" (or a number of
-// seconds).
-type Duration time.Duration
-
-// D returns the time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// String formats d like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes d as "2s".
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// MarshalYAML writes d as "2s".
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// UnmarshalJSON reads "2s" or a number of seconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	x, err := parseDuration(v)
-	*d = Duration(x)
-	return err
-}
-
-// UnmarshalYAML reads "2s" or a number of seconds.
-func (d *Duration) UnmarshalYAML(b []byte) error {
-	var v any
-	if err := yamlUnmarshal(b, &v); err != nil {
-		return err
-	}
-	x, err := parseDuration(v)
-	*d = Duration(x)
-	return err
-}
-
-// yamlUnmarshal is yaml.Unmarshal that turns a decoder panic (goccy/go-yaml
-// v1.18 panics on some malformed tagged input, found by fuzzing) into an
-// error.
-func yamlUnmarshal(b []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed yaml: %v", r)
-		}
-	}()
-	return yaml.Unmarshal(b, v)
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
-
-func parsePercent(v any) (float64, error) {
-	f, ok := number(v)
-	if !ok {
-		s, isStr := v.(string)
-		if !isStr {
-			return 0, fmt.Errorf("invalid percentage %v: want a number or \"N%%\"", v)
-		}
-		var err error
-		f, err = strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
-		if err != nil {
-			return 0, fmt.Errorf("invalid percentage %q", s)
-		}
-	}
-	if math.IsNaN(f) || f < 0 || f > 100 {
-		return 0, fmt.Errorf("percentage %v is out of range [0, 100]", f)
-	}
-	return f / 100, nil
-}
-
-func parseDuration(v any) (time.Duration, error) {
-	var d time.Duration
-	if f, ok := number(v); ok {
-		d = time.Duration(f * float64(time.Second))
-	} else if s, ok := v.(string); ok {
-		var err error
-		if d, err = time.ParseDuration(strings.TrimSpace(s)); err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-	} else {
-		return 0, fmt.Errorf("invalid duration %v: want e.g. \"2s\"", v)
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("duration %v must be positive", d)
-	}
-	return d, nil
-}
-
-// Spec is a plan's `slo:` block. Unset objectives are not judged.
+// Spec is a plan's `slo:` block: the objectives a drill is judged
+// against. Unset objectives are not judged.
 //
 //	slo:
 //	  availability: 99.0     # percent of requests ("99%" too)
@@ -169,163 +23,130 @@ func parseDuration(v any) (time.Duration, error) {
 //	  ttft_p95: 500ms
 //	  throughput: 10         # good requests per second
 //	  goodput: {ttft: 500ms, tpot: 50ms, latency: 2s, attainment: 95%, min_rps: 5}
+//	  rto: 60s               # DR drills: disaster to serving again
+//	  rpo: 5m                # DR drills: data a restore may lose, in time
 type Spec struct {
-	// Availability is the least fraction of requests that must succeed.
-	Availability *Percent `yaml:"availability,omitempty" json:"availability,omitempty"`
+	// Availability is the least fraction of probe requests that must succeed, in percent (99.0 or "99%").
+	Availability *units.Percent `yaml:"availability,omitempty" json:"availability,omitempty"`
 	// LatencyP95 is the largest allowed p95 end-to-end latency.
-	LatencyP95 Duration `yaml:"latency_p95,omitempty" json:"latency_p95,omitempty"`
+	LatencyP95 units.Duration `yaml:"latency_p95,omitempty" json:"latency_p95,omitempty"`
 	// LatencyP99 is the largest allowed p99 end-to-end latency.
-	LatencyP99 Duration `yaml:"latency_p99,omitempty" json:"latency_p99,omitempty"`
-	// ErrorRate is the largest allowed fraction of failed requests.
-	ErrorRate *Percent `yaml:"error_rate,omitempty" json:"error_rate,omitempty"`
+	LatencyP99 units.Duration `yaml:"latency_p99,omitempty" json:"latency_p99,omitempty"`
+	// ErrorRate is the largest allowed fraction of failed requests, in percent ("1%" or 1).
+	ErrorRate *units.Percent `yaml:"error_rate,omitempty" json:"error_rate,omitempty"`
 	// RecoveryTime is the longest outage allowed.
-	RecoveryTime Duration `yaml:"recovery_time,omitempty" json:"recovery_time,omitempty"`
-	// TTFTP95 is the largest allowed p95 time to first token.
-	TTFTP95 Duration `yaml:"ttft_p95,omitempty" json:"ttft_p95,omitempty"`
-	// Throughput is the least number of good requests per second.
+	RecoveryTime units.Duration `yaml:"recovery_time,omitempty" json:"recovery_time,omitempty"`
+	// TTFTP95 is the largest allowed p95 time to first token (streaming probes).
+	TTFTP95 units.Duration `yaml:"ttft_p95,omitempty" json:"ttft_p95,omitempty"`
+	// Throughput is the least rate of good requests per second over the drill.
 	Throughput float64 `yaml:"throughput,omitempty" json:"throughput,omitempty"`
-	// Goodput sets per-request criteria and the attainment required.
+	// Goodput sets per-request objectives and how many requests must meet them.
 	Goodput *GoodputSpec `yaml:"goodput,omitempty" json:"goodput,omitempty"`
+	// RTO is the longest time from disaster to serving again (DR drills, judged against the restore's measured RTO).
+	RTO units.Duration `yaml:"rto,omitempty" json:"rto,omitempty"`
+	// RPO is the most data, in time, a restore may lose (DR drills, judged against the restore's measured RPO).
+	RPO units.Duration `yaml:"rpo,omitempty" json:"rpo,omitempty"`
 }
 
-// GoodputSpec is the goodput block: a request is good when it succeeded and
-// met every limit set.
+// GoodputSpec is a per-request SLO: a request is good when it succeeded and
+// met every threshold set here.
 type GoodputSpec struct {
-	TTFT    Duration `yaml:"ttft,omitempty" json:"ttft,omitempty"`
-	TPOT    Duration `yaml:"tpot,omitempty" json:"tpot,omitempty"`
-	Latency Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
-	// Attainment is the least fraction of requests that must be good.
-	Attainment *Percent `yaml:"attainment,omitempty" json:"attainment,omitempty"`
+	// TTFT is the largest time to first token of a good request.
+	TTFT units.Duration `yaml:"ttft,omitempty" json:"ttft,omitempty"`
+	// TPOT is the largest time per output token of a good request.
+	TPOT units.Duration `yaml:"tpot,omitempty" json:"tpot,omitempty"`
+	// Latency is the largest end-to-end latency of a good request.
+	Latency units.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+	// Attainment is the least fraction of requests that must be good, in percent.
+	Attainment *units.Percent `yaml:"attainment,omitempty" json:"attainment,omitempty"`
 	// MinRPS is the least rate of good requests per second.
 	MinRPS float64 `yaml:"min_rps,omitempty" json:"min_rps,omitempty"`
 }
 
-// UnmarshalYAML decodes strictly: unknown keys and bad values are errors
-// naming the field (e.g. "slo.error_rate: invalid percentage \"lots\"").
-func (s *Spec) UnmarshalYAML(b []byte) error {
-	var m map[string]any
-	if err := yamlUnmarshal(b, &m); err != nil {
-		return fmt.Errorf("slo: %w", err)
-	}
-	return s.fromMap(m)
+// Problem is one invalid value of a spec: Field is its path under the slo
+// block ("goodput.ttft").
+type Problem struct {
+	Field string
+	Msg   string
 }
 
-// UnmarshalJSON decodes strictly, like UnmarshalYAML.
-func (s *Spec) UnmarshalJSON(b []byte) error {
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("slo: %w", err)
+// Check returns what is wrong with the spec's values: zero durations,
+// percentages that cannot be objectives, a goodput block without criteria.
+func (s Spec) Check() []Problem {
+	var ps []Problem
+	bad := func(field, format string, args ...any) { ps = append(ps, Problem{field, fmt.Sprintf(format, args...)}) }
+	if s.Availability != nil && *s.Availability == 0 {
+		bad("availability", "0%% is no objective: want more than 0")
 	}
-	return s.fromMap(m)
+	for _, d := range []struct {
+		field string
+		v     *units.Duration
+	}{{"latency_p95", &s.LatencyP95}, {"latency_p99", &s.LatencyP99}, {"recovery_time", &s.RecoveryTime},
+		{"ttft_p95", &s.TTFTP95}, {"rto", &s.RTO}, {"rpo", &s.RPO}} {
+		if *d.v < 0 {
+			bad(d.field, "must be positive, got %s", d.v)
+		}
+	}
+	if s.Throughput < 0 {
+		bad("throughput", "must be positive, got %v", s.Throughput)
+	}
+	if g := s.Goodput; g != nil {
+		if g.TTFT == 0 && g.TPOT == 0 && g.Latency == 0 {
+			bad("goodput", "set at least one of ttft, tpot, latency")
+		}
+		if g.Attainment != nil && *g.Attainment == 0 {
+			bad("goodput.attainment", "0%% is no objective: want more than 0")
+		}
+		if g.MinRPS < 0 {
+			bad("goodput.min_rps", "must be positive, got %v", g.MinRPS)
+		}
+	}
+	return ps
 }
 
-// ParseSpec decodes an `slo:` block's YAML (or JSON) content.
+// ParseSpec decodes an `slo:` block's YAML content strictly and checks it;
+// errors carry the line and the field ("slo.yaml:2:13: error_rate: ...").
 func ParseSpec(b []byte) (Spec, error) {
 	var s Spec
-	err := s.UnmarshalYAML(b)
-	return s, err
+	d, err := yamldoc.Parse("slo", b, "an slo block")
+	if err != nil {
+		return s, err
+	}
+	if err := d.Decode(&s); err != nil {
+		return s, err
+	}
+	var errs yamldoc.Errors
+	for _, p := range s.Check() {
+		errs = append(errs, d.Errorf(yamldoc.Path{p.Field}, false, "%s", p.Msg))
+	}
+	if len(errs) > 0 {
+		return s, errs
+	}
+	return s, nil
 }
 
-func keysOf(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
+// LatencyObjective returns the latency percentile and threshold the spec
+// sets (p95 first), for alert rules; ok is false when it sets none.
+func (s Spec) LatencyObjective() (percentile float64, max time.Duration, ok bool) {
+	switch {
+	case s.LatencyP95 > 0:
+		return 0.95, s.LatencyP95.D(), true
+	case s.LatencyP99 > 0:
+		return 0.99, s.LatencyP99.D(), true
 	}
-	sort.Strings(ks)
-	return ks
+	return 0, 0, false
 }
 
-func (s *Spec) fromMap(m map[string]any) error {
-	*s = Spec{}
-	for _, k := range keysOf(m) {
-		v := m[k]
-		field := "slo." + k
-		var err error
-		switch k {
-		case "availability":
-			var f float64
-			if f, err = parsePercent(v); err == nil {
-				p := Percent(f)
-				s.Availability = &p
-			}
-		case "error_rate":
-			var f float64
-			if f, err = parsePercent(v); err == nil {
-				p := Percent(f)
-				s.ErrorRate = &p
-			}
-		case "latency_p95":
-			s.LatencyP95, err = durationField(v)
-		case "latency_p99":
-			s.LatencyP99, err = durationField(v)
-		case "recovery_time":
-			s.RecoveryTime, err = durationField(v)
-		case "ttft_p95":
-			s.TTFTP95, err = durationField(v)
-		case "throughput":
-			f, ok := number(v)
-			if !ok || !(f > 0) {
-				err = fmt.Errorf("invalid throughput %v: want a positive number of requests per second", v)
-			}
-			s.Throughput = f
-		case "goodput":
-			s.Goodput, err = goodputFrom(v)
-			if err != nil {
-				return fmt.Errorf("%s%w", field, err)
-			}
-		default:
-			return fmt.Errorf("%s: unknown field (known: availability, latency_p95, latency_p99, error_rate, recovery_time, ttft_p95, throughput, goodput)", field)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", field, err)
-		}
+// ErrorBudget is the allowed bad fraction: 1 - availability, else the error
+// rate objective; 0 when neither is set.
+func (s Spec) ErrorBudget() float64 {
+	if s.Availability != nil {
+		return 1 - s.Availability.Fraction()
 	}
-	return nil
-}
-
-func durationField(v any) (Duration, error) {
-	d, err := parseDuration(v)
-	return Duration(d), err
-}
-
-func goodputFrom(v any) (*GoodputSpec, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf(": want a mapping, got %T", v)
+	if s.ErrorRate != nil {
+		return s.ErrorRate.Fraction()
 	}
-	g := &GoodputSpec{}
-	for _, k := range keysOf(m) {
-		var err error
-		switch k {
-		case "ttft":
-			g.TTFT, err = durationField(m[k])
-		case "tpot":
-			g.TPOT, err = durationField(m[k])
-		case "latency":
-			g.Latency, err = durationField(m[k])
-		case "attainment":
-			var f float64
-			if f, err = parsePercent(m[k]); err == nil {
-				p := Percent(f)
-				g.Attainment = &p
-			}
-		case "min_rps":
-			f, ok := number(m[k])
-			if !ok || !(f > 0) {
-				err = fmt.Errorf("invalid min_rps %v: want a positive number", m[k])
-			}
-			g.MinRPS = f
-		default:
-			return nil, fmt.Errorf(".%s: unknown field (known: ttft, tpot, latency, attainment, min_rps)", k)
-		}
-		if err != nil {
-			return nil, fmt.Errorf(".%s: %w", k, err)
-		}
-	}
-	if g.TTFT == 0 && g.TPOT == 0 && g.Latency == 0 {
-		return nil, fmt.Errorf(": set at least one of ttft, tpot, latency")
-	}
-	return g, nil
+	return 0
 }
 
 // Objectives returns the objectives the spec sets, in a fixed order.
@@ -352,6 +173,12 @@ func (s Spec) Objectives() []Objective {
 	if s.Throughput > 0 {
 		out = append(out, Throughput(s.Throughput))
 	}
+	if s.RTO > 0 {
+		out = append(out, RTO(s.RTO.D()))
+	}
+	if s.RPO > 0 {
+		out = append(out, RPO(s.RPO.D()))
+	}
 	if g := s.Goodput; g != nil {
 		att := 1.0
 		if g.Attainment != nil {
@@ -373,3 +200,10 @@ func (s Spec) GoodputCriteria() uptime.Criteria {
 	}
 	return uptime.Criteria{MaxLatency: s.Goodput.Latency.D(), MaxTTFT: s.Goodput.TTFT.D(), MaxTPOT: s.Goodput.TPOT.D()}
 }
+
+//go:embed spec.go
+var specSource embed.FS
+
+// SpecDocs returns the doc comments of Spec and GoodputSpec and their
+// fields ("Spec.Availability"), for the plan schema.
+func SpecDocs() map[string]string { return typedocs.Parse(specSource) }

@@ -30,12 +30,17 @@ const (
 	LabelRun     = "aiuptime.run"
 	LabelService = "aiuptime.service"
 	LabelRole    = "aiuptime.role"
+	// LabelProxy names the Toxiproxy proxy in front of a model server (the
+	// proxy service of the same run or selection serves it).
+	LabelProxy = "aiuptime.proxy"
 )
 
-// Volume purposes, as named by the plan's disk faults (`volume: models|data`).
+// Volume purposes, as named by the plan's disk faults (`volume: models|data`)
+// and by backups (`config`: the gateway's configuration file).
 const (
 	VolumeModels = "models"
 	VolumeData   = "data"
+	VolumeConfig = "config"
 )
 
 // Sentinel errors callers branch on.
@@ -49,15 +54,21 @@ var (
 
 // Volume is a volume mounted into a service's container.
 type Volume struct {
-	// Purpose is VolumeModels or VolumeData.
+	// Purpose is VolumeModels, VolumeData or VolumeConfig.
 	Purpose string `json:"purpose"`
 	// Name is the Docker volume name (empty for bind mounts).
 	Name string `json:"name,omitempty"`
 	// HostPath is where the volume's files are on the host
-	// (the volume's Mountpoint, or the bind source).
+	// (the volume's Mountpoint, or the bind source; a file for VolumeConfig).
 	HostPath string `json:"host_path"`
 	// MountPath is where the volume is mounted inside the container.
 	MountPath string `json:"mount_path"`
+	// ReadOnly says the container mounts it read-only by configuration.
+	ReadOnly bool `json:"read_only,omitempty"`
+	// PID is a host pid inside the service's mount namespace (0 if none)
+	// and PIDStart its start time: a remount acts there.
+	PID      int    `json:"pid,omitempty"`
+	PIDStart uint64 `json:"pid_start,omitempty"`
 }
 
 // Proxy describes a Toxiproxy proxy sitting in front of a service.
@@ -68,9 +79,11 @@ type Proxy struct {
 	Name string `json:"name"`
 }
 
-// Service is one service of a stack, as observed at a point in time.
-// Container-level fields (ContainerID, PID) change when a container restarts
-// or is recreated: re-read them with Stack.Service before acting.
+// Service is one service of a stack, as observed at a point in time. It
+// says where to reach the service and what runs it; what a fault needs to
+// act on it (its namespaces, processes, volumes) comes from the stack's
+// capabilities. ContainerID changes when a container is recreated: re-read
+// the service with Stack.Service before reporting it.
 type Service struct {
 	Name string `json:"name"` // stable: gateway, model-0, model-1, ...
 	Role Role   `json:"role"`
@@ -86,31 +99,19 @@ type Service struct {
 	// DeploymentID is the gateway's model_info.id for this model server.
 	DeploymentID string `json:"deployment_id,omitempty"`
 
+	// ContainerID and ContainerName name the container (or pod) running
+	// the service, for reports and logs.
 	ContainerID   string `json:"container_id,omitempty"`
 	ContainerName string `json:"container_name,omitempty"`
-	// PID is the host pid of the container's main process (0 if unknown).
-	PID           int      `json:"pid,omitempty"`
-	Image         string   `json:"image,omitempty"`
-	ImageID       string   `json:"image_id,omitempty"`
-	RestartPolicy string   `json:"restart_policy,omitempty"`
-	Volumes       []Volume `json:"volumes,omitempty"`
-	// Proxy is set when a fault proxy sits in front of this service.
-	Proxy *Proxy `json:"proxy,omitempty"`
-}
-
-// Volume returns the service's volume with the given purpose.
-func (s Service) Volume(purpose string) (Volume, bool) {
-	for _, v := range s.Volumes {
-		if v.Purpose == purpose {
-			return v, true
-		}
-	}
-	return Volume{}, false
+	Image         string `json:"image,omitempty"`
+	ImageID       string `json:"image_id,omitempty"`
+	RestartPolicy string `json:"restart_policy,omitempty"`
 }
 
 // Stack is a running system under test.
 type Stack interface {
-	// Kind names the provider: "containers", "docker" or "endpoints".
+	// Kind names the provider ("containers", "docker", "endpoints"), for
+	// reports and messages; behaviour follows capabilities, never the kind.
 	Kind() string
 	// RunID is the aiuptime.run label value of what this stack created
 	// (empty when nothing was created).

@@ -1,32 +1,29 @@
-// Package container injects container faults through the Docker API: kill
-// (with a chosen signal), stop, pause, restart, and remove plus recreate.
-// Every revert brings the container back to running: unpause, start, or
-// recreate it from the inspected configuration (same name, labels, network
-// aliases, mounts and published ports).
+// Package container injects lifecycle faults on a service's container (or
+// pod) through the stack's lifecycle capability: kill (with a signal),
+// stop, pause, restart, and remove. Before acting it journals the
+// provider's own undo, so every revert (in process, or `drill cleanup`
+// after a crash) brings the service back to running: unpause, start, or
+// recreate it from its inspected configuration.
 package container
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
+	"syscall"
 	"time"
 
-	"github.com/containerd/errdefs"
-	dcontainer "github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
-	"github.com/docker/go-connections/nat"
+	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/param"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
-// Mechanism of every container fault.
-const MechDocker = "docker"
+// MechLifecycle is the mechanism of every container fault: the provider's
+// lifecycle API (the Docker Engine for the embedded and attached stacks).
+const MechLifecycle = "lifecycle"
 
-// Kinds handled here.
+// Fault kind names.
 const (
 	KindKill    = "container-kill"
 	KindStop    = "container-stop"
@@ -38,32 +35,13 @@ const (
 // DefaultStopTimeout is the grace period of stop and restart.
 const DefaultStopTimeout = 5 * time.Second
 
-// Spec is the params of container faults.
-type Spec struct {
-	// Signal for container-kill (default KILL).
-	Signal string `json:"signal,omitempty"`
-	// StopTimeout for stop and restart (default DefaultStopTimeout).
-	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
-}
-
-// NewClient returns a Docker client from the environment with API version negotiation.
-func NewClient() (*client.Client, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
-	}
-	return c, nil
-}
-
-// Fault is one container fault of Kind on a container.
+// Fault is one lifecycle operation on a service.
 type Fault struct {
 	Kind    string
-	Spec    Spec
+	Action  stack.Action
 	Service string
-	// ContainerID of the target.
-	ContainerID string
-	Docker      *client.Client
-	Deps        chaos.Deps
+	Stack   stack.Stack
+	Deps    chaos.Deps
 }
 
 var _ chaos.Fault = (*Fault)(nil)
@@ -71,106 +49,35 @@ var _ chaos.Fault = (*Fault)(nil)
 // Name names the fault.
 func (f *Fault) Name() string { return f.Kind + " on " + f.Service }
 
-// Mechanism is docker.
-func (f *Fault) Mechanism() string { return MechDocker }
+// Mechanism is lifecycle.
+func (f *Fault) Mechanism() string { return MechLifecycle }
 
 // Describe lists what Inject would do.
 func (f *Fault) Describe(context.Context) ([]string, error) {
-	id := shortID(f.ContainerID)
-	switch f.Kind {
-	case KindKill:
-		return []string{fmt.Sprintf("docker kill --signal %s %s (%s); revert: start it if it stays down", sigOr(f.Spec.Signal), id, f.Service)}, nil
-	case KindStop:
-		return []string{fmt.Sprintf("docker stop -t %d %s (%s); revert: docker start", int(f.stopTimeout().Seconds()), id, f.Service)}, nil
-	case KindPause:
-		return []string{fmt.Sprintf("docker pause %s (%s); revert: docker unpause", id, f.Service)}, nil
-	case KindRestart:
-		return []string{fmt.Sprintf("docker restart -t %d %s (%s)", int(f.stopTimeout().Seconds()), id, f.Service)}, nil
-	case KindRemove:
-		return []string{fmt.Sprintf("journal docker inspect %s, docker rm -f %s (%s); revert: recreate with the same name, labels, aliases, mounts, ports and start", id, id, f.Service)}, nil
+	a := f.Action
+	what := fmt.Sprintf("%s %s", a.Op, f.Service)
+	switch a.Op {
+	case stack.OpKill:
+		what += " with SIG" + param.SignalName(a.Signal)
+	case stack.OpStop, stack.OpRestart:
+		what += fmt.Sprintf(" (grace %s before SIGKILL)", a.Timeout)
 	}
-	return nil, fmt.Errorf("unknown container fault kind %q", f.Kind)
+	return []string{"journal how to bring " + f.Service + " back (inspect its container)", what + "; revert: make it run again (unpause, start, or recreate it the same)"}, nil
 }
 
-func (f *Fault) stopTimeout() time.Duration {
-	if f.Spec.StopTimeout > 0 {
-		return f.Spec.StopTimeout
-	}
-	return DefaultStopTimeout
-}
-
-func sigOr(s string) string {
-	if s == "" {
-		return "KILL"
-	}
-	return strings.ToUpper(strings.TrimPrefix(strings.ToUpper(s), "SIG"))
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
-// state is what the "container/ensure" reverter needs.
-type state struct {
-	ContainerID string `json:"container_id"`
-	Name        string `json:"name"`
-	// Recreate is set for container-remove: the inspected configuration.
-	Recreate *recreateSpec `json:"recreate,omitempty"`
-}
-
-type recreateSpec struct {
-	Config     *dcontainer.Config                   `json:"config"`
-	HostConfig *dcontainer.HostConfig               `json:"host_config"`
-	Networks   map[string]*network.EndpointSettings `json:"networks"`
-}
-
-// CheckOwned refuses a container that does not carry runID in its
-// aiuptime.run label (when runID is set).
-func CheckOwned(ins dcontainer.InspectResponse, runID string) error {
-	if runID == "" {
-		return nil
-	}
-	if ins.Config == nil || ins.Config.Labels[stack.LabelRun] != runID {
-		return fmt.Errorf("container %s: label %s is not %q: %w", strings.TrimPrefix(ins.Name, "/"), stack.LabelRun, runID, chaos.ErrNotInStack)
-	}
-	return nil
-}
-
-// Inject applies the fault.
+// Inject journals the provider's undo, then acts.
 func (f *Fault) Inject(ctx context.Context) (chaos.Revert, error) {
-	if f.Docker == nil {
-		return chaos.NoRevert, errors.New("container fault: no docker client")
+	lc, ok := f.Stack.(stack.Lifecycle)
+	if !ok {
+		return chaos.NoRevert, fmt.Errorf("%s: %w", f.Name(), chaos.ErrUnsupported)
 	}
-	ins, err := f.Docker.ContainerInspect(ctx, f.ContainerID)
+	undo, err := lc.UndoOf(ctx, f.Service, f.Action)
 	if err != nil {
-		return chaos.NoRevert, fmt.Errorf("%s: inspect %s: %w", f.Name(), shortID(f.ContainerID), err)
+		return chaos.NoRevert, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	if err := CheckOwned(ins, f.Deps.RunID); err != nil {
-		return chaos.NoRevert, err
-	}
-	st := state{ContainerID: ins.ID, Name: strings.TrimPrefix(ins.Name, "/")}
-	if f.Kind == KindRemove {
-		st.Recreate = recreateFrom(ins)
-	}
-	rec := chaos.Record{Kind: f.Kind, Target: f.Service, Reverter: "container/ensure", Mechanism: MechDocker}
-	rev, _, err := chaos.Apply(ctx, f.Deps, rec, st, func(ctx context.Context) error {
-		timeout := int(f.stopTimeout().Seconds())
-		switch f.Kind {
-		case KindKill:
-			return f.Docker.ContainerKill(ctx, ins.ID, sigOr(f.Spec.Signal))
-		case KindStop:
-			return f.Docker.ContainerStop(ctx, ins.ID, dcontainer.StopOptions{Timeout: &timeout})
-		case KindPause:
-			return f.Docker.ContainerPause(ctx, ins.ID)
-		case KindRestart:
-			return f.Docker.ContainerRestart(ctx, ins.ID, dcontainer.StopOptions{Timeout: &timeout})
-		case KindRemove:
-			return f.Docker.ContainerRemove(ctx, ins.ID, dcontainer.RemoveOptions{Force: true})
-		}
-		return fmt.Errorf("unknown container fault kind %q", f.Kind)
+	rec := chaos.Record{Kind: f.Kind, Target: f.Service, Reverter: undo.Func, Mechanism: MechLifecycle}
+	rev, _, err := chaos.Apply(ctx, f.Deps, rec, undo.State, func(ctx context.Context) error {
+		return lc.Act(ctx, f.Service, f.Action)
 	})
 	if err != nil {
 		err = fmt.Errorf("%s: %w", f.Name(), err)
@@ -178,103 +85,52 @@ func (f *Fault) Inject(ctx context.Context) (chaos.Revert, error) {
 	return rev, err
 }
 
-// recreateFrom keeps what `docker run` would need to make the same container:
-// published ports are pinned to the host ports they had.
-func recreateFrom(ins dcontainer.InspectResponse) *recreateSpec {
-	hc := *ins.HostConfig
-	if ins.NetworkSettings != nil && len(ins.NetworkSettings.Ports) > 0 {
-		pb := nat.PortMap{}
-		for port, bs := range ins.NetworkSettings.Ports {
-			pb[port] = append([]nat.PortBinding(nil), bs...)
-		}
-		hc.PortBindings = pb
-	}
-	nets := map[string]*network.EndpointSettings{}
-	if ins.NetworkSettings != nil {
-		for name, ep := range ins.NetworkSettings.Networks {
-			var aliases []string
-			for _, a := range ep.Aliases {
-				if !strings.HasPrefix(ins.ID, a) { // docker adds the short id itself
-					aliases = append(aliases, a)
-				}
+// Spec is the params of container faults.
+type Spec struct {
+	Signal  syscall.Signal
+	Timeout time.Duration
+}
+
+var timeoutParam = param.Spec{Name: "timeout", Type: param.Duration, Default: DefaultStopTimeout.String(), Doc: "grace period before SIGKILL"}
+
+func register(kind, desc string, op stack.Op, instant bool, params ...param.Spec) {
+	chaos.Register(chaos.Def[Spec]{
+		Name: kind, Description: desc, Params: params, Instant: instant,
+		Needs:      []stack.Capability{stack.CapLifecycle},
+		Mechanisms: []string{MechLifecycle},
+		Decode: func(v param.Values) (Spec, error) {
+			return Spec{Signal: v.Signal("signal"), Timeout: v.Duration("timeout")}, nil
+		},
+		Build: func(_ context.Context, env chaos.Env, svc stack.Service, s Spec) (chaos.Fault, error) {
+			a := stack.Action{Op: op, Signal: s.Signal, Timeout: s.Timeout}
+			if op == stack.OpKill && a.Signal == 0 {
+				a.Signal = unix.SIGKILL
 			}
-			nets[name] = &network.EndpointSettings{Aliases: aliases}
-		}
-	}
-	return &recreateSpec{Config: ins.Config, HostConfig: &hc, Networks: nets}
+			return &Fault{Kind: kind, Action: a, Service: svc.Name, Stack: env.Stack, Deps: env.Deps()}, nil
+		},
+		Audit: audit,
+	})
 }
 
-func init() { chaos.RegisterReverter("container/ensure", revertEnsure) }
-
-func revertEnsure(ctx context.Context, rec chaos.Record) error {
-	var st state
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode container state: %w", err)
-	}
-	cli, err := NewClient()
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	return ensureRunning(ctx, cli, st)
+func init() {
+	register(KindKill, "kill the target's container with a signal; revert starts it if it stays down", stack.OpKill, true,
+		param.Spec{Name: "signal", Type: param.Signal, Default: "KILL", Doc: "signal sent to the container's main process"})
+	register(KindStop, "stop the target's container; revert starts it", stack.OpStop, false, timeoutParam)
+	register(KindPause, "pause the target's container (freezes every process); revert unpauses it", stack.OpPause, false)
+	register(KindRestart, "restart the target's container", stack.OpRestart, true, timeoutParam)
+	register(KindRemove, "remove the target's container; revert recreates it with the same name, labels, aliases, mounts and ports", stack.OpRemove, false)
 }
 
-// ensureRunning brings the container back: by id, else by name, else
-// recreated from the journaled configuration.
-func ensureRunning(ctx context.Context, cli *client.Client, st state) error {
-	ins, err := cli.ContainerInspect(ctx, st.ContainerID)
-	if errdefs.IsNotFound(err) && st.Name != "" {
-		ins, err = cli.ContainerInspect(ctx, st.Name)
-	}
-	if errdefs.IsNotFound(err) {
-		if st.Recreate == nil {
-			return fmt.Errorf("container %s (%s) is gone and cannot be recreated", st.Name, shortID(st.ContainerID))
-		}
-		return recreate(ctx, cli, st)
-	}
-	if err != nil {
-		return fmt.Errorf("inspect %s: %w", st.Name, err)
-	}
+// audit reports a service whose container is paused or not running.
+func audit(ctx context.Context, env chaos.Env, svc stack.Service) []chaos.Finding {
+	rs, err := env.Stack.(stack.Lifecycle).RunState(ctx, svc.Name)
 	switch {
-	case ins.State.Paused:
-		if err := cli.ContainerUnpause(ctx, ins.ID); err != nil && !errdefs.IsConflict(err) {
-			return fmt.Errorf("unpause %s: %w", st.Name, err)
-		}
-	case ins.State.Running, ins.State.Restarting:
-	default:
-		if err := cli.ContainerStart(ctx, ins.ID, dcontainer.StartOptions{}); err != nil && !errdefs.IsConflict(err) {
-			return fmt.Errorf("start %s: %w", st.Name, err)
-		}
-	}
-	return nil
-}
-
-func recreate(ctx context.Context, cli *client.Client, st state) error {
-	r := st.Recreate
-	var first string
-	for n := range r.Networks {
-		if first == "" || n == string(r.HostConfig.NetworkMode) {
-			first = n
-		}
-	}
-	nc := &network.NetworkingConfig{}
-	if first != "" {
-		nc.EndpointsConfig = map[string]*network.EndpointSettings{first: r.Networks[first]}
-	}
-	created, err := cli.ContainerCreate(ctx, r.Config, r.HostConfig, nc, nil, st.Name)
-	if err != nil {
-		return fmt.Errorf("recreate %s: %w", st.Name, err)
-	}
-	for n, ep := range r.Networks {
-		if n == first {
-			continue
-		}
-		if err := cli.NetworkConnect(ctx, n, created.ID, ep); err != nil {
-			return fmt.Errorf("recreate %s: connect %s: %w", st.Name, n, err)
-		}
-	}
-	if err := cli.ContainerStart(ctx, created.ID, dcontainer.StartOptions{}); err != nil {
-		return fmt.Errorf("recreate %s: start: %w", st.Name, err)
+	case err != nil:
+		return []chaos.Finding{{What: "container-missing", Where: svc.Name, Detail: err.Error()}}
+	case rs.Paused:
+		return []chaos.Finding{{What: "container-paused", Where: svc.Name, Detail: "paused: `docker unpause`"}}
+	case !rs.Running && !rs.Restarting:
+		return []chaos.Finding{{What: "container-stopped", Where: svc.Name, Detail: fmt.Sprintf("state %s (exit %d)", rs.Status, rs.ExitCode)}}
 	}
 	return nil
 }

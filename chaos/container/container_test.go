@@ -2,107 +2,16 @@ package container
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	dcontainer "github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
-	"github.com/docker/go-connections/nat"
-
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/internal/stacktest"
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/containers"
 )
-
-const serverSrc = `package main
-
-import (
-	"net/http"
-	"os"
-)
-
-func main() {
-	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { h, _ := os.Hostname(); w.Write([]byte(h)) })
-	http.ListenAndServe(":8080", nil)
-}
-`
-
-var runID = fmt.Sprintf("chaos-container-test-%d", os.Getpid())
-
-type env struct {
-	cli   *client.Client
-	image string
-	net   string
-}
-
-func setup(t *testing.T) env {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for docker")
-	}
-	cli, err := NewClient()
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := cli.Ping(context.Background()); err != nil {
-		t.Skipf("docker unavailable: %v", err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(serverSrc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module srv\n\ngo 1.22\n"), 0o644)
-	build := exec.Command("go", "build", "-o", "srv", ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, out)
-	}
-	_ = os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY srv /srv\nENTRYPOINT [\"/srv\"]\n"), 0o644)
-	img := "aiuptime-chaos-test:" + runID
-	if out, err := exec.Command("docker", "build", "-q", "--label", stack.LabelRun+"="+runID, "-t", img, dir).CombinedOutput(); err != nil {
-		t.Fatalf("docker build: %v %s", err, out)
-	}
-	netName := "aiuptime-chaos-" + runID
-	if _, err := cli.NetworkCreate(context.Background(), netName, network.CreateOptions{Labels: map[string]string{stack.LabelRun: runID}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		cs, _ := cli.ContainerList(ctx, dcontainer.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", stack.LabelRun+"="+runID))})
-		for _, c := range cs {
-			_ = cli.ContainerRemove(ctx, c.ID, dcontainer.RemoveOptions{Force: true})
-		}
-		_ = cli.NetworkRemove(ctx, netName)
-		_, _ = cli.ImageRemove(ctx, img, image.RemoveOptions{Force: true})
-	})
-	return env{cli: cli, image: img, net: netName}
-}
-
-func (e env) run(t *testing.T, name string) (string, string) {
-	ctx := context.Background()
-	cfg := &dcontainer.Config{Image: e.image, Labels: map[string]string{stack.LabelRun: runID, stack.LabelService: name}, ExposedPorts: nat.PortSet{"8080/tcp": {}}}
-	hc := &dcontainer.HostConfig{PortBindings: nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1", HostPort: ""}}}, NetworkMode: dcontainer.NetworkMode(e.net)}
-	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{e.net: {Aliases: []string{name + "-alias"}}}}
-	c, err := e.cli.ContainerCreate(ctx, cfg, hc, nc, nil, name+"-"+runID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.cli.ContainerStart(ctx, c.ID, dcontainer.StartOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ins, _ := e.cli.ContainerInspect(ctx, c.ID)
-	url := "http://127.0.0.1:" + ins.NetworkSettings.Ports["8080/tcp"][0].HostPort
-	waitUp(t, url)
-	return c.ID, url
-}
 
 func up(url string) bool {
 	c := http.Client{Timeout: 300 * time.Millisecond}
@@ -114,84 +23,116 @@ func up(url string) bool {
 	return resp.StatusCode == 200
 }
 
-func waitUp(t *testing.T, url string) {
+func waitUp(t *testing.T, st stack.Stack, name string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !up(url) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never came up", url)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		svc, err := st.Service(context.Background(), name)
+		if err == nil && up(svc.URL) {
+			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never came up", name)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func TestContainerFaults(t *testing.T) {
-	e := setup(t)
+// Every lifecycle kind on a real model server of the embedded stack: the
+// fault acts, its revert brings the service back to running (recreated
+// the same after a remove), and the journal is empty again.
+func TestLifecycleFaultsOnTheEmbeddedStack(t *testing.T) {
+	st := stacktest.Start(t, containers.WithReplicas(1), containers.WithProxyMode(containers.ProxyNever))
+	ctx := context.Background()
 	for _, kind := range []string{KindKill, KindStop, KindPause, KindRestart, KindRemove} {
 		t.Run(kind, func(t *testing.T) {
-			name := strings.TrimPrefix(kind, "container-")
-			id, url := e.run(t, name)
 			j, _ := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
-			f := &Fault{Kind: kind, Service: name, ContainerID: id, Docker: e.cli, Deps: chaos.Deps{Journal: j, RunID: runID}, Spec: Spec{StopTimeout: time.Second}}
+			k, err := chaos.LookupKind(kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			params := map[string]any{}
+			if kind == KindStop || kind == KindRestart {
+				params["timeout"] = "1s"
+			}
+			spec, err := k.Decode(params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := chaos.Plan(chaos.Env{Stack: st, Journal: j}, spec, "model-0")
+			before, _ := st.Service(ctx, "model-0")
 			start := time.Now()
-			rev, err := f.Inject(context.Background())
+			rev, err := f.Inject(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			injected := time.Since(start)
-			ins, err := e.cli.ContainerInspect(context.Background(), name+"-"+runID)
+			rs, rerr := st.RunState(ctx, "model-0")
 			switch kind {
 			case KindKill, KindStop:
-				if err != nil || ins.State.Running {
-					t.Fatalf("still running after %s: %v", kind, err)
+				if rerr != nil || rs.Running {
+					t.Fatalf("still running after %s: %+v %v", kind, rs, rerr)
 				}
 			case KindPause:
-				if !ins.State.Paused || up(url) {
-					t.Fatal("not paused")
+				if !rs.Paused || up(before.URL) {
+					t.Fatalf("not paused: %+v", rs)
 				}
 			case KindRemove:
-				if err == nil {
-					t.Fatal("not removed")
+				if rerr == nil {
+					t.Fatalf("not removed: %+v", rs)
 				}
 			}
 			start = time.Now()
-			if err := rev(context.Background()); err != nil {
+			if err := rev(ctx); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("%s: inject %v, revert %v", kind, injected, time.Since(start))
 			if recs, _ := j.List(); len(recs) != 0 {
 				t.Fatalf("journal left: %v", recs)
 			}
-			ins, err = e.cli.ContainerInspect(context.Background(), name+"-"+runID)
-			if err == nil && kind != KindRemove {
-				// Docker re-allocates random host ports on start; the stack re-inspects.
-				url = "http://127.0.0.1:" + ins.NetworkSettings.Ports["8080/tcp"][0].HostPort
-			}
-			waitUp(t, url) // a recreated container keeps its published port
-			if err != nil || ins.Config.Labels[stack.LabelRun] != runID {
-				t.Fatalf("labels lost: %v", err)
-			}
-			if a := ins.NetworkSettings.Networks[e.net].Aliases; !contains(a, name+"-alias") {
-				t.Fatalf("alias lost: %v", a)
+			waitUp(t, st, "model-0")
+			if err := st.Owns(ctx, "model-0"); err != nil {
+				t.Fatalf("after the revert the run's label is lost: %v", err)
 			}
 		})
 	}
 }
 
-func TestRefusesForeignContainer(t *testing.T) {
-	e := setup(t)
-	id, _ := e.run(t, "foreign")
-	f := &Fault{Kind: KindStop, Service: "foreign", ContainerID: id, Docker: e.cli, Deps: chaos.Deps{RunID: "some-other-run"}}
-	if _, err := f.Inject(context.Background()); err == nil || !strings.Contains(err.Error(), "not a service of the stack") {
-		t.Fatalf("want ErrNotInStack, got %v", err)
+// A stack that cannot prove it owns a service gets nothing done to it.
+func TestRefusesWithoutOwnershipProof(t *testing.T) {
+	st := stacktest.Start(t, containers.WithReplicas(1), containers.WithProxyMode(containers.ProxyNever))
+	k, _ := chaos.LookupKind(KindStop)
+	spec, _ := k.Decode(nil)
+	f := chaos.Plan(chaos.Env{Stack: notOwner{st}}, spec, "model-0")
+	if _, err := f.Inject(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot prove") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	if rs, _ := st.RunState(context.Background(), "model-0"); !rs.Running {
+		t.Fatal("the refused fault stopped the container")
 	}
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
+// notOwner is the embedded stack seen through only its core and lifecycle
+// capability (no ownership proof).
+type notOwner struct{ s *containers.Stack }
+
+func (n notOwner) Kind() string  { return n.s.Kind() }
+func (n notOwner) RunID() string { return n.s.RunID() }
+func (n notOwner) Services(ctx context.Context) ([]stack.Service, error) {
+	return n.s.Services(ctx)
+}
+func (n notOwner) Service(ctx context.Context, name string) (stack.Service, error) {
+	return n.s.Service(ctx, name)
+}
+func (n notOwner) APIKey() string             { return "" }
+func (n notOwner) ModelName() string          { return n.s.ModelName() }
+func (n notOwner) Stop(context.Context) error { return nil }
+func (n notOwner) Act(ctx context.Context, svc string, a stack.Action) error {
+	return n.s.Act(ctx, svc, a)
+}
+func (n notOwner) RunState(ctx context.Context, svc string) (stack.RunState, error) {
+	return n.s.RunState(ctx, svc)
+}
+func (n notOwner) UndoOf(ctx context.Context, svc string, a stack.Action) (stack.Undo, error) {
+	return n.s.UndoOf(ctx, svc, a)
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
@@ -196,7 +197,7 @@ func TestReadOnlyInMountNamespace(t *testing.T) {
 	pid := child.Process.Pid
 	// Wait until the child is in its own mount namespace.
 	deadline := time.Now().Add(5 * time.Second)
-	for chaos.CheckNotHostNS(chaos.NSPath(pid, "mnt"), "mnt") != nil {
+	for procfs.CheckNotHost(procfs.NSPath(pid, "mnt"), "mnt") != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("child never got its own mount namespace")
 		}
@@ -303,7 +304,7 @@ func TestReadOnlyBusyFallsBackToImmutable(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		links, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/3", pid))
-		if len(links) == 1 && chaos.CheckNotHostNS(chaos.NSPath(pid, "mnt"), "mnt") == nil {
+		if len(links) == 1 && procfs.CheckNotHost(procfs.NSPath(pid, "mnt"), "mnt") == nil {
 			break
 		}
 		if time.Now().After(deadline) {

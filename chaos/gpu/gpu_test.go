@@ -2,22 +2,21 @@ package gpu
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/internal/procfs"
+	"github.com/aiuptime/aiuptime/internal/stacktest"
+	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
 func TestParseComputeApps(t *testing.T) {
@@ -68,86 +67,34 @@ func FuzzParseComputeApps(f *testing.F) {
 	})
 }
 
-func TestParseSignal(t *testing.T) {
-	for in, ok := range map[string]bool{"": true, "KILL": true, "SIGTERM": true, "9": true, "stop": true, "BOGUS": false, "0": false, "99": false} {
-		if _, err := ParseSignal(in); (err == nil) != ok {
-			t.Errorf("ParseSignal(%q): err=%v", in, err)
-		}
-	}
+// realStack is the embedded stack with one model server and no proxy.
+func realStack(t *testing.T) *containers.Stack {
+	return stacktest.Start(t, containers.WithReplicas(1), containers.WithProxyMode(containers.ProxyNever))
 }
 
-// fixture runs the real model-server fixture on 127.0.0.1.
-type fixture struct {
-	url    string
-	runDir string
-	smi    string
-}
-
-func binDir(t *testing.T) string {
-	dir := os.Getenv("AIUPTIME_BIN")
-	if dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "aiuptime-modelserver")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "nvidia-smi")); err == nil {
-				return dir
-			}
-		}
-	}
-	buildOnce.Do(func() { builtDir, buildErr = buildFixtures() })
-	if buildErr != nil {
-		t.Skipf("fixtures do not build: %v", buildErr)
-	}
-	return builtDir
-}
-
-var (
-	buildOnce sync.Once
-	builtDir  string
-	buildErr  error
-)
-
-func buildFixtures() (string, error) {
-	dir, err := os.MkdirTemp("", "aiuptime-gpu-bin-")
-	if err != nil {
-		return "", err
-	}
-	for _, c := range [][2]string{{"aiuptime-modelserver", "./fixtures/modelserver/cmd/aiuptime-modelserver"}, {"nvidia-smi", "./fixtures/modelserver/cmd/nvidia-smi"}} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, c[0]), c[1])
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%s: %v %s", c[0], err, out)
-		}
-	}
-	return dir, nil
-}
-
-func startFixture(t *testing.T) fixture {
-	bin := binDir(t)
-	tmp := t.TempDir()
-	model := filepath.Join(tmp, "model")
-	if out, err := exec.Command(filepath.Join(bin, "aiuptime-modelserver"), "gen-model", "--dir", model, "--name", "tiny", "--version", "1", "--size", "65536").CombinedOutput(); err != nil {
-		t.Fatalf("gen-model: %v %s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func journal(t *testing.T) *chaos.Journal {
+	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	runDir := filepath.Join(tmp, "run")
-	srv := exec.Command(filepath.Join(bin, "aiuptime-modelserver"), "serve", "--model-dir", model, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--run-dir", runDir, "--engine-restart", "always", "--load-rate", "131072")
-	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	fx := fixture{url: fmt.Sprintf("http://127.0.0.1:%d", port), runDir: runDir, smi: filepath.Join(bin, "nvidia-smi")}
-	waitHealth(t, fx, 200, 30*time.Second)
-	return fx
+	return j
 }
 
-func health(fx fixture) int {
+func plan(t *testing.T, env chaos.Env, kind string, params map[string]any) chaos.Fault {
+	k, err := chaos.LookupKind(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := k.Decode(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chaos.Plan(env, spec, "model-0")
+}
+
+func health(url string) int {
 	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get(fx.url + "/health")
+	resp, err := c.Get(url + "/health")
 	if err != nil {
 		return 0
 	}
@@ -155,10 +102,10 @@ func health(fx fixture) int {
 	return resp.StatusCode
 }
 
-func waitHealth(t *testing.T, fx fixture, code int, within time.Duration) {
+func waitHealth(t *testing.T, url string, code int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for health(fx) != code {
+	for health(url) != code {
 		if time.Now().After(deadline) {
 			t.Fatalf("/health never became %d", code)
 		}
@@ -166,10 +113,10 @@ func waitHealth(t *testing.T, fx fixture, code int, within time.Duration) {
 	}
 }
 
-func complete(fx fixture, timeout time.Duration) error {
+func complete(url string, timeout time.Duration) error {
 	c := http.Client{Timeout: timeout}
-	body := `{"model":"tiny","prompt":"hello","max_tokens":4}`
-	resp, err := c.Post(fx.url+"/v1/completions", "application/json", strings.NewReader(body))
+	body := `{"model":"aiuptime-tiny","prompt":"hello","max_tokens":4}`
+	resp, err := c.Post(url+"/v1/completions", "application/json", strings.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -180,82 +127,110 @@ func complete(fx fixture, timeout time.Duration) error {
 	return nil
 }
 
-func deps(t *testing.T) chaos.Deps {
-	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
+// The engine is found by nvidia-smi inside the container, killed, and the
+// server restarts it: /health turns 503, then 200, with a new engine pid.
+func TestKillOnTheEmbeddedStack(t *testing.T) {
+	st := realStack(t)
+	ctx := context.Background()
+	svc, err := st.Service(ctx, "model-0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return chaos.Deps{Journal: j}
-}
-
-func TestKillRealFixture(t *testing.T) {
-	fx := startFixture(t)
-	tg := Target{Service: "model-0", Exec: HostExec(fx.smi, []string{"AIUPTIME_RUN_DIR=" + fx.runDir})}
-	before, err := Find(context.Background(), tg)
+	before, err := Find(ctx, st, "model-0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(before) == 0 || before[0].Name != "aiuptime::EngineCore" {
-		t.Fatalf("found %+v", before)
+	if len(before) != 1 || !strings.Contains(before[0].Cmdline, "engine") {
+		t.Fatalf("engine processes: %+v", before)
 	}
-	f := &Kill{Target: tg, Deps: deps(t)}
-	rev, err := f.Inject(context.Background())
+	env := chaos.Env{Stack: st, Journal: journal(t)}
+	f := plan(t, env, KindKill, nil)
+	rev, err := f.Inject(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitHealth(t, fx, 503, 10*time.Second)
-	waitHealth(t, fx, 200, 60*time.Second)
-	if err := rev(context.Background()); err != nil {
+	waitHealth(t, svc.URL, 503, 10*time.Second)
+	waitHealth(t, svc.URL, 200, 60*time.Second)
+	if err := rev(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after, err := Find(context.Background(), tg)
+	after, err := Find(ctx, st, "model-0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if after[0].HostPID == before[0].HostPID {
 		t.Fatalf("engine pid unchanged after kill: %d", after[0].HostPID)
 	}
+	if recs, _ := env.Journal.List(); len(recs) != 0 {
+		t.Fatalf("journal left: %+v", recs)
+	}
 }
 
-func TestHangRealFixture(t *testing.T) {
-	fx := startFixture(t)
-	tg := Target{Service: "model-0", Exec: HostExec(fx.smi, []string{"AIUPTIME_RUN_DIR=" + fx.runDir})}
-	if err := complete(fx, 5*time.Second); err != nil {
+// A hung engine: requests time out while /health stays 200; the revert
+// (journaled as the stack's signal undo) continues it.
+func TestHangOnTheEmbeddedStack(t *testing.T) {
+	st := realStack(t)
+	ctx := context.Background()
+	svc, _ := st.Service(ctx, "model-0")
+	if err := complete(svc.URL, 5*time.Second); err != nil {
 		t.Fatalf("baseline: %v", err)
 	}
-	d := deps(t)
-	f := &Hang{Target: tg, Deps: d}
-	rev, err := f.Inject(context.Background())
+	env := chaos.Env{Stack: st, Journal: journal(t)}
+	f := plan(t, env, KindHang, nil)
+	rev, err := f.Inject(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rev(context.Background()) })
-	for _, p := range f.Stopped() {
+	t.Cleanup(func() { _ = rev(ctx) })
+	stopped := f.(*chaos.Planned).Concrete().(*Hang).Stopped()
+	for _, p := range stopped {
 		deadline := time.Now().Add(5 * time.Second)
-		for s, _ := chaos.ProcessState(p.HostPID); s != "T"; s, _ = chaos.ProcessState(p.HostPID) {
+		for s, _ := procfs.State(p.HostPID); s != "T"; s, _ = procfs.State(p.HostPID) {
 			if time.Now().After(deadline) {
 				t.Fatalf("pid %d state %q, want T", p.HostPID, s)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	err = complete(fx, 500*time.Millisecond)
+	err = complete(svc.URL, 500*time.Millisecond)
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("request while hung: want a timeout, got %v", err)
 	}
-	if c := health(fx); c != 200 {
+	if c := health(svc.URL); c != 200 {
 		t.Fatalf("/health while hung: %d, want 200", c)
 	}
-	recs, _ := d.Journal.List()
-	b, _ := json.Marshal(recs)
-	if len(recs) != 1 || !strings.Contains(string(b), "gpu/cont") {
-		t.Fatalf("journal: %s", b)
+	recs, _ := env.Journal.List()
+	if len(recs) != 1 || recs[0].Reverter != "process/signal" {
+		t.Fatalf("journal: %+v", recs)
 	}
-	if err := rev(context.Background()); err != nil {
+	if err := rev(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := complete(fx, 5*time.Second); err != nil {
+	if err := complete(svc.URL, 5*time.Second); err != nil {
 		t.Fatalf("after revert: %v", err)
+	}
+}
+
+// lyingSMI is the embedded stack whose nvidia-smi prints a pid that is no
+// process of the service (a host process): a malformed answer the fault
+// must refuse instead of signalling the host.
+type lyingSMI struct {
+	*containers.Stack
+	out string
+}
+
+func (l lyingSMI) Exec(context.Context, string, []string) ([]byte, error) { return []byte(l.out), nil }
+
+func TestFindRefusesPidsOutsideTheService(t *testing.T) {
+	st := realStack(t)
+	for _, out := range []string{
+		fmt.Sprintf("%d, aiuptime.test, 100\n", os.Getpid()),
+		"1000000, ghost, 100\n",
+	} {
+		_, err := Find(context.Background(), lyingSMI{st, out}, "model-0")
+		if !errors.Is(err, chaos.ErrNotInStack) {
+			t.Fatalf("%q: want ErrNotInStack, got %v", out, err)
+		}
 	}
 }

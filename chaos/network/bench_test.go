@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/hostcaps"
 )
 
 // BenchmarkInjectRevert times inject and revert (journal fsync included)
@@ -14,16 +15,16 @@ import (
 func BenchmarkInjectRevert(b *testing.B) {
 	p := newPair(b)
 	tg := Target{Service: "a", NetNS: p.path(p.a)}
-	caps := Capabilities{NftNumgen: true}
+	caps := hostcaps.Kernel{NftNumgen: true}
 	for _, tc := range []struct {
 		name string
 		mk   func(d chaos.Deps) chaos.Fault
 	}{
 		{"tbf", func(d chaos.Deps) chaos.Fault {
-			return &Bandwidth{Spec: BandwidthSpec{Rate: "10mbit"}, Target: tg, Deps: d}
+			return &Bandwidth{Spec: BandwidthSpec{Rate: 10_000_000}, Target: tg, Deps: d}
 		}},
 		{"nftables-loss", func(d chaos.Deps) chaos.Fault {
-			return &Loss{Spec: LossSpec{Fraction: 0.1}, Target: tg, Deps: d, Caps: caps}
+			return &Loss{Spec: LossSpec{Fraction: 0.1}, Target: tg, Deps: d, Kernel: caps}
 		}},
 		{"nftables-partition", func(d chaos.Deps) chaos.Fault {
 			t := tg

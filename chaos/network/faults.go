@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +11,8 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/units"
 )
 
 // DelaySpec is network-delay's params. Correlation is a 0..1 fraction.
@@ -40,7 +41,7 @@ type Delay struct {
 	Spec   DelaySpec
 	Target Target
 	Deps   chaos.Deps
-	Caps   Capabilities
+	Kernel hostcaps.Kernel
 }
 
 var _ chaos.Fault = (*Delay)(nil)
@@ -50,7 +51,7 @@ func (f *Delay) Name() string { return "network-delay on " + f.Target.Service }
 
 // Mechanism is netem or toxiproxy ("" when neither can act).
 func (f *Delay) Mechanism() string {
-	m, _ := f.Caps.DelayMechanism(f.Target.Proxy != nil)
+	m, _ := DelayMechanism(f.Kernel, f.Target.Proxy != nil)
 	return m
 }
 
@@ -59,7 +60,7 @@ func (f *Delay) Inject(ctx context.Context) (chaos.Revert, error) {
 	if err := f.Spec.Validate(); err != nil {
 		return chaos.NoRevert, err
 	}
-	m, err := f.Caps.DelayMechanism(f.Target.Proxy != nil)
+	m, err := DelayMechanism(f.Kernel, f.Target.Proxy != nil)
 	if err != nil {
 		return chaos.NoRevert, fmt.Errorf("%w: %v", chaos.ErrUnsupported, err)
 	}
@@ -82,7 +83,7 @@ func (f *Delay) Describe(context.Context) ([]string, error) {
 	case MechToxiproxy:
 		return []string{fmt.Sprintf("toxiproxy %s proxy %s: add downstream latency toxic %dms jitter %dms", f.Target.Proxy.APIURL, f.Target.Proxy.Name, f.Spec.Delay.Milliseconds(), f.Spec.Jitter.Milliseconds())}, nil
 	}
-	_, err := f.Caps.DelayMechanism(f.Target.Proxy != nil)
+	_, err := DelayMechanism(f.Kernel, f.Target.Proxy != nil)
 	return nil, err
 }
 
@@ -111,7 +112,7 @@ type Loss struct {
 	Spec   LossSpec
 	Target Target
 	Deps   chaos.Deps
-	Caps   Capabilities
+	Kernel hostcaps.Kernel
 
 	table string
 }
@@ -132,10 +133,10 @@ func (f *Loss) Name() string { return "network-loss on " + f.Target.Service }
 
 // Mechanism is netem or nftables.
 func (f *Loss) Mechanism() string {
-	if len(f.Target.PeerIPs) > 0 && f.Caps.NftNumgen {
+	if len(f.Target.PeerIPs) > 0 && f.Kernel.NftNumgen {
 		return MechNftables
 	}
-	m, _ := f.Caps.LossMechanism()
+	m, _ := LossMechanism(f.Kernel)
 	return m
 }
 
@@ -151,14 +152,14 @@ func (f *Loss) Inject(ctx context.Context) (chaos.Revert, error) {
 		if f.Spec.Correlation != 0 {
 			f.Deps.Logger().Warn("nftables numgen loss is uncorrelated; correlation ignored", "target", f.Target.Service)
 		}
-		th := uint32(math.Round(f.Spec.Fraction * lossScale))
+		th := uint32(math.Round(f.Spec.Fraction * hostcaps.LossScale))
 		rev, table, err := applyNft(ctx, f.Deps, "network-loss", f.Target, nftChains{
-			out: perPeer(exprOIF, f.Target.PeerIPs, false, concat(counter(), randomDrop(th))),
+			out: perPeer(exprOIF, f.Target.PeerIPs, false, concat(counter(), hostcaps.RandomDrop(th))),
 		})
 		f.table = table
 		return rev, err
 	}
-	_, err := f.Caps.LossMechanism()
+	_, err := LossMechanism(f.Kernel)
 	return chaos.NoRevert, fmt.Errorf("%w: %v", chaos.ErrUnsupported, err)
 }
 
@@ -169,46 +170,17 @@ func (f *Loss) Describe(context.Context) ([]string, error) {
 		return []string{fmt.Sprintf("in netns %s (%s): tc qdisc add dev <each non-lo if> root handle a17e: netem loss %.2f%% %.0f%%", f.Target.NetNS, f.Target.Service, f.Spec.Fraction*100, f.Spec.Correlation*100)}, nil
 	case MechNftables:
 		return []string{fmt.Sprintf("in netns %s (%s): nft add table inet aiuptime_<id>; chain out hook output; rule oif != lo %s numgen random mod 10000 < %d drop",
-			f.Target.NetNS, f.Target.Service, peersText(f.Target), int(math.Round(f.Spec.Fraction*lossScale)))}, nil
+			f.Target.NetNS, f.Target.Service, peersText(f.Target), int(math.Round(f.Spec.Fraction*hostcaps.LossScale)))}, nil
 	}
-	_, err := f.Caps.LossMechanism()
+	_, err := LossMechanism(f.Kernel)
 	return nil, err
 }
 
 // BandwidthSpec is network-bandwidth's params.
 type BandwidthSpec struct {
-	// Rate is tc-style: "100kbit", "10mbit", "1gbit", "500kbps" (bytes), "64000bit".
-	Rate string `json:"rate"`
+	// Rate is the most the target may send.
+	Rate units.Rate `json:"rate"`
 }
-
-// ParseRate parses a tc-style rate into bits per second.
-func ParseRate(s string) (uint64, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	units := []struct {
-		suf string
-		mul float64
-	}{{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"gbps", 8e9}, {"mbps", 8e6}, {"kbps", 8e3}, {"bps", 8}, {"bit", 1}}
-	for _, u := range units {
-		if n, ok := strings.CutSuffix(s, u.suf); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
-			if err != nil {
-				return 0, fmt.Errorf("rate: %q is not a number with a unit (kbit, mbit, gbit, kbps, ...)", s)
-			}
-			if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-				return 0, fmt.Errorf("rate: %q must be positive", s)
-			}
-			bits := v * u.mul
-			if bits < 8 || bits > 1e12 {
-				return 0, fmt.Errorf("rate: %q is out of range (8bit..1000gbit)", s)
-			}
-			return uint64(bits), nil
-		}
-	}
-	return 0, fmt.Errorf("rate: %q lacks a unit (kbit, mbit, gbit, kbps, mbps, bit)", s)
-}
-
-// Validate checks the rate; errors name the field.
-func (s BandwidthSpec) Validate() error { _, err := ParseRate(s.Rate); return err }
 
 // Bandwidth limits what the target sends with a token bucket (tbf).
 type Bandwidth struct {
@@ -227,19 +199,15 @@ func (f *Bandwidth) Mechanism() string { return MechTBF }
 
 // Inject adds the tbf qdisc.
 func (f *Bandwidth) Inject(ctx context.Context) (chaos.Revert, error) {
-	bits, err := ParseRate(f.Spec.Rate)
-	if err != nil {
-		return chaos.NoRevert, err
+	if f.Spec.Rate < units.MinRate {
+		return chaos.NoRevert, fmt.Errorf("rate: %s is below %s", f.Spec.Rate, units.MinRate)
 	}
-	return applyQdisc(ctx, f.Deps, "network-bandwidth", MechTBF, f.Target, tbfQdisc(bits))
+	return applyQdisc(ctx, f.Deps, "network-bandwidth", MechTBF, f.Target, tbfQdisc(f.Spec.Rate.BitsPerSecond()))
 }
 
 // Describe lists what Inject would do.
 func (f *Bandwidth) Describe(context.Context) ([]string, error) {
-	bits, err := ParseRate(f.Spec.Rate)
-	if err != nil {
-		return nil, err
-	}
+	bits := f.Spec.Rate.BitsPerSecond()
 	q := tbfQdisc(bits)(netlink.QdiscAttrs{}).(*netlink.Tbf)
 	return []string{fmt.Sprintf("in netns %s (%s): tc qdisc add dev <each non-lo if> root handle a17e: tbf rate %dbit limit %d", f.Target.NetNS, f.Target.Service, bits, q.Limit)}, nil
 }

@@ -7,6 +7,7 @@
 package network
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
@@ -31,7 +34,7 @@ const (
 
 // TablePrefix starts the name of every nftables table we create; doctor
 // looks for it.
-const TablePrefix = "aiuptime_"
+const TablePrefix = hostcaps.TablePrefix
 
 // ToxicPrefix starts the name of every toxic we add to a Toxiproxy.
 const ToxicPrefix = "aiuptime-"
@@ -40,8 +43,6 @@ const ToxicPrefix = "aiuptime-"
 type Target struct {
 	// Service is the service name (for journal and logs).
 	Service string `json:"service"`
-	// ContainerID is the target's container, if any.
-	ContainerID string `json:"container_id,omitempty"`
 	// PID is a host pid inside the target's network namespace (the
 	// container's main process); 0 when NetNS is a persistent path.
 	PID int `json:"pid,omitempty"`
@@ -55,12 +56,28 @@ type Target struct {
 	PeerIPs []net.IP `json:"peer_ips,omitempty"`
 }
 
-// TargetFromService builds a Target from a live service.
-func TargetFromService(svc stack.Service) (Target, error) {
-	if svc.PID <= 0 {
-		return Target{}, fmt.Errorf("service %s: no container pid: %w", svc.Name, chaos.ErrUnsupported)
+// targetOf asks the stack for the service's network namespace and fault
+// proxy. needNS says whether the fault acts inside the namespace (a
+// Toxiproxy latency needs only the proxy).
+func targetOf(ctx context.Context, st stack.Stack, service string, needNS bool) (Target, error) {
+	nw, ok := st.(stack.Networker)
+	if !ok {
+		return Target{}, fmt.Errorf("%s: %w", service, chaos.ErrUnsupported)
 	}
-	t := Target{Service: svc.Name, ContainerID: svc.ContainerID, PID: svc.PID, Proxy: svc.Proxy}
+	t := Target{Service: service}
+	p, err := nw.FaultProxy(ctx, service)
+	if err != nil {
+		return t, err
+	}
+	t.Proxy = p
+	if !needNS {
+		return t, nil
+	}
+	ns, err := nw.NetNS(ctx, service)
+	if err != nil {
+		return t, err
+	}
+	t.NetNS, t.PID, t.PIDStart = ns.Path, ns.PID, ns.PIDStart
 	return t.resolve()
 }
 
@@ -69,16 +86,16 @@ func (t Target) resolve() (Target, error) {
 		if t.PID <= 0 {
 			return t, errors.New("network target: neither netns path nor pid")
 		}
-		t.NetNS = chaos.NSPath(t.PID, "net")
+		t.NetNS = procfs.NSPath(t.PID, "net")
 	}
 	if t.PID > 0 && t.PIDStart == 0 {
-		st, err := chaos.ProcessStartTime(t.PID)
+		st, err := procfs.StartTime(t.PID)
 		if err != nil {
 			return t, fmt.Errorf("network target %s: pid %d: %w", t.Service, t.PID, err)
 		}
 		t.PIDStart = st
 	}
-	if err := chaos.CheckNetNS(t.NetNS); err != nil {
+	if err := procfs.CheckNotHost(t.NetNS, "net"); err != nil {
 		return t, fmt.Errorf("network target %s: %w", t.Service, err)
 	}
 	return t, nil
@@ -87,11 +104,8 @@ func (t Target) resolve() (Target, error) {
 // gone reports whether the target's namespace no longer exists (the
 // container exited), which makes any fault inside it already reverted.
 func (t Target) gone() bool {
-	if t.PID > 0 {
-		st, err := chaos.ProcessStartTime(t.PID)
-		if err != nil || st != t.PIDStart {
-			return true
-		}
+	if t.PID > 0 && !procfs.Alive(t.PID, t.PIDStart) {
+		return true
 	}
 	_, err := os.Stat(t.NetNS)
 	return errors.Is(err, os.ErrNotExist)
@@ -99,7 +113,7 @@ func (t Target) gone() bool {
 
 // open returns a netlink handle and the namespace fd; close both.
 func (t Target) open() (*netlink.Handle, netns.NsHandle, error) {
-	if err := chaos.CheckNetNS(t.NetNS); err != nil {
+	if err := procfs.CheckNotHost(t.NetNS, "net"); err != nil {
 		return nil, -1, err
 	}
 	ns, err := netns.GetFromPath(t.NetNS)

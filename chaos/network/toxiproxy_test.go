@@ -16,6 +16,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
@@ -88,7 +89,7 @@ func TestDelayToxiproxy(t *testing.T) {
 	base := medianRTT(t, url, 20)
 	for _, want := range []time.Duration{50 * time.Millisecond, 200 * time.Millisecond} {
 		d := testDeps(t)
-		f := &Delay{Spec: DelaySpec{Delay: want}, Target: Target{Service: "model-0", Proxy: &stack.Proxy{APIURL: api, Name: "model-0"}}, Deps: d, Caps: Capabilities{Netem: false}}
+		f := &Delay{Spec: DelaySpec{Delay: want}, Target: Target{Service: "model-0", Proxy: &stack.Proxy{APIURL: api, Name: "model-0"}}, Deps: d, Kernel: hostcaps.Kernel{Netem: false}}
 		if f.Mechanism() != MechToxiproxy {
 			t.Fatalf("mechanism %q", f.Mechanism())
 		}

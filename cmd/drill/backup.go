@@ -8,12 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/aiuptime/aiuptime/backup"
+	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/stack"
-	"github.com/aiuptime/aiuptime/stack/containers"
 	dockerstack "github.com/aiuptime/aiuptime/stack/docker"
 	"github.com/aiuptime/aiuptime/stack/stackfile"
 )
@@ -40,29 +39,40 @@ func (a *attachFlags) add(cmd *cobra.Command) {
 func (a *attachFlags) open(ctx context.Context) (stack.Stack, error) {
 	switch {
 	case a.stackFile != "" && a.runID != "":
-		return nil, withExit(ExitUsage, errors.New("--stack and --run are exclusive"))
+		return nil, exitcode.Wrap(exitcode.Usage, errors.New("--stack and --run are exclusive"))
 	case a.stackFile != "":
 		f, err := stackfile.Load(a.stackFile)
 		if err != nil {
-			return nil, withExit(ExitUsage, err)
+			return nil, exitcode.Wrap(exitcode.Usage, err)
 		}
 		if f.Kind == stackfile.KindContainers {
-			return nil, withExit(ExitUsage, errors.New("a containers stack file would start a new stack: attach with --run ID or a docker stack file"))
+			return nil, exitcode.Wrap(exitcode.Usage, errors.New("a containers stack file would start a new stack: attach with --run ID or a docker stack file"))
 		}
 		st, err := f.Open(ctx, stackfile.WithLogger(logger))
 		if err != nil {
-			return nil, withExit(ExitHarness, err)
+			return nil, exitcode.Wrap(exitcode.Harness, err)
 		}
 		return st, nil
 	case a.runID != "":
-		st, err := dockerstack.Attach(ctx, dockerstack.WithSelector(map[string]string{stack.LabelRun: a.runID}),
-			dockerstack.WithAPIKey(os.Getenv(a.keyEnv)), dockerstack.WithLogger(logger))
+		st, err := attachRun(ctx, a.runID, os.Getenv(a.keyEnv))
 		if err != nil {
-			return nil, withExit(ExitHarness, fmt.Errorf("attach to run %s: %w", a.runID, err))
+			return nil, exitcode.Wrap(exitcode.Harness, err)
 		}
 		return st, nil
 	}
-	return nil, withExit(ExitUsage, errors.New("say which stack: --run ID or --stack FILE"))
+	return nil, exitcode.Wrap(exitcode.Usage, errors.New("say which stack: --run ID or --stack FILE"))
+}
+
+// attachRun attaches to the running embedded stack of runID: its
+// containers, chosen by their run label, as an attached deployment (nothing
+// is created or removed).
+func attachRun(ctx context.Context, runID, apiKey string) (stack.Stack, error) {
+	st, err := dockerstack.Attach(ctx, dockerstack.WithSelector(map[string]string{stack.LabelRun: runID}),
+		dockerstack.WithAPIKey(apiKey), dockerstack.WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("attach to run %s: %w", runID, err)
+	}
+	return st, nil
 }
 
 func newBackupCmd() *cobra.Command {
@@ -81,36 +91,31 @@ the system state (image IDs and /version of each service).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
-				return withExit(ExitUsage, errors.New("--out DIR is required"))
+				return exitcode.Wrap(exitcode.Usage, errors.New("--out DIR is required"))
 			}
 			ctx := cmd.Context()
 			st, err := at.open(ctx)
 			if err != nil {
 				return err
 			}
-			cli, err := containers.Connect(ctx)
-			if err != nil {
-				return withExit(ExitHarness, err)
-			}
-			defer cli.Close()
 			var opts []backup.Option
 			if at.stackFile != "" {
 				opts = append(opts, backup.WithStackFile(at.stackFile))
 			}
-			src, err := backup.ForStack(ctx, st, cli, append(opts, backup.WithLogger(logger))...)
+			src, err := backup.ForStack(ctx, st, append(opts, backup.WithLogger(logger))...)
 			if err != nil {
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Harness, err)
 			}
 			for _, e := range execs {
-				c, err := parseExec(e, cli)
+				c, err := parseExec(e, st)
 				if err != nil {
-					return withExit(ExitUsage, err)
+					return exitcode.Wrap(exitcode.Usage, err)
 				}
 				src = append(src, c)
 			}
 			m, err := backup.Snapshot(ctx, out, st.Kind()+"/"+st.RunID(), src...)
 			if err != nil {
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Harness, err)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "backup %s: %d files, %d bytes in %.2fs\n", out, len(m.Entries), m.Bytes, m.Seconds)
@@ -122,20 +127,26 @@ the system state (image IDs and /version of each service).`,
 	}
 	at.add(cmd)
 	cmd.Flags().StringVar(&out, "out", "", "snapshot directory to create (must not exist or be empty)")
-	cmd.Flags().StringArrayVar(&execs, "exec", nil, `also store a command's stdout run in a container: NAME=CONTAINER:COMMAND ARGS...
-(e.g. "litellm-db=litellm-postgres-1:pg_dump -U litellm litellm")`)
+	cmd.Flags().StringArrayVar(&execs, "exec", nil, `also store a command's stdout, run inside a service or a container of
+the attached compose project: NAME=SERVICE:COMMAND ARGS...
+(e.g. "litellm-db=postgres:pg_dump -U litellm litellm")`)
 	return cmd
 }
 
-// parseExec parses NAME=CONTAINER:COMMAND ARGS... into a command source.
-func parseExec(s string, cli *client.Client) (backup.Command, error) {
+// parseExec parses NAME=SERVICE:COMMAND ARGS... into a command source run
+// through the stack's exec capability.
+func parseExec(s string, st stack.Stack) (backup.Command, error) {
 	name, rest, ok := strings.Cut(s, "=")
-	ctr, command, ok2 := strings.Cut(rest, ":")
+	svc, command, ok2 := strings.Cut(rest, ":")
 	args := strings.Fields(command)
-	if !ok || !ok2 || name == "" || ctr == "" || len(args) == 0 {
-		return backup.Command{}, fmt.Errorf("--exec %q: want NAME=CONTAINER:COMMAND ARGS", s)
+	if !ok || !ok2 || name == "" || svc == "" || len(args) == 0 {
+		return backup.Command{}, fmt.Errorf("--exec %q: want NAME=SERVICE:COMMAND ARGS", s)
 	}
-	return backup.Command{ID: name, Docker: cli, Container: ctr, Cmd: args, File: name + ".out"}, nil
+	ex, ok := st.(stack.Execer)
+	if !ok {
+		return backup.Command{}, fmt.Errorf("--exec %q: the %s stack cannot exec: %w", s, st.Kind(), stack.ErrUnsupported)
+	}
+	return backup.Command{ID: name, Stack: ex, Service: svc, Cmd: args, File: name + ".out"}, nil
 }
 
 func newRestoreCmd() *cobra.Command {
@@ -153,7 +164,7 @@ func newRestoreCmd() *cobra.Command {
 			// Verify before attaching to anything: a bad backup touches nothing.
 			m, err := backup.Verify(dir)
 			if err != nil {
-				return withExit(ExitUsage, err)
+				return exitcode.Wrap(exitcode.Usage, err)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "backup %s verified: %d files, %d bytes, created %s\n", dir, len(m.Entries), m.Bytes, m.CreatedAt.Format(time.RFC3339))
@@ -165,18 +176,13 @@ func newRestoreCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cli, err := containers.Connect(ctx)
-			if err != nil {
-				return withExit(ExitHarness, err)
-			}
-			defer cli.Close()
 			opts := []backup.Option{backup.WithLogger(logger)}
 			if only != "" && only != "all" {
 				opts = append(opts, backup.WithOnly(strings.Split(only, ",")...))
 			}
-			dr, err := backup.Restore(ctx, dir, st, cli, opts...)
+			dr, err := backup.Restore(ctx, dir, st, opts...)
 			if err != nil {
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Harness, err)
 			}
 			if dr.RTOSeconds != nil {
 				fmt.Fprintf(w, "RTO %.2fs\n", *dr.RTOSeconds)
@@ -194,7 +200,7 @@ func newRestoreCmd() *cobra.Command {
 				fmt.Fprintf(w, "note: %s\n", n)
 			}
 			if dr.GoldenPromptMatch != nil && !*dr.GoldenPromptMatch {
-				return withExit(ExitSLO, errors.New("golden prompt changed after the restore"))
+				return exitcode.Wrap(exitcode.Fail, errors.New("golden prompt changed after the restore"))
 			}
 			return nil
 		},

@@ -6,14 +6,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aiuptime/aiuptime/chaos"
-	_ "github.com/aiuptime/aiuptime/chaos/faults" // registers every reverter
+	_ "github.com/aiuptime/aiuptime/chaos/kinds" // every fault kind's reverters
+	"github.com/aiuptime/aiuptime/exitcode"
+	_ "github.com/aiuptime/aiuptime/stack/dockerhost" // the container providers' undo functions
 )
 
 func init() { addCommand(newCleanupCmd) }
 
 // newCleanupCmd is `drill cleanup [--state-dir DIR]`: replay the revert
 // journal after a crash. Exit 0 when everything was reverted (or nothing was
-// left), 4 (ExitRevert) when a revert failed.
+// left), 4 when a revert failed.
 func newCleanupCmd() *cobra.Command {
 	var stateDir string
 	cmd := &cobra.Command{
@@ -40,10 +42,10 @@ func newCleanupCmd() *cobra.Command {
 				fmt.Fprintf(out, "FAILED    %-18s %-12s %-10s %s\n", r.Kind, r.Target, r.Mechanism, r.ID)
 			}
 			if len(res.Failed) > 0 {
-				return withExit(ExitRevert, fmt.Errorf("cleanup: %w", err))
+				return exitcode.Wrap(exitcode.Revert, fmt.Errorf("cleanup: %w", err))
 			}
 			if err != nil {
-				return withExit(ExitHarness, fmt.Errorf("cleanup: %w", err))
+				return exitcode.Wrap(exitcode.Harness, fmt.Errorf("cleanup: %w", err))
 			}
 			if len(res.Reverted) == 0 {
 				fmt.Fprintf(out, "nothing to clean up in %s\n", dir)

@@ -4,112 +4,108 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aiuptime/aiuptime/chaos"
-	"github.com/aiuptime/aiuptime/chaos/container"
-	"github.com/aiuptime/aiuptime/chaos/faults"
-	"github.com/aiuptime/aiuptime/chaos/network"
-	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/exitcode"
+	"github.com/aiuptime/aiuptime/hostcaps"
 )
 
 func init() { addCommand(newFaultCmd) }
 
 // newFaultCmd is the hidden `drill fault inject`: inject one fault on a
-// service of a stack described as JSON, hold it, revert it. Tests SIGKILL it
-// mid-fault to prove `drill cleanup` restores everything.
+// service of a running stack (an embedded run or a stack file), hold it,
+// revert it. Tests SIGKILL it mid-fault to prove `drill cleanup` restores
+// everything.
 func newFaultCmd() *cobra.Command {
 	root := &cobra.Command{Use: "fault", Short: "Inject a single fault (for tests and debugging)", Hidden: true}
-	var kind, target, runID, servicesFile, paramsJSON, stateDir string
-	var hold time.Duration
-	var dryRun bool
+	var (
+		at                       attachFlags
+		kind, target, paramsJSON string
+		stateDir                 string
+		hold                     time.Duration
+		dryRun                   bool
+	)
 	inject := &cobra.Command{
-		Use:   "inject",
+		Use:   "inject --kind KIND --target SERVICE (--run ID | --stack FILE)",
 		Short: "Inject one fault, hold it, revert it; prints INJECTED when applied",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var svcs []stack.Service
-			b, err := os.ReadFile(servicesFile)
+			k, err := chaos.LookupKind(kind)
 			if err != nil {
-				return withExit(ExitUsage, fmt.Errorf("--services: %w", err))
-			}
-			if err := json.Unmarshal(b, &svcs); err != nil {
-				return withExit(ExitUsage, fmt.Errorf("--services: %w", err))
+				return exitcode.Wrap(exitcode.Usage, fmt.Errorf("--kind: %w", err))
 			}
 			params := map[string]any{}
 			if paramsJSON != "" {
 				if err := json.Unmarshal([]byte(paramsJSON), &params); err != nil {
-					return withExit(ExitUsage, fmt.Errorf("--params: %w", err))
+					return exitcode.Wrap(exitcode.Usage, fmt.Errorf("--params: %w", err))
 				}
 			}
-			if err := faults.Validate(kind, params); err != nil {
-				return withExit(ExitUsage, err)
-			}
-			cli, err := container.NewClient()
+			spec, err := k.Decode(params)
 			if err != nil {
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Usage, err)
 			}
-			defer cli.Close()
-			st := &faults.Attached{Run: runID, Svcs: svcs, Docker: cli}
-			svc, err := st.Service(cmd.Context(), target)
+			ctx := cmd.Context()
+			st, err := at.open(ctx)
 			if err != nil {
-				return withExit(ExitUsage, fmt.Errorf("--target: %w", err))
+				return err
 			}
+			defer st.Stop(context.WithoutCancel(ctx))
 			opts := []chaos.Option{chaos.WithLogger(logger)}
 			if stateDir != "" {
 				opts = append(opts, chaos.WithStateDir(stateDir))
 			}
 			j, err := chaos.OpenJournal(opts...)
 			if err != nil {
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Harness, err)
 			}
-			caps, err := network.ProbeOnce(cmd.Context())
+			kernel, err := hostcaps.Probe(ctx)
 			if err != nil {
-				logger.Warn("capability probe failed", "err", err)
+				logger.Warn("kernel capability probe failed", "err", err)
 			}
-			f, err := faults.Build(kind, params, svc, faults.Env{Stack: st, Docker: cli, Caps: caps, Log: logger, DryRun: dryRun, Out: cmd.OutOrStdout(), Journal: j})
-			if err != nil {
-				return withExit(ExitUsage, err)
+			var f chaos.Fault = chaos.Plan(chaos.Env{Stack: st, Kernel: kernel, Journal: j, Log: logger}, spec, target)
+			if dryRun {
+				f = chaos.DryRun(f, cmd.OutOrStdout())
 			}
-			g, err := chaos.NewGuard(chaos.WithLogger(logger))
-			if err != nil {
-				return withExit(ExitHarness, err)
-			}
-			out := cmd.OutOrStdout()
-			inj, err := g.Run(cmd.Context(), f, func(ctx context.Context) error {
-				fmt.Fprintf(out, "INJECTED %s mechanism=%s\n", f.Name(), chaos.MechanismOf(f))
-				return chaos.HoldFor(hold)(ctx)
-			})
-			if inj != nil {
-				fmt.Fprintf(out, "inject_seconds=%.6f revert_seconds=%.6f mechanism=%s\n", inj.Injected.Seconds(), inj.Reverted.Seconds(), inj.Mechanism)
-			}
-			if chaos.IsRevertError(err) {
-				return withExit(ExitRevert, err)
-			}
-			if err != nil && cmd.Context().Err() != nil {
-				return withExit(ExitAborted, err)
-			}
-			if err != nil {
-				return withExit(ExitHarness, err)
-			}
-			return nil
+			return injectAndHold(ctx, cmd, f, hold)
 		},
 	}
 	f := inject.Flags()
+	at.add(inject)
 	f.StringVar(&kind, "kind", "", "fault kind (see `drill list`)")
 	f.StringVar(&target, "target", "", "service name")
-	f.StringVar(&runID, "run", "", "run id of the stack (aiuptime.run label the target must carry)")
-	f.StringVar(&servicesFile, "services", "", "JSON file with the stack's []stack.Service")
 	f.StringVar(&paramsJSON, "params", "", "fault params as a JSON object")
 	f.StringVar(&stateDir, "state-dir", "", "state directory for the journal")
 	f.DurationVar(&hold, "hold", 10*time.Second, "how long to hold the fault before reverting")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would be done, change nothing")
 	_ = inject.MarkFlagRequired("kind")
 	_ = inject.MarkFlagRequired("target")
-	_ = inject.MarkFlagRequired("services")
 	root.AddCommand(inject)
 	return root
+}
+
+// injectAndHold injects f under a guard, prints INJECTED, holds it and
+// reverts it: on the hold's end, a signal, or an error.
+func injectAndHold(ctx context.Context, cmd *cobra.Command, f chaos.Fault, hold time.Duration) error {
+	g, err := chaos.NewGuard(chaos.WithLogger(logger))
+	if err != nil {
+		return exitcode.Wrap(exitcode.Harness, err)
+	}
+	out := cmd.OutOrStdout()
+	inj, err := g.Run(ctx, f, func(ctx context.Context) error {
+		fmt.Fprintf(out, "INJECTED %s mechanism=%s\n", f.Name(), chaos.MechanismOf(f))
+		return chaos.HoldFor(hold)(ctx)
+	})
+	if inj != nil {
+		fmt.Fprintf(out, "inject_seconds=%.6f revert_seconds=%.6f mechanism=%s\n", inj.Injected.Seconds(), inj.Reverted.Seconds(), inj.Mechanism)
+	}
+	switch {
+	case chaos.IsRevertError(err):
+		return exitcode.Wrap(exitcode.Revert, err)
+	case err != nil && ctx.Err() != nil:
+		return exitcode.Wrap(exitcode.Aborted, err)
+	}
+	return exitcode.Wrap(exitcode.Harness, err)
 }

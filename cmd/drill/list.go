@@ -10,8 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aiuptime/aiuptime/drill"
+	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/param"
 	"github.com/aiuptime/aiuptime/plans"
+	"github.com/aiuptime/aiuptime/stack"
 )
 
 func init() { addCommand(newListCmd) }
@@ -33,7 +36,7 @@ func listPlans() []planEntry {
 	files, _ := filepath.Glob(filepath.Join("plans", "*.yaml"))
 	for _, f := range files {
 		e := planEntry{Name: strings.TrimSuffix(filepath.Base(f), ".yaml"), Source: f}
-		if p, err := drill.LoadPlan(f, planOptions()...); err != nil {
+		if p, err := plan.LoadFile(f); err != nil {
 			e.Error = firstLine(err.Error())
 		} else {
 			e.Name, e.Description = p.Name, p.Description
@@ -47,7 +50,7 @@ func listPlans() []planEntry {
 		}
 		e := planEntry{Name: strings.TrimSuffix(n, ".yaml"), Source: "embedded"}
 		b, _ := plans.Read(n)
-		if p, err := drill.ParsePlan(n, b, planOptions()...); err != nil {
+		if p, err := plan.Parse(n, b); err != nil {
 			e.Error = firstLine(err.Error())
 		} else {
 			e.Name, e.Description = p.Name, p.Description
@@ -63,6 +66,13 @@ func firstLine(s string) string {
 	return l
 }
 
+// kindLine is one fault, action or await kind as `drill list` prints it.
+type kindLine struct {
+	name, doc string
+	params    []param.Spec
+	needs     []stack.Capability
+}
+
 func newListCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -71,11 +81,10 @@ func newListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ps := listPlans()
-			faults, actions := drill.ListFaultKinds(), drill.ListActionKinds()
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"plans": ps, "faults": faults, "actions": actions, "awaits": drill.AwaitKinds})
+				return enc.Encode(map[string]any{"plans": ps, "faults": chaos.Kinds(), "actions": plan.ActionKinds, "awaits": plan.AwaitKinds})
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "PLANS")
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
@@ -87,9 +96,19 @@ func newListCmd() *cobra.Command {
 				fmt.Fprintf(w, "  %s\t%s\t(%s)\n", p.Name, desc, p.Source)
 			}
 			w.Flush()
+			var faults, actions, awaits []kindLine
+			for _, k := range chaos.Kinds() {
+				faults = append(faults, kindLine{k.Name, k.Description, k.Params, k.Needs})
+			}
+			for _, k := range plan.ActionKinds {
+				actions = append(actions, kindLine{k.Name, k.Doc, k.Params, k.Needs})
+			}
+			for _, k := range plan.AwaitKinds {
+				awaits = append(awaits, kindLine{name: k.Name, doc: k.Doc})
+			}
 			printKinds(cmd, "FAULT KINDS (fault: KIND, params: {...})", faults)
 			printKinds(cmd, "ACTIONS (action: KIND, params: {...})", actions)
-			printKinds(cmd, "AWAITS (await: ..., timeout: D)", drill.AwaitKinds)
+			printKinds(cmd, "AWAITS (await: ..., timeout: D)", awaits)
 			return nil
 		},
 	}
@@ -97,15 +116,21 @@ func newListCmd() *cobra.Command {
 	return cmd
 }
 
-func printKinds(cmd *cobra.Command, title string, kinds []drill.KindInfo) {
+func printKinds(cmd *cobra.Command, title string, kinds []kindLine) {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "\n%s\n", title)
 	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	for _, k := range kinds {
-		fmt.Fprintf(w, "  %s\t%s\n", k.Name, k.Doc)
-		for _, p := range k.Params {
-			var attrs []string
-			attrs = append(attrs, p.Type)
+		fmt.Fprintf(w, "  %s\t%s\n", k.name, k.doc)
+		if len(k.needs) > 0 {
+			var ns []string
+			for _, n := range k.needs {
+				ns = append(ns, string(n))
+			}
+			fmt.Fprintf(w, "      needs\t%s\n", strings.Join(ns, ", "))
+		}
+		for _, p := range k.params {
+			attrs := []string{string(p.Type)}
 			if p.Required {
 				attrs = append(attrs, "required")
 			}

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,41 +15,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/aiuptime/aiuptime/exitcode"
 )
-
-// Exit codes, fixed by the command-line contract.
-const (
-	ExitPass    = 0 // drill passed
-	ExitSLO     = 1 // an SLO was breached
-	ExitUsage   = 2 // bad usage or invalid plan
-	ExitHarness = 3 // harness or injection error
-	ExitRevert  = 4 // a revert failed: something may be left behind
-	ExitAborted = 5 // aborted by a stop condition or a signal
-)
-
-// exitError carries an exit code on an error, read with errors.As.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// ExitCode returns the process exit code the error asks for.
-func (e *exitError) ExitCode() int { return e.code }
-
-// withExit attaches an exit code to err (nil stays nil).
-func withExit(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err}
-}
-
-// exitCoder is implemented by errors that know their exit code, including
-// ones from other packages (drill, chaos).
-type exitCoder interface{ ExitCode() int }
 
 var commands []func() *cobra.Command
 
@@ -74,7 +41,7 @@ func newRoot() *cobra.Command {
 			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(ExitUsage, err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.Wrap(exitcode.Usage, err) })
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
@@ -91,12 +58,8 @@ func main() {
 // report prints err and returns the exit code it carries.
 func report(err error) int {
 	if err == nil {
-		return ExitPass
+		return exitcode.Pass
 	}
 	fmt.Fprintln(os.Stderr, "drill:", err)
-	var ec exitCoder
-	if errors.As(err, &ec) {
-		return ec.ExitCode()
-	}
-	return ExitUsage
+	return exitcode.Of(err, exitcode.Usage)
 }

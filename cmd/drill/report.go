@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/reports"
 )
 
@@ -38,24 +39,24 @@ targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case compare && trend:
-				return withExit(ExitUsage, errors.New("--compare and --trend exclude each other"))
+				return exitcode.Wrap(exitcode.Usage, errors.New("--compare and --trend exclude each other"))
 			case compare:
 				if len(args) != 2 {
-					return withExit(ExitUsage, errors.New("--compare needs BEFORE and AFTER"))
+					return exitcode.Wrap(exitcode.Usage, errors.New("--compare needs BEFORE and AFTER"))
 				}
 				return runCompare(cmd, args[0], args[1], asJSON)
 			case trend:
 				if len(args) == 0 {
-					return withExit(ExitUsage, errors.New("--trend needs at least one DIR"))
+					return exitcode.Wrap(exitcode.Usage, errors.New("--trend needs at least one DIR"))
 				}
 				return runTrend(cmd, args, thresholds, asJSON)
 			}
 			if len(args) != 1 {
-				return withExit(ExitUsage, errors.New("report needs exactly one DIR holding report.json"))
+				return exitcode.Wrap(exitcode.Usage, errors.New("report needs exactly one DIR holding report.json"))
 			}
 			r, err := reports.Load(args[0])
 			if err != nil {
-				return withExit(ExitUsage, err)
+				return exitcode.Wrap(exitcode.Usage, err)
 			}
 			dst := out
 			if dst == "" {
@@ -65,7 +66,7 @@ targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
 				}
 			}
 			if err := reports.Write(dst, r); err != nil {
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Harness, err)
 			}
 			fmt.Fprint(cmd.OutOrStdout(), reports.Summary(r))
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", strings.Join(prefixAll(dst, reports.Files), " "))
@@ -91,11 +92,11 @@ func prefixAll(dir string, names []string) []string {
 func runCompare(cmd *cobra.Command, before, after string, asJSON bool) error {
 	b, err := reports.Load(before)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	a, err := reports.Load(after)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	c := reports.Compare(b, a)
 	if asJSON {
@@ -158,17 +159,17 @@ func sloThresholds(runs []*reports.Report) map[string]float64 {
 func runTrend(cmd *cobra.Command, dirs, flags []string, asJSON bool) error {
 	runs, err := loadRuns(dirs)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	if len(runs) < 2 {
-		return withExit(ExitUsage, fmt.Errorf("a trend needs at least two runs, found %d", len(runs)))
+		return exitcode.Wrap(exitcode.Usage, fmt.Errorf("a trend needs at least two runs, found %d", len(runs)))
 	}
 	th := sloThresholds(runs)
 	for _, f := range flags {
 		k, v, ok := strings.Cut(f, "=")
 		x, err := strconv.ParseFloat(v, 64)
 		if _, known := reports.MetricValue(runs[0], k); !ok || err != nil || !known {
-			return withExit(ExitUsage, fmt.Errorf("--threshold %q: want METRIC=NUMBER with METRIC one of availability, error_rate, latency_p50, latency_p95, latency_p99, ttft_p95, mttr, outages", f))
+			return exitcode.Wrap(exitcode.Usage, fmt.Errorf("--threshold %q: want METRIC=NUMBER with METRIC one of availability, error_rate, latency_p50, latency_p95, latency_p99, ttft_p95, mttr, outages", f))
 		}
 		th[k] = x
 	}

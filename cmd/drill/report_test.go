@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/reports"
 )
 
@@ -33,7 +34,7 @@ func TestReportRerender(t *testing.T) {
 	dir := t.TempDir()
 	copyGoldenReport(t, dir)
 	out, code, err := runCLI(t, "report", dir)
-	if code != ExitPass {
+	if code != exitcode.Pass {
 		t.Fatalf("exit %d: %v\n%s", code, err, out)
 	}
 	for _, f := range reports.Files {
@@ -46,7 +47,7 @@ func TestReportRerender(t *testing.T) {
 			t.Errorf("re-rendered %s differs from the golden file", f)
 		}
 	}
-	if _, code, _ := runCLI(t, "report", t.TempDir()); code != ExitUsage {
+	if _, code, _ := runCLI(t, "report", t.TempDir()); code != exitcode.Usage {
 		t.Errorf("report of a dir without report.json: exit %d", code)
 	}
 }
@@ -65,18 +66,18 @@ func TestReportCompareAndTrend(t *testing.T) {
 		}
 	}
 	out, code, err := runCLI(t, "report", "--compare", filepath.Join(hist, "a"), filepath.Join(hist, "c"))
-	if code != ExitPass || !strings.Contains(out, "| latency_p95 | 1.200 s | 1.800 s | +600.0 ms | +50.0% | worse |") {
+	if code != exitcode.Pass || !strings.Contains(out, "| latency_p95 | 1.200 s | 1.800 s | +600.0 ms | +50.0% | worse |") {
 		t.Errorf("compare: exit %d %v\n%s", code, err, out)
 	}
 	out, code, err = runCLI(t, "report", "--trend", hist)
 	// p95 grows 0.3 s a week from 1.2 s on Nov 1: it crosses the 2 s SLO on Nov 20 (4.7 days after Nov 15).
-	if code != ExitPass || !strings.Contains(out, "| latency_p95 | 3 |") || !strings.Contains(out, "2026-11-20") {
+	if code != exitcode.Pass || !strings.Contains(out, "| latency_p95 | 3 |") || !strings.Contains(out, "2026-11-20") {
 		t.Errorf("trend: exit %d %v\n%s", code, err, out)
 	}
-	if _, code, _ := runCLI(t, "report", "--trend", filepath.Join(hist, "a")); code != ExitUsage {
+	if _, code, _ := runCLI(t, "report", "--trend", filepath.Join(hist, "a")); code != exitcode.Usage {
 		t.Errorf("trend of one run: exit %d", code)
 	}
-	if _, code, _ := runCLI(t, "report", "--compare", hist); code != ExitUsage {
+	if _, code, _ := runCLI(t, "report", "--compare", hist); code != exitcode.Usage {
 		t.Errorf("compare with one arg: exit %d", code)
 	}
 }

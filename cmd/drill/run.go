@@ -12,13 +12,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/drill"
+	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/exitcode"
+	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/reports"
-	"github.com/aiuptime/aiuptime/stack/containers"
+	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/stackfile"
 )
 
@@ -49,6 +51,11 @@ error, 4 a revert failed, 5 aborted by a stop condition or a signal.`,
 			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch progress {
+			case "auto", "always", "never":
+			default:
+				return exitcode.Wrap(exitcode.Usage, fmt.Errorf("--progress %q: want auto, always or never", progress))
+			}
 			return runPlan(cmd.Context(), cmd.OutOrStdout(), runArgs{
 				plan: args[0], out: out, stackFile: stackFile, dryRun: dryRun, keepStack: keepStack, progress: progress,
 			})
@@ -71,95 +78,75 @@ type runArgs struct {
 }
 
 func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
-	plan, err := loadPlan(a.plan)
+	p, err := loadPlan(a.plan)
 	if err != nil {
 		return err
 	}
 	if !a.dryRun {
 		if err := checkOutDir(a.out); err != nil {
-			return withExit(ExitUsage, err)
+			return exitcode.Wrap(exitcode.Usage, err)
 		}
 	}
-	sf := plan.StackFile()
-	if a.stackFile != "" {
-		sf = a.stackFile
+	f, kernel, err := loadStack(ctx, p, a.stackFile)
+	if err != nil {
+		return err
 	}
-	if a.dryRun && sf == "" {
-		// Starting containers is a change; describe the embedded stack's
-		// steps without resolving them against live services.
-		return dryRunEmbedded(stdout, plan)
+	if a.dryRun && f.Kind == stackfile.KindContainers {
+		// Starting containers is a change: describe the steps on the
+		// stack the file would start, resolving nothing.
+		return dryRunStarted(stdout, p, f, kernel)
 	}
-
-	log := logger.With("plan", plan.Name)
+	log := logger.With("plan", p.Name)
 	var view *statusLine
 	if a.progress == "always" || (a.progress == "auto" && isTerminal(os.Stderr)) {
 		// Log lines go through the status line so they never run into it.
 		view = &statusLine{w: os.Stderr}
-		log = slog.New(slog.NewTextHandler(view, &slog.HandlerOptions{Level: slog.LevelInfo})).With("plan", plan.Name)
+		log = slog.New(slog.NewTextHandler(view, &slog.HandlerOptions{Level: slog.LevelInfo})).With("plan", p.Name)
 	}
-	log.Info("opening stack", "stack", orEmbedded(sf))
-	st, err := stackfile.Open(ctx, sf, stackfile.WithLogger(log))
+	log.Info("opening stack", "stack", f.Path)
+	st, err := f.Open(ctx, stackfile.WithLogger(log), stackfile.WithKernel(kernel))
 	if st != nil && !a.keepStack {
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stackStopTimeout)
-			defer cancel()
-			if err := st.Stop(sctx); err != nil {
-				log.Error("removing the stack", "err", err, "hint", "drill stack down --run "+st.RunID())
-			}
-		}()
+		defer stopStack(ctx, st, log)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return withExit(ExitAborted, fmt.Errorf("aborted while starting the stack: %w", err))
+			return exitcode.Wrap(exitcode.Aborted, fmt.Errorf("aborted while starting the stack: %w", err))
 		}
-		return withExit(ExitHarness, fmt.Errorf("stack %s: %w", orEmbedded(sf), err))
+		return exitcode.Wrap(exitcode.Harness, fmt.Errorf("stack %s: %w", f.Path, err))
 	}
 	if a.keepStack && st.RunID() != "" {
 		defer fmt.Fprintf(stdout, "stack kept running (run %s): remove it with 'drill stack down --run %s'\n", st.RunID(), st.RunID())
 	}
-
-	var docker *client.Client
-	if st.Kind() != "endpoints" {
-		docker, err = containers.Connect(ctx)
-		if err != nil {
-			return withExit(ExitHarness, err)
-		}
-		defer docker.Close()
-	}
-	opts := []drill.RunOption{drill.WithRunLogger(log), drill.WithDocker(docker), drill.WithToolVersion(version)}
+	opts := []drill.RunOption{drill.WithRunLogger(log), drill.WithKernel(kernel), drill.WithToolVersion(version)}
 	if a.dryRun {
 		opts = append(opts, drill.WithDryRun(stdout))
 	}
-	r, err := drill.NewRunner(plan, st, opts...)
+	r, err := drill.NewRunner(p, st, opts...)
 	if err != nil {
-		return withExit(ExitHarness, err)
+		return exitcode.Wrap(exitcode.Harness, err)
 	}
 	stopView := startProgress(ctx, r, view)
 	rep, runErr := r.Run(ctx)
 	stopView()
-	if a.dryRun {
+	if a.dryRun || rep == nil {
 		return runErr
 	}
-	if rep == nil {
-		return runErr
-	}
-	secrets := []string{st.APIKey()}
-	if mk, ok := st.(interface{ ModelAPIKey() string }); ok {
-		secrets = append(secrets, mk.ModelAPIKey())
-	}
+	secrets := []string{st.APIKey(), stack.ModelAPIKey(st)}
 	if err := reports.Write(a.out, rep, reports.WithSecrets(secrets...)); err != nil {
-		return withExit(ExitHarness, errors.Join(runErr, fmt.Errorf("write reports: %w", err)))
+		return exitcode.Wrap(exitcode.Harness, errors.Join(runErr, fmt.Errorf("write reports: %w", err)))
 	}
 	abs, _ := filepath.Abs(a.out)
 	fmt.Fprintf(stdout, "%s\nverdict: %s  (grade %s)\nreport:  %s\n", reports.Summary(rep), strings.ToUpper(string(rep.Verdict)), rep.Grade, filepath.Join(abs, reports.FileHTML))
 	return runErr
 }
 
-func orEmbedded(sf string) string {
-	if sf == "" {
-		return stackfile.Embedded
+// stopStack removes what the stack created (a no-op for attached stacks).
+func stopStack(ctx context.Context, st stack.Stack, log *slog.Logger) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stackStopTimeout)
+	defer cancel()
+	if err := st.Stop(sctx); err != nil {
+		log.Error("removing the stack", "err", err, "hint", "drill stack down --run "+st.RunID())
 	}
-	return sf
 }
 
 // checkOutDir creates dir and proves it is writable before anything starts.
@@ -176,30 +163,32 @@ func checkOutDir(dir string) error {
 	return os.Remove(name)
 }
 
-// dryRunEmbedded prints the plan's steps for the embedded stack without
-// starting it.
-func dryRunEmbedded(w io.Writer, plan *drill.Plan) error {
-	fmt.Fprintf(w, "plan %s: %d steps on the embedded stack (gateway, model-0, model-1; dry run: nothing is started or changed)\n", plan.Name, len(plan.Steps))
-	for i, s := range plan.Steps {
+// dryRunStarted prints the plan's steps on the stack the file would start,
+// without starting it: its services and where each step would act.
+func dryRunStarted(w io.Writer, p *plan.Plan, f *stackfile.File, k hostcaps.Kernel) error {
+	sh := f.Shape(k)
+	fmt.Fprintf(w, "plan %s: %d steps on a new %s stack of %s (dry run: nothing is started or changed)\n",
+		p.Name, len(p.Steps), sh.Kind, strings.Join(sh.Names(), ", "))
+	for i, s := range p.Steps {
 		fmt.Fprintf(w, "%2d. %-32s %s", i+1, s.Name, s.Kind())
 		switch s.Kind() {
-		case drill.StepWait:
+		case plan.StepWait:
 			fmt.Fprintf(w, " %s", s.Wait.D())
-		case drill.StepFault:
+		case plan.StepFault:
 			fmt.Fprintf(w, " %s on %s params %v", s.Fault, s.Target.String(), s.Params)
 			if s.Duration > 0 {
 				fmt.Fprintf(w, " for %s", s.Duration.D())
 			}
-		case drill.StepAwait:
+		case plan.StepAwait:
 			fmt.Fprintf(w, " %s within %s", s.Await.String(), s.Timeout.D())
-		case drill.StepAction:
+		case plan.StepAction:
 			fmt.Fprintf(w, " %s params %v", s.Action, s.Params)
-		case drill.StepRevert:
+		case plan.StepRevert:
 			fmt.Fprintf(w, " the faults of %q", s.Revert)
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "use --stack FILE with --dry-run to resolve targets and print the exact operations on a running stack")
+	fmt.Fprintln(w, "attach to a running stack (--stack FILE of kind docker) with --dry-run to resolve targets and print the exact operations")
 	return nil
 }
 

@@ -3,7 +3,8 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/aiuptime/aiuptime/drill"
+	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/exitcode"
 )
 
 func init() { addCommand(newSchemaCmd) }
@@ -17,9 +18,9 @@ Point your editor's YAML language server at it:
   # yaml-language-server: $schema=../plans/schema.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := drill.Schema()
+			b, err := plan.Schema()
 			if err != nil {
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Harness, err)
 			}
 			_, err = cmd.OutOrStdout().Write(b)
 			return err

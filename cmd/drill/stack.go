@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
 	"github.com/aiuptime/aiuptime/stack/stackfile"
@@ -29,12 +30,12 @@ func newStackCmd() *cobra.Command {
 // stackUpJSON is the `drill stack up --json` contract (DESIGN.md), plus
 // run_id (for `drill stack down --run`) and capabilities.
 type stackUpJSON struct {
-	Gateway      string              `json:"gateway"`
-	APIKey       string              `json:"api_key"`
-	Models       []stackUpModel      `json:"models"`
-	ModelName    string              `json:"model_name"`
-	RunID        string              `json:"run_id,omitempty"`
-	Capabilities *stack.Capabilities `json:"capabilities,omitempty"`
+	Gateway      string         `json:"gateway"`
+	APIKey       string         `json:"api_key"`
+	Models       []stackUpModel `json:"models"`
+	ModelName    string         `json:"model_name"`
+	RunID        string         `json:"run_id,omitempty"`
+	Capabilities *stack.Setup   `json:"capabilities,omitempty"`
 }
 
 type stackUpModel struct {
@@ -74,7 +75,7 @@ Remove the stack with: drill stack down --run ID`,
 			} else {
 				f, lerr := stackfile.Load(stackFile)
 				if lerr != nil {
-					return withExit(ExitUsage, lerr)
+					return exitcode.Wrap(exitcode.Usage, lerr)
 				}
 				st, err = f.Open(ctx, openOpts...)
 			}
@@ -85,13 +86,13 @@ Remove the stack with: drill stack down --run ID`,
 					}
 				}
 				if ctx.Err() != nil {
-					return withExit(ExitAborted, err)
+					return exitcode.Wrap(exitcode.Aborted, err)
 				}
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Harness, err)
 			}
 			out, err := stackUpOutput(ctx, st)
 			if err != nil {
-				return withExit(ExitHarness, err)
+				return exitcode.Wrap(exitcode.Harness, err)
 			}
 			logger.Info("stack is up", "run", st.RunID(), "kind", st.Kind(), "took", time.Since(start).Round(time.Millisecond))
 			if asJSON {
@@ -122,8 +123,8 @@ func stackUpOutput(ctx context.Context, st stack.Stack) (stackUpJSON, error) {
 			out.Models = append(out.Models, stackUpModel{Name: s.Name, URL: s.URL, Container: s.ContainerID})
 		}
 	}
-	if cr, ok := st.(stack.CapabilityReporter); ok {
-		c := cr.Capabilities()
+	if sr, ok := st.(stack.SetupReporter); ok {
+		c := sr.Setup()
 		out.Capabilities = &c
 	}
 	return out, nil
@@ -135,7 +136,7 @@ func printStackUp(w io.Writer, o stackUpJSON) error {
 		fmt.Fprintf(w, "%-9s %s (container %.12s)\n", m.Name+":", m.URL, m.Container)
 	}
 	if o.Capabilities != nil {
-		fmt.Fprintf(w, "latency faults: %s (netem: %v)\n", o.Capabilities.LatencyMechanism, o.Capabilities.Netem)
+		fmt.Fprintf(w, "latency faults: %s\n", o.Capabilities.LatencyMechanism)
 	}
 	_, err := fmt.Fprintf(w, "api key:  run with --json to print it\nremove:   drill stack down --run %s\n", o.RunID)
 	return err
@@ -154,17 +155,12 @@ func newStackDownCmd() *cobra.Command {
 			ctx := context.WithoutCancel(cmd.Context())
 			ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 			defer cancel()
-			cli, err := containers.Connect(ctx)
-			if err != nil {
-				return withExit(ExitHarness, err)
-			}
-			defer cli.Close()
-			rm, err := containers.Down(ctx, cli, runID)
+			rm, err := containers.Down(ctx, runID)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				if eerr := enc.Encode(rm); eerr != nil {
-					return withExit(ExitHarness, eerr)
+					return exitcode.Wrap(exitcode.Harness, eerr)
 				}
 			} else {
 				w := cmd.OutOrStdout()
@@ -179,7 +175,7 @@ func newStackDownCmd() *cobra.Command {
 				fmt.Fprintf(w, "removed %d resources\n", rm.Count())
 			}
 			if err != nil {
-				return withExit(ExitHarness, fmt.Errorf("stack down: %w", err))
+				return exitcode.Wrap(exitcode.Harness, fmt.Errorf("stack down: %w", err))
 			}
 			return nil
 		},

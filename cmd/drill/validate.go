@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,69 +12,69 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aiuptime/aiuptime/chaos/faults"
-	"github.com/aiuptime/aiuptime/drill"
+	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/exitcode"
+	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/plans"
+	"github.com/aiuptime/aiuptime/stack/stackfile"
 )
 
 func init() { addCommand(newValidateCmd) }
 
-// planOptions are the decoder options every command uses: the kind
-// validators of the registries. Faults are checked by chaos/faults, the
-// authority on kinds and params; actions still by drill's built-in table
-// until the rollout/backup registries are wired here.
-var planOptions = func() []drill.PlanOption {
-	return []drill.PlanOption{drill.WithFaultValidator(faults.Validate)}
-}
-
-func init() {
-	// `drill list` and `drill schema` show the chaos registry's kinds.
-	drill.ListFaultKinds = func() []drill.KindInfo {
-		var out []drill.KindInfo
-		for _, k := range faults.Kinds() {
-			ki := drill.KindInfo{Name: k.Name, Doc: k.Description}
-			for _, p := range k.Params {
-				ki.Params = append(ki.Params, drill.ParamInfo{Name: p.Name, Type: p.Type, Doc: p.Doc, Default: p.Default, Required: p.Required})
-			}
-			out = append(out, ki)
-		}
-		return out
-	}
-}
-
-// loadPlan reads a plan given as a path, or as the name of a shipped plan
-// (quarterly-dr, quarterly-dr.yaml, plans/quarterly-dr.yaml) when no such
-// file exists. Errors carry exit code 2 with file:line:col.
-func loadPlan(arg string) (*drill.Plan, error) {
+// loadPlan reads a plan given as a path, or as the bare name of a shipped
+// plan (quarterly-dr, quarterly-dr.yaml). A path that does not exist is an
+// error, never a shipped plan of the same name. Errors carry exit code 2
+// with file:line:col.
+func loadPlan(arg string) (*plan.Plan, error) {
 	if _, err := os.Stat(arg); err == nil {
-		p, err := drill.LoadPlan(arg, planOptions()...)
-		return p, withExit(ExitUsage, err)
+		return plan.LoadFile(arg)
 	}
-	b, err := plans.Read(filepath.Base(arg))
+	if strings.ContainsRune(arg, os.PathSeparator) {
+		return nil, &plan.Error{File: arg, Msg: "no such plan file (a shipped plan is named without a directory: see drill list)"}
+	}
+	name := strings.TrimSuffix(strings.TrimSuffix(arg, ".yml"), ".yaml") + ".yaml"
+	b, err := plans.Read(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, withExit(ExitUsage, fmt.Errorf("plan %s: no such file, and no shipped plan of that name (see drill list)", arg))
+			return nil, &plan.Error{File: arg, Msg: "no such plan file, and no shipped plan of that name (see drill list)"}
 		}
-		return nil, withExit(ExitUsage, fmt.Errorf("plan %s: %w", arg, err))
+		return nil, exitcode.Wrap(exitcode.Usage, fmt.Errorf("plan %s: %w", arg, err))
 	}
-	name := filepath.Base(arg)
-	if !strings.HasSuffix(name, ".yaml") {
-		name += ".yaml"
-	}
-	p, err := drill.ParsePlan("plans/"+name+" (embedded)", b, planOptions()...)
+	p, err := plan.Parse("plans/"+name+" (shipped)", b)
 	if p != nil && err == nil {
-		p.File = "" // relative paths of an embedded plan resolve against the working dir
+		p.File = "" // relative paths of a shipped plan resolve against the working dir
 	}
-	return p, withExit(ExitUsage, err)
+	return p, err
+}
+
+// loadStack reads the stack file a run uses (the flag, else the plan's;
+// "" is the embedded stack) and checks the plan against what it offers.
+func loadStack(ctx context.Context, p *plan.Plan, flag string) (*stackfile.File, hostcaps.Kernel, error) {
+	sf := p.StackFile()
+	if flag != "" {
+		sf = flag
+	}
+	f, err := stackfile.LoadOrEmbedded(sf)
+	if err != nil {
+		return nil, hostcaps.Kernel{}, err
+	}
+	k, perr := hostcaps.Probe(ctx)
+	if perr != nil {
+		logger.Warn("kernel capability probe failed", "err", perr)
+	}
+	return f, k, p.CheckStack(f.Shape(k))
 }
 
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var stackFlag string
+	cmd := &cobra.Command{
 		Use:   "validate PLAN...",
 		Short: "Check plans without running them (exit 2 with file:line:col on errors)",
 		Long: `Validate decodes each plan strictly and checks it: unknown keys, bad values,
-unknown fault and action kinds and their params, step structure. Nothing is
-started. PLAN is a file or the name of a shipped plan (see drill list).`,
+unknown fault and action kinds and their params, step structure, and what
+the stack it runs on can do (its stack file, or --stack): a fault whose
+capability the stack lacks, a target that is not one of its services.
+Nothing is started. PLAN is a file or the name of a shipped plan (see drill list).`,
 		Args: cobra.MinimumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return plans.Names(), cobra.ShellCompDirectiveDefault
@@ -82,22 +83,31 @@ started. PLAN is a file or the name of a shipped plan (see drill list).`,
 			var errs []error
 			for _, a := range args {
 				p, err := loadPlan(a)
+				if err == nil {
+					_, _, err = loadStack(cmd.Context(), p, stackFlag)
+				}
 				if err != nil {
 					errs = append(errs, err)
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: plan %s, %d steps, at least %s\n", a, p.Name, len(p.Steps), minDuration(p))
 			}
-			return withExit(ExitUsage, errors.Join(errs...))
+			return exitcode.Wrap(exitcode.Usage, errors.Join(errs...))
 		},
 	}
+	cmd.Flags().StringVar(&stackFlag, "stack", "", "validate against this stack file (default: the plan's stack)")
+	_ = cmd.MarkFlagFilename("stack", "yaml", "yml")
+	return cmd
 }
 
 // minDuration is the plan's waits and fault durations: a lower bound of its wall time.
-func minDuration(p *drill.Plan) time.Duration {
+func minDuration(p *plan.Plan) time.Duration {
 	var d time.Duration
 	for _, s := range p.Steps {
 		d += s.Wait.D() + s.Duration.D()
 	}
 	return d
 }
+
+// planBase is a plan file's name without its directory, for messages.
+func planBase(p *plan.Plan) string { return filepath.Base(p.File) }

@@ -8,7 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aiuptime/aiuptime/drill"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/exitcode"
 )
 
 // runCLI runs the drill root command with args and returns stdout and the exit code.
@@ -20,36 +25,13 @@ func runCLI(t *testing.T, args ...string) (string, int, error) {
 	root.SetErr(&out)
 	root.SetArgs(args)
 	err := root.Execute()
-	code := ExitPass
-	if err != nil {
-		var ec exitCoder
-		code = ExitUsage
-		if asExit(err, &ec) {
-			code = ec.ExitCode()
-		}
-	}
-	return out.String(), code, err
-}
-
-func asExit(err error, target *exitCoder) bool {
-	for e := err; e != nil; {
-		if c, ok := e.(exitCoder); ok {
-			*target = c
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
+	return out.String(), exitcode.Of(err, exitcode.Usage), err
 }
 
 func TestValidateShippedPlans(t *testing.T) {
-	for _, name := range []string{"quarterly-dr", "gpu-failover.yaml", "plans/container-loss.yaml", "../../plans/network-degradation.yaml"} {
+	for _, name := range []string{"quarterly-dr", "gpu-failover.yaml", "../../plans/network-degradation.yaml"} {
 		out, code, err := runCLI(t, "validate", name)
-		if code != ExitPass {
+		if code != exitcode.Pass {
 			t.Errorf("validate %s: exit %d: %v\n%s", name, code, err, out)
 		}
 		if !strings.Contains(out, "ok: plan") {
@@ -65,20 +47,24 @@ func TestValidateBadPlanExit2(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, code, err := runCLI(t, "validate", bad)
-	if code != ExitUsage || err == nil {
+	if code != exitcode.Usage || err == nil {
 		t.Fatalf("exit %d, err %v; want 2", code, err)
 	}
 	if want := bad + ":4:5: steps[0].faultt: unknown key"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q lacks %q", err, want)
 	}
-	if _, code, _ := runCLI(t, "validate", filepath.Join(dir, "missing.yaml")); code != ExitUsage {
-		t.Errorf("missing plan: exit %d", code)
+	// A path that does not exist is an error, never the shipped plan of
+	// the same name.
+	for _, missing := range []string{filepath.Join(dir, "missing.yaml"), "plans/quarterly-dr.yaml"} {
+		if _, code, err := runCLI(t, "validate", missing); code != exitcode.Usage || err == nil || !strings.Contains(err.Error(), "no such plan file") {
+			t.Errorf("missing plan %s: exit %d, %v", missing, code, err)
+		}
 	}
 }
 
 func TestList(t *testing.T) {
 	out, code, err := runCLI(t, "list")
-	if code != ExitPass {
+	if code != exitcode.Pass {
 		t.Fatalf("exit %d: %v", code, err)
 	}
 	for _, want := range []string{"quarterly-dr", "gpu-failover", "network-delay", "delay", "disk-full", "leave_bytes", "rolling-update", "alert-firing"} {
@@ -91,17 +77,52 @@ func TestList(t *testing.T) {
 	}
 	out, _, _ = runCLI(t, "list", "--json")
 	var v struct {
-		Plans  []planEntry
-		Faults []drill.KindInfo
+		Plans   []planEntry
+		Faults  []chaos.Kind
+		Actions []plan.ActionKind
 	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v.Plans) < 5 || len(v.Faults) < 15 {
-		t.Errorf("list --json: %v %d plans %d faults", err, len(v.Plans), len(v.Faults))
+	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v.Plans) < 5 {
+		t.Fatalf("list --json: %v %d plans", err, len(v.Plans))
+	}
+	// drill list --json is the registry, kind for kind and param for param.
+	if diff := cmp.Diff(chaos.Kinds(), v.Faults, cmpopts.IgnoreUnexported(chaos.Kind{})); diff != "" {
+		t.Errorf("list --json faults differ from the registry (-registry +listed):\n%s", diff)
+	}
+	if diff := cmp.Diff(plan.ActionKinds, v.Actions); diff != "" {
+		t.Errorf("list --json actions differ from the table (-table +listed):\n%s", diff)
+	}
+}
+
+// A stack of plain URLs offers no capability: a plan that would act on it
+// is refused at validation, with the position and the reason, before
+// anything starts.
+func TestValidateRefusesFaultsTheStackCannotDo(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "urls.yaml"), []byte("kind: endpoints\nendpoints:\n  - {name: gateway, role: gateway, url: \"http://127.0.0.1:1\"}\n  - {name: model-0, role: model, url: \"http://127.0.0.1:2\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(p, []byte("name: p\nstack: urls.yaml\nsteps:\n  - name: kill\n    fault: gpu-kill\n    target: model-0\n  - name: other\n    fault: container-pause\n    target: model-9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, code, err := runCLI(t, "validate", p)
+	if code != exitcode.Usage || err == nil {
+		t.Fatalf("exit %d, %v; want 2", code, err)
+	}
+	for _, want := range []string{
+		p + ":5:12: steps[0].fault: gpu-kill needs exec in a service and process signalling; stack kind endpoints has none",
+		p + ":8:12: steps[1].fault: container-pause needs service lifecycle",
+		`"model-9" is not a service of the endpoints stack (it has gateway, model-0)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error\n%v\nlacks %q", err, want)
+		}
 	}
 }
 
 func TestSchemaCmdMatchesFile(t *testing.T) {
 	out, code, err := runCLI(t, "schema")
-	if code != ExitPass {
+	if code != exitcode.Pass {
 		t.Fatal(err)
 	}
 	want, err := os.ReadFile("../../plans/schema.json")

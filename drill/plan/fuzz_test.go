@@ -1,4 +1,4 @@
-package drill
+package plan
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	"github.com/aiuptime/aiuptime/plans"
 )
 
-// FuzzParsePlan: the decoder never panics, every error is a *PlanError
+// FuzzParsePlan: the decoder never panics, every error is a *Error
 // naming the file, and every accepted plan passes validation again.
-// Run: go test ./drill -run '^$' -fuzz FuzzParsePlan -fuzztime 60s
-func FuzzParsePlan(f *testing.F) {
+// Run: go test ./drill/plan -run '^$' -fuzz FuzzParsePlan -fuzztime 60s
+func FuzzParse(f *testing.F) {
 	for _, n := range plans.Names() {
 		b, err := plans.Read(n)
 		if err != nil {
@@ -32,19 +32,19 @@ func FuzzParsePlan(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ParsePlan("fuzz.yaml", data)
+		p, err := Parse("fuzz.yaml", data)
 		if err != nil {
-			var pe *PlanError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("error %T is not a *PlanError: %v", err, err)
+				t.Fatalf("error %T is not a *Error: %v", err, err)
 			}
 			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
 				t.Fatalf("error does not name the file: %v", err)
 			}
 			return
 		}
-		if err := p.Validate(); err != nil {
-			t.Fatalf("accepted plan fails Validate: %v", err)
+		if errs := p.validate(); len(errs) > 0 {
+			t.Fatalf("accepted plan fails validation: %v", errs)
 		}
 		for _, s := range p.Steps {
 			if s.Kind() == "" {

@@ -1,9 +1,17 @@
-// Package drill holds drill plans (strictly decoded YAML, validated with
-// file:line:column positions), their JSON Schema, and the step runner.
-package drill
+// Package plan decodes drill plans (strict YAML, every problem at
+// file:line:column with its field), validates them against the fault
+// registry, the action table and the stack they will run on, and generates
+// their JSON Schema. Running a plan is package drill's job.
+package plan
 
-// This file holds only the plan's types: drill/schema.go embeds it and reads
-// the doc comments of these fields as the JSON Schema's descriptions, so a
+import (
+	"github.com/aiuptime/aiuptime/internal/yamldoc"
+	"github.com/aiuptime/aiuptime/slo"
+	"github.com/aiuptime/aiuptime/units"
+)
+
+// This file holds only the plan's types: schema.go embeds it and reads the
+// doc comments of these fields as the JSON Schema's descriptions, so a
 // field's comment is its documentation for plan authors too.
 
 // Plan is a drill: which stack, what traffic, which faults and actions in
@@ -17,7 +25,7 @@ type Plan struct {
 	// the path of a stack file, relative to the plan file.
 	Stack string `yaml:"stack,omitempty" json:"stack,omitempty"`
 	// SLO holds the objectives the drill is judged against.
-	SLO SLO `yaml:"slo,omitempty" json:"slo,omitempty"`
+	SLO slo.Spec `yaml:"slo,omitempty" json:"slo,omitempty"`
 	// Stop holds the conditions that abort the drill (reverting every fault).
 	Stop Stop `yaml:"stop,omitempty" json:"stop,omitempty"`
 	// Probe is the synthetic traffic that measures what users feel.
@@ -31,56 +39,19 @@ type Plan struct {
 
 	// File is the path the plan was read from (not part of the YAML).
 	File string `yaml:"-" json:"-"`
-}
-
-// SLO is the plan's objectives. Unset objectives are not judged.
-type SLO struct {
-	// Availability is the least fraction of probe requests that must succeed, in percent (99.0 or "99%").
-	Availability *Percent `yaml:"availability,omitempty" json:"availability,omitempty"`
-	// LatencyP95 is the largest allowed p95 end-to-end latency.
-	LatencyP95 Duration `yaml:"latency_p95,omitempty" json:"latency_p95,omitempty"`
-	// LatencyP99 is the largest allowed p99 end-to-end latency.
-	LatencyP99 Duration `yaml:"latency_p99,omitempty" json:"latency_p99,omitempty"`
-	// ErrorRate is the largest allowed fraction of failed requests, in percent ("1%" or 1).
-	ErrorRate *Percent `yaml:"error_rate,omitempty" json:"error_rate,omitempty"`
-	// RecoveryTime is the longest outage allowed.
-	RecoveryTime Duration `yaml:"recovery_time,omitempty" json:"recovery_time,omitempty"`
-	// TTFTP95 is the largest allowed p95 time to first token (streaming probes).
-	TTFTP95 Duration `yaml:"ttft_p95,omitempty" json:"ttft_p95,omitempty"`
-	// Throughput is the least rate of requests per second over the drill.
-	Throughput float64 `yaml:"throughput,omitempty" json:"throughput,omitempty"`
-	// Goodput sets per-request objectives and how many requests must meet them.
-	Goodput *Goodput `yaml:"goodput,omitempty" json:"goodput,omitempty"`
-	// RTO is the longest time from disaster to serving again (DR drills).
-	RTO Duration `yaml:"rto,omitempty" json:"rto,omitempty"`
-	// RPO is the most data, in time, a restore may lose (DR drills).
-	RPO Duration `yaml:"rpo,omitempty" json:"rpo,omitempty"`
-}
-
-// Goodput is a per-request SLO: a request is good when it succeeded and met
-// every threshold set here.
-type Goodput struct {
-	// TTFT is the largest time to first token of a good request.
-	TTFT Duration `yaml:"ttft,omitempty" json:"ttft,omitempty"`
-	// TPOT is the largest time per output token of a good request.
-	TPOT Duration `yaml:"tpot,omitempty" json:"tpot,omitempty"`
-	// Latency is the largest end-to-end latency of a good request.
-	Latency Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
-	// Attainment is the least fraction of requests that must be good, in percent.
-	Attainment *Percent `yaml:"attainment,omitempty" json:"attainment,omitempty"`
-	// MinRPS is the least rate of good requests per second.
-	MinRPS float64 `yaml:"min_rps,omitempty" json:"min_rps,omitempty"`
+	// doc is the parsed document, for positions of later checks.
+	doc *yamldoc.Doc
 }
 
 // Stop is the plan's stop conditions: when one is breached the drill aborts,
 // reverts every fault in force, writes its reports and exits 5.
 type Stop struct {
 	// AvailabilityBelow aborts when availability over Window falls below it, in percent.
-	AvailabilityBelow *Percent `yaml:"availability_below,omitempty" json:"availability_below,omitempty"`
+	AvailabilityBelow *units.Percent `yaml:"availability_below,omitempty" json:"availability_below,omitempty"`
 	// Window is the sliding window AvailabilityBelow is measured over (default 10s).
-	Window Duration `yaml:"window,omitempty" json:"window,omitempty"`
+	Window units.Duration `yaml:"window,omitempty" json:"window,omitempty"`
 	// MaxDuration aborts a drill that runs longer than this.
-	MaxDuration Duration `yaml:"max_duration,omitempty" json:"max_duration,omitempty"`
+	MaxDuration units.Duration `yaml:"max_duration,omitempty" json:"max_duration,omitempty"`
 }
 
 // Probe modes.
@@ -93,13 +64,13 @@ const (
 // Probe configures the synthetic traffic.
 type Probe struct {
 	// Interval is the time between requests (open loop; default 100ms).
-	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Interval units.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
 	// Mode is health, chat or stream (default chat).
 	Mode string `yaml:"mode,omitempty" json:"mode,omitempty" enum:"health,chat,stream"`
 	// Target is "gateway" (default) or the name of a service such as model-0.
 	Target string `yaml:"target,omitempty" json:"target,omitempty"`
 	// Timeout is the per-request deadline (default 10s).
-	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Timeout units.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// MaxTokens caps the tokens of each completion (default 16).
 	MaxTokens int `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
 }
@@ -120,7 +91,7 @@ type Monitoring struct {
 	// Alertmanager also starts an Alertmanager with a webhook receiver in the harness.
 	Alertmanager bool `yaml:"alertmanager,omitempty" json:"alertmanager,omitempty"`
 	// ScrapeInterval is the scrape and rule evaluation interval (default 1s).
-	ScrapeInterval Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
+	ScrapeInterval units.Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
 	// WindowScale shrinks the 30-day burn-rate windows for drills (e.g. 0.0005).
 	WindowScale float64 `yaml:"window_scale,omitempty" json:"window_scale,omitempty"`
 	// Thresholds are the direct alert thresholds (defaults: p95 5s, error rate 5%, availability 99.5%).
@@ -130,11 +101,11 @@ type Monitoring struct {
 // AlertThresholds are the direct (non-burn-rate) alert thresholds.
 type AlertThresholds struct {
 	// LatencyP95 fires the p95 alert above it.
-	LatencyP95 Duration `yaml:"latency_p95,omitempty" json:"latency_p95,omitempty"`
+	LatencyP95 units.Duration `yaml:"latency_p95,omitempty" json:"latency_p95,omitempty"`
 	// ErrorRate fires the error-rate alert above it, in percent.
-	ErrorRate *Percent `yaml:"error_rate,omitempty" json:"error_rate,omitempty"`
+	ErrorRate *units.Percent `yaml:"error_rate,omitempty" json:"error_rate,omitempty"`
 	// Availability fires the availability alert below it, in percent.
-	Availability *Percent `yaml:"availability,omitempty" json:"availability,omitempty"`
+	Availability *units.Percent `yaml:"availability,omitempty" json:"availability,omitempty"`
 }
 
 // Step is one step of a plan. It has a name and exactly one of wait, fault,
@@ -143,7 +114,7 @@ type Step struct {
 	// Name identifies the step in reports; unique within the plan.
 	Name string `yaml:"name" json:"name"`
 	// Wait pauses for this long (steady state, soak).
-	Wait Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
+	Wait units.Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
 	// Fault is the kind of fault to inject (see `drill list`).
 	Fault string `yaml:"fault,omitempty" json:"fault,omitempty"`
 	// Action is an operation on the stack: rolling-update, blue-green, canary, backup, restore, ...
@@ -158,9 +129,9 @@ type Step struct {
 	Params map[string]any `yaml:"params,omitempty" json:"params,omitempty"`
 	// Duration reverts the fault automatically after this long (faults only);
 	// without it the fault stays until a later revert step or the drill's end.
-	Duration Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
+	Duration units.Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
 	// Timeout bounds an await (required) or an action.
-	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Timeout units.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// Expect is the step's hypothesis; a deviation fails the step.
 	Expect *Expect `yaml:"expect,omitempty" json:"expect,omitempty"`
 }
@@ -170,7 +141,7 @@ type Expect struct {
 	// Outage says whether the step should cause an outage (true) or not (false).
 	Outage *bool `yaml:"outage,omitempty" json:"outage,omitempty"`
 	// MaxRecovery is the longest recovery allowed after this step's fault.
-	MaxRecovery Duration `yaml:"max_recovery,omitempty" json:"max_recovery,omitempty"`
+	MaxRecovery units.Duration `yaml:"max_recovery,omitempty" json:"max_recovery,omitempty"`
 	// MaxFailedRequests is how many probe requests may fail during the step.
 	MaxFailedRequests *int `yaml:"max_failed_requests,omitempty" json:"max_failed_requests,omitempty"`
 	// Alert names an alert that must fire because of this step (checked by a later await or at the end).

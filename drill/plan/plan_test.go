@@ -1,9 +1,8 @@
-package drill
+package plan
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,8 +27,8 @@ func TestShippedPlansValid(t *testing.T) {
 	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			onDisk := filepath.Join("..", "plans", name)
-			p, err := LoadPlan(onDisk)
+			onDisk := filepath.Join("..", "..", "plans", name)
+			p, err := LoadFile(onDisk)
 			if err != nil {
 				t.Fatalf("invalid shipped plan:\n%v", err)
 			}
@@ -101,7 +100,7 @@ steps:
     target: {role: model}
     timeout: 1m
 `
-	p, err := ParsePlan("forms.yaml", []byte(src))
+	p, err := Parse("forms.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,14 +181,14 @@ func TestPlanErrors(t *testing.T) {
 		{"unknown step key", head + "  - name: a\n    wiat: 5s\n", "bad.yaml:4:5: steps[0].wiat: unknown key"},
 		{"bad duration", head + "  - name: a\n    wait: 5x\n", "bad.yaml:4:11: steps[0].wait: invalid duration \"5x\""},
 		{"number as duration", head + "  - name: a\n    wait: 5\n", "bad.yaml:4:11: steps[0].wait: invalid duration \"5\""},
-		{"negative duration", head + "  - name: a\n    wait: -5s\n", "bad.yaml:4:11: steps[0].wait: must be positive"},
+		{"negative duration", head + "  - name: a\n    wait: -5s\n", "bad.yaml:4:11: steps[0].wait: invalid duration \"-5s\": durations are never negative"},
 		{"no kind", head + "  - name: a\n", "bad.yaml:3:5: steps[0]: needs exactly one of wait, fault, action, await, revert"},
 		{"two kinds", head + "  - name: a\n    wait: 1s\n    fault: gpu-kill\n    target: model-0\n", "bad.yaml:5:12: steps[0].fault: needs exactly one of wait, fault, action, await, revert, has wait and fault"},
 		{"unknown fault", head + "  - name: a\n    fault: gpu-kil\n    target: model-0\n", "bad.yaml:4:12: steps[0].fault: unknown fault kind \"gpu-kil\""},
-		{"unknown action", head + "  - name: a\n    action: yolo-deploy\n", "bad.yaml:4:13: steps[0].action: unknown action kind \"yolo-deploy\""},
+		{"unknown action", head + "  - name: a\n    action: yolo-deploy\n", "bad.yaml:4:13: steps[0].action: unknown action \"yolo-deploy\""},
 		{"unknown param", head + "  - name: a\n    fault: network-delay\n    target: model-0\n    params: {delay: 1s, jiter: 1ms}\n", "bad.yaml:6:25: steps[0].params.jiter: unknown param of network-delay"},
-		{"missing param", head + "  - name: a\n    fault: network-loss\n    target: model-0\n", "steps[0].params.percent: required by network-loss"},
-		{"bad param value", head + "  - name: a\n    fault: network-bandwidth\n    target: model-0\n    params: {rate: fast}\n", "bad.yaml:6:20: steps[0].params.rate: want a rate"},
+		{"missing param", head + "  - name: a\n    fault: network-loss\n    target: model-0\n", "steps[0].params.percent: missing (required by network-loss)"},
+		{"bad param value", head + "  - name: a\n    fault: network-bandwidth\n    target: model-0\n    params: {rate: fast}\n", "bad.yaml:6:20: steps[0].params.rate: invalid rate \"fast\""},
 		{"fault without target", head + "  - name: a\n    fault: gpu-kill\n", "bad.yaml:4:12: steps[0].fault: a fault needs a target"},
 		{"percent out of range", head + "  - name: a\n    fault: gpu-kill\n    target: {role: model, percent: 0}\n  - name: b\n    fault: gpu-kill\n    target: {role: model, percent: 101}\n", "bad.yaml:8:36: steps[1].target.percent: must be within 1..100, got 101"},
 		{"unknown role", head + "  - name: a\n    fault: gpu-kill\n    target: {role: db}\n", "bad.yaml:5:20: steps[0].target.role: unknown role \"db\""},
@@ -213,20 +212,20 @@ func TestPlanErrors(t *testing.T) {
 		{"syntax", "name: [\n", "bad.yaml:1:7: "},
 		{"empty", "", "bad.yaml: empty plan"},
 		{"not a mapping", "- a\n- b\n", "bad.yaml:1:1: a plan is a mapping"},
-		{"two documents", "name: a\n---\nname: b\n", "bad.yaml:3:5: a plan file holds one YAML document"},
+		{"two documents", "name: a\n---\nname: b\n", "bad.yaml:3:5: the file holds more than one YAML document"},
 		{"missing stack file", "name: x\nstack: nowhere.yaml\nsteps: [{name: a, wait: 1s}]\n", "bad.yaml:2:8: stack: stack file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParsePlan("bad.yaml", []byte(tc.src))
+			_, err := Parse("bad.yaml", []byte(tc.src))
 			if err == nil {
 				t.Fatalf("accepted:\n%s", tc.src)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, tc.want)
 			}
-			var pe *PlanError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Errorf("%T is not a *PlanError", err)
+				t.Errorf("%T is not a *Error", err)
 			}
 			var ec interface{ ExitCode() int }
 			if !errors.As(err, &ec) || ec.ExitCode() != 2 {
@@ -236,72 +235,19 @@ func TestPlanErrors(t *testing.T) {
 	}
 }
 
-func TestValidatorHooks(t *testing.T) {
-	src := []byte("name: x\nsteps:\n  - name: a\n    fault: laser\n    target: model-0\n    params: {power: 9000}\n  - name: b\n    action: yolo\n")
-	if _, err := ParsePlan("x.yaml", src); err == nil {
-		t.Fatal("unknown kinds accepted by the built-in tables")
-	}
-	var faults, actions []string
-	_, err := ParsePlan("x.yaml", src,
-		WithFaultValidator(func(kind string, params map[string]any) error {
-			faults = append(faults, fmt.Sprint(kind, params))
-			if params["power"] != uint64(9000) {
-				return &ParamError{Param: "power", Msg: "too much"}
-			}
-			return nil
-		}),
-		WithActionValidator(func(kind string, _ map[string]any) error { actions = append(actions, kind); return nil }))
-	if err != nil {
-		t.Fatalf("hooks not used: %v", err)
-	}
-	if len(faults) != 1 || len(actions) != 1 || actions[0] != "yolo" {
-		t.Errorf("hooks saw %v %v", faults, actions)
-	}
-	_, err = ParsePlan("x.yaml", []byte("name: x\nsteps:\n  - name: a\n    fault: laser\n    target: model-0\n    params: {power: 1}\n"),
-		WithFaultValidator(func(string, map[string]any) error { return &ParamError{Param: "power", Msg: "too little"} }))
-	if err == nil || !strings.Contains(err.Error(), "x.yaml:6:21: steps[0].params.power: too little") {
-		t.Errorf("param error from the hook: %v", err)
-	}
-}
-
-// TestRegistryMessages: a registry that names params in its messages
-// ("params.delay: ...", "fault: unknown kind", as chaos/faults does) still
-// gets positions on the param and the kind.
-func TestRegistryMessages(t *testing.T) {
-	v := func(kind string, params map[string]any) error {
-		if kind != "network-delay" {
-			return fmt.Errorf("fault: unknown kind %q", kind)
-		}
-		if _, ok := params["jiter"]; ok {
-			return fmt.Errorf("params.jiter: unknown param of %s", kind)
-		}
-		return fmt.Errorf("params.delay: -1s must be positive")
-	}
-	for src, want := range map[string]string{
-		"name: x\nsteps:\n  - name: a\n    fault: laser\n    target: model-0\n":                                   "x.yaml:4:12: steps[0].fault: unknown kind \"laser\"",
-		"name: x\nsteps:\n  - name: a\n    fault: network-delay\n    target: model-0\n    params: {delay: -1s}\n": "x.yaml:6:21: steps[0].params.delay: -1s must be positive",
-		"name: x\nsteps:\n  - name: a\n    fault: network-delay\n    target: model-0\n    params: {jiter: 1s}\n":  "x.yaml:6:14: steps[0].params.jiter: unknown param",
-	} {
-		_, err := ParsePlan("x.yaml", []byte(src), WithFaultValidator(v))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("got %v, want %s", err, want)
-		}
-	}
-}
-
 func TestSchemaCurrent(t *testing.T) {
 	got, err := Schema()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile(filepath.Join("..", "plans", "schema.json"))
+	want, err := os.ReadFile(filepath.Join("..", "..", "plans", "schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("plans/schema.json is stale: run `make schema` (diff -want +got):\n%s", cmp.Diff(string(want), string(got)))
 	}
-	if !bytes.Contains(got, []byte(`"description": "SLO is the plan's objectives`)) {
+	if !bytes.Contains(got, []byte(`"description": "Spec is a plan's`)) {
 		t.Error("schema lacks the doc comments")
 	}
 }

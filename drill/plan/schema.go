@@ -1,22 +1,23 @@
-package drill
+package plan
 
 import (
 	"embed"
 	"encoding/json"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/internal/typedocs"
+	"github.com/aiuptime/aiuptime/param"
+	"github.com/aiuptime/aiuptime/slo"
 )
 
 // The plan's Go types are the source of truth for plans/schema.json: the
 // generator walks them by reflection (yaml tags give names and which keys
 // are required) and reads their doc comments from the embedded sources.
 //
-//go:embed plan.go plan_values.go
+//go:embed plan.go target.go
 var typeSources embed.FS
 
 // SchemaID is the $id of the plan schema.
@@ -28,8 +29,12 @@ type schemaProvider interface{ JSONSchema() map[string]any }
 // Schema returns the JSON Schema (draft 2020-12) of plan files, indented,
 // with a trailing newline: what plans/schema.json holds.
 func Schema() ([]byte, error) {
-	g := &schemaGen{defs: map[string]any{}, docs: typeDocs()}
+	g := &schemaGen{defs: map[string]any{}, docs: typedocs.Parse(typeSources)}
+	for k, v := range slo.SpecDocs() {
+		g.docs[k] = v
+	}
 	root := g.object(reflect.TypeOf(Plan{}))
+	g.stepParams()
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = SchemaID
 	root["title"] = "aiuptime drill plan"
@@ -134,14 +139,46 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	return o
 }
 
-// fieldExtras adds schema keywords that come from tables, not types.
+// fieldExtras adds schema keywords that come from the registries, not types.
 var fieldExtras = map[string]func() map[string]any{
 	"Step.Fault": func() map[string]any {
-		return map[string]any{"enum": stringsToAny(kindNames(ListFaultKinds()))}
+		return map[string]any{"enum": stringsToAny(chaos.KindNames())}
 	},
 	"Step.Action": func() map[string]any {
-		return map[string]any{"enum": stringsToAny(kindNames(ListActionKinds()))}
+		names := make([]string, len(ActionKinds))
+		for i, k := range ActionKinds {
+			names[i] = k.Name
+		}
+		return map[string]any{"enum": stringsToAny(names)}
 	},
+}
+
+// stepParams makes a step's params follow its fault's or action's table:
+// one if/then per kind, so an editor completes and checks them.
+func (g *schemaGen) stepParams() {
+	step := g.defs["Step"].(map[string]any)
+	var all []any
+	add := func(key, name string, specs []param.Spec) {
+		def := "params." + name
+		g.defs[def] = param.Schema(specs)
+		then := map[string]any{"properties": map[string]any{"params": map[string]any{"$ref": "#/$defs/" + def}}}
+		for _, p := range specs {
+			if p.Required {
+				then["required"] = []any{"params"}
+			}
+		}
+		all = append(all, map[string]any{
+			"if":   map[string]any{"required": []any{key}, "properties": map[string]any{key: map[string]any{"const": name}}},
+			"then": then,
+		})
+	}
+	for _, k := range chaos.Kinds() {
+		add("fault", k.Name, k.Params)
+	}
+	for _, k := range ActionKinds {
+		add("action", k.Name, k.Params)
+	}
+	step["allOf"] = all
 }
 
 // stringsToAny converts names for an enum, sorted so that the schema does
@@ -163,58 +200,3 @@ func copyMap(m map[string]any) map[string]any {
 	}
 	return c
 }
-
-var (
-	docsOnce sync.Once
-	docsMap  map[string]string
-)
-
-// typeDocs reads "Type" and "Type.Field" doc comments from the embedded sources.
-func typeDocs() map[string]string {
-	docsOnce.Do(func() {
-		docsMap = map[string]string{}
-		fset := token.NewFileSet()
-		entries, _ := typeSources.ReadDir(".")
-		for _, e := range entries {
-			src, err := typeSources.ReadFile(e.Name())
-			if err != nil {
-				continue
-			}
-			f, err := parser.ParseFile(fset, e.Name(), src, parser.ParseComments)
-			if err != nil {
-				continue
-			}
-			for _, decl := range f.Decls {
-				gd, ok := decl.(*ast.GenDecl)
-				if !ok || gd.Tok != token.TYPE {
-					continue
-				}
-				for _, spec := range gd.Specs {
-					ts := spec.(*ast.TypeSpec)
-					doc := ts.Doc
-					if doc == nil && len(gd.Specs) == 1 {
-						doc = gd.Doc
-					}
-					if doc != nil {
-						docsMap[ts.Name.Name] = oneLine(doc.Text())
-					}
-					st, ok := ts.Type.(*ast.StructType)
-					if !ok {
-						continue
-					}
-					for _, fld := range st.Fields.List {
-						if fld.Doc == nil {
-							continue
-						}
-						for _, n := range fld.Names {
-							docsMap[ts.Name.Name+"."+n.Name] = oneLine(fld.Doc.Text())
-						}
-					}
-				}
-			}
-		}
-	})
-	return docsMap
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,13 +1,19 @@
-package drill
+package plan
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/aiuptime/aiuptime/chaos"
+	_ "github.com/aiuptime/aiuptime/chaos/kinds" // every fault kind, for validation
+	"github.com/aiuptime/aiuptime/internal/yamldoc"
+	"github.com/aiuptime/aiuptime/param"
+	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/units"
 )
 
 // Step kinds, as Step.Kind returns them.
@@ -79,10 +85,10 @@ func (p *Plan) resolve(rel string) string {
 func (p *Plan) Defaults() (Probe, Stop) {
 	pr, st := p.Probe, p.Stop
 	if pr.Interval == 0 {
-		pr.Interval = Duration(DefaultProbeInterval)
+		pr.Interval = units.Duration(DefaultProbeInterval)
 	}
 	if pr.Timeout == 0 {
-		pr.Timeout = Duration(DefaultProbeTimeout)
+		pr.Timeout = units.Duration(DefaultProbeTimeout)
 	}
 	if pr.Mode == "" {
 		pr.Mode = DefaultProbeMode
@@ -94,7 +100,7 @@ func (p *Plan) Defaults() (Probe, Stop) {
 		pr.MaxTokens = DefaultMaxTokens
 	}
 	if st.Window == 0 {
-		st.Window = Duration(DefaultStopWindow)
+		st.Window = units.Duration(DefaultStopWindow)
 	}
 	return pr, st
 }
@@ -120,306 +126,354 @@ func (p *Plan) RevertedBy(name string) string {
 	return ""
 }
 
-type valErr struct {
-	PlanError
-	path path
-	// atKey places the error at the field's key rather than its value
-	// (an unknown key is wrong as a key).
-	atKey bool
-}
-
 var planNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
-// Validate checks a decoded plan with the built-in kind tables (use
-// ParsePlan to get positions). It returns PlanErrors or nil.
-func (p *Plan) Validate(opts ...PlanOption) error {
-	o := planOptions{fault: builtinFaultValidator, action: builtinActionValidator}
-	for _, opt := range opts {
-		opt(&o)
+// path builds a field path.
+func path(seg ...any) yamldoc.Path { return yamldoc.Path(seg) }
+
+// checker collects a plan's problems.
+type checker struct {
+	p    *Plan
+	errs Errors
+}
+
+func (c *checker) bad(at yamldoc.Path, format string, args ...any) {
+	c.errs = append(c.errs, c.p.errorf(at, false, format, args...))
+}
+
+func (c *checker) badKey(at yamldoc.Path, format string, args ...any) {
+	c.errs = append(c.errs, c.p.errorf(at, true, format, args...))
+}
+
+func (c *checker) positive(at yamldoc.Path, d units.Duration) {
+	if d < 0 {
+		c.bad(at, "must be positive, got %s", d)
 	}
-	errs := validate(p, &o)
-	if len(errs) == 0 {
-		return nil
+}
+
+func (c *checker) fraction(at yamldoc.Path, v *units.Percent) {
+	if v != nil && *v == 0 {
+		c.bad(at, "0%% is no threshold: want more than 0")
 	}
-	out := make(PlanErrors, len(errs))
-	for i, e := range errs {
-		e.File = p.File
-		out[i] = &e.PlanError
+}
+
+func (p *Plan) validate() Errors {
+	c := &checker{p: p}
+	switch {
+	case p.Name == "":
+		c.badKey(path("name"), "required")
+	case !planNameRE.MatchString(p.Name):
+		c.bad(path("name"), "%q: use letters, digits, '.', '_' and '-'", p.Name)
+	}
+	if !p.Embedded() && p.File != "" {
+		if _, err := os.Stat(p.StackFile()); err != nil {
+			c.bad(path("stack"), "stack file %s: %v", p.StackFile(), errors.Unwrap(err))
+		}
+	}
+	for _, pr := range p.SLO.Check() {
+		c.bad(path(append([]any{"slo"}, splitField(pr.Field)...)...), "%s", pr.Msg)
+	}
+	c.fraction(path("stop", "availability_below"), p.Stop.AvailabilityBelow)
+	c.positive(path("stop", "window"), p.Stop.Window)
+	c.positive(path("stop", "max_duration"), p.Stop.MaxDuration)
+	c.probe()
+	c.loadAndMonitoring()
+	c.steps()
+	return c.errs
+}
+
+func splitField(f string) []any {
+	var out []any
+	for _, s := range strings.Split(f, ".") {
+		out = append(out, s)
 	}
 	return out
 }
 
-func validate(p *Plan, o *planOptions) []*valErr {
-	var errs []*valErr
-	bad := func(pa path, format string, args ...any) {
-		errs = append(errs, &valErr{PlanError: PlanError{Field: pa.String(), Msg: fmt.Sprintf(format, args...)}, path: pa})
-	}
-	positive := func(pa path, d Duration) {
-		if d < 0 {
-			bad(pa, "must be positive, got %s", d)
-		}
-	}
-	fraction := func(pa path, v *Percent, allowZero bool) {
-		if v != nil && (*v < 0 || *v > 1 || (!allowZero && *v == 0)) {
-			bad(pa, "must be within 0..100%%, got %s", v)
-		}
-	}
-	switch {
-	case p.Name == "":
-		bad(path{"name"}, "required")
-	case !planNameRE.MatchString(p.Name):
-		bad(path{"name"}, "%q: use letters, digits, '.', '_' and '-'", p.Name)
-	}
-	if !p.Embedded() && p.File != "" {
-		if _, err := os.Stat(p.StackFile()); err != nil {
-			bad(path{"stack"}, "stack file %s: %v", p.StackFile(), errors.Unwrap(err))
-		}
-	}
-	// SLO
-	fraction(path{"slo", "availability"}, p.SLO.Availability, false)
-	fraction(path{"slo", "error_rate"}, p.SLO.ErrorRate, true)
-	for name, d := range map[string]Duration{"latency_p95": p.SLO.LatencyP95, "latency_p99": p.SLO.LatencyP99,
-		"recovery_time": p.SLO.RecoveryTime, "ttft_p95": p.SLO.TTFTP95, "rto": p.SLO.RTO, "rpo": p.SLO.RPO} {
-		positive(path{"slo", name}, d)
-	}
-	if p.SLO.Throughput < 0 {
-		bad(path{"slo", "throughput"}, "must be positive")
-	}
-	if g := p.SLO.Goodput; g != nil {
-		positive(path{"slo", "goodput", "ttft"}, g.TTFT)
-		positive(path{"slo", "goodput", "tpot"}, g.TPOT)
-		positive(path{"slo", "goodput", "latency"}, g.Latency)
-		fraction(path{"slo", "goodput", "attainment"}, g.Attainment, false)
-		if g.MinRPS < 0 {
-			bad(path{"slo", "goodput", "min_rps"}, "must be positive")
-		}
-		if g.TTFT == 0 && g.TPOT == 0 && g.Latency == 0 {
-			bad(path{"slo", "goodput"}, "set at least one of ttft, tpot, latency")
-		}
-	}
-	// stop
-	fraction(path{"stop", "availability_below"}, p.Stop.AvailabilityBelow, false)
-	positive(path{"stop", "window"}, p.Stop.Window)
-	positive(path{"stop", "max_duration"}, p.Stop.MaxDuration)
-	// probe
-	switch p.Probe.Mode {
+func (c *checker) probe() {
+	pr := c.p.Probe
+	switch pr.Mode {
 	case "", ProbeHealth, ProbeChat, ProbeStream:
 	default:
-		bad(path{"probe", "mode"}, "unknown mode %q (want health, chat or stream)", p.Probe.Mode)
+		c.bad(path("probe", "mode"), "unknown mode %q (want health, chat or stream)", pr.Mode)
 	}
-	positive(path{"probe", "interval"}, p.Probe.Interval)
-	if p.Probe.Interval > 0 && p.Probe.Interval.D() < time.Millisecond {
-		bad(path{"probe", "interval"}, "at least 1ms, got %s", p.Probe.Interval)
+	if pr.Interval != 0 && pr.Interval.D() < time.Millisecond {
+		c.bad(path("probe", "interval"), "at least 1ms, got %s", pr.Interval)
 	}
-	positive(path{"probe", "timeout"}, p.Probe.Timeout)
-	if p.Probe.MaxTokens < 0 {
-		bad(path{"probe", "max_tokens"}, "must be positive")
+	c.positive(path("probe", "timeout"), pr.Timeout)
+	if pr.MaxTokens < 0 {
+		c.bad(path("probe", "max_tokens"), "must be positive")
 	}
-	if p.Probe.Target != "" && !serviceNameRE.MatchString(p.Probe.Target) {
-		bad(path{"probe", "target"}, "%q is not a service name", p.Probe.Target)
+	if pr.Target != "" && !serviceNameRE.MatchString(pr.Target) {
+		c.bad(path("probe", "target"), "%q is not a service name", pr.Target)
 	}
-	if p.Load != nil && p.Load.K6 == "" {
-		bad(path{"load", "k6"}, "required: the path of a k6 script")
+}
+
+func (c *checker) loadAndMonitoring() {
+	p := c.p
+	if p.Load != nil {
+		if p.Load.K6 == "" {
+			c.badKey(path("load", "k6"), "required: the path of a k6 script")
+		} else if p.File != "" {
+			if _, err := os.Stat(p.LoadScript()); err != nil {
+				c.bad(path("load", "k6"), "k6 script %s: %v", p.LoadScript(), errors.Unwrap(err))
+			}
+		}
 	}
 	if m := p.Monitoring; m != nil {
-		positive(path{"monitoring", "scrape_interval"}, m.ScrapeInterval)
+		c.positive(path("monitoring", "scrape_interval"), m.ScrapeInterval)
 		if m.WindowScale < 0 || m.WindowScale > 1 {
-			bad(path{"monitoring", "window_scale"}, "must be within (0, 1], got %v", m.WindowScale)
+			c.bad(path("monitoring", "window_scale"), "must be within (0, 1], got %v", m.WindowScale)
 		}
 		if t := m.Thresholds; t != nil {
-			positive(path{"monitoring", "thresholds", "latency_p95"}, t.LatencyP95)
-			fraction(path{"monitoring", "thresholds", "error_rate"}, t.ErrorRate, false)
-			fraction(path{"monitoring", "thresholds", "availability"}, t.Availability, false)
+			c.positive(path("monitoring", "thresholds", "latency_p95"), t.LatencyP95)
+			c.fraction(path("monitoring", "thresholds", "error_rate"), t.ErrorRate)
+			c.fraction(path("monitoring", "thresholds", "availability"), t.Availability)
 		}
 	}
-	// steps
+}
+
+// steps checks each step's shape, and the fault and action params against
+// the fault registry and the action table.
+func (c *checker) steps() {
+	p := c.p
 	if len(p.Steps) == 0 {
-		bad(path{"steps"}, "a plan needs at least one step")
+		c.badKey(path("steps"), "a plan needs at least one step")
 	}
 	seen := map[string]int{}
-	openFaults := map[string]bool{} // fault steps without duration, not yet reverted
+	open := map[string]bool{} // fault steps without duration, not yet reverted
 	for i, s := range p.Steps {
-		sp := func(k ...any) path { return append(path{"steps", i}, k...) }
+		sp := func(k ...any) yamldoc.Path { return path("steps", i).Add(k...) }
 		switch {
 		case s.Name == "":
-			bad(sp("name"), "required")
+			c.badKey(sp("name"), "required")
 		case seen[s.Name] > 0:
-			bad(sp("name"), "%q is also the name of steps[%d]: step names are unique", s.Name, seen[s.Name]-1)
+			c.bad(sp("name"), "%q is also the name of steps[%d]: step names are unique", s.Name, seen[s.Name]-1)
 		default:
 			seen[s.Name] = i + 1
 		}
-		var set []string
-		for _, k := range []struct {
-			name string
-			on   bool
-		}{{"wait", s.Wait != 0}, {"fault", s.Fault != ""}, {"action", s.Action != ""}, {"await", s.Await != nil}, {"revert", s.Revert != ""}} {
-			if k.on {
-				set = append(set, k.name)
-			}
-		}
-		if len(set) != 1 {
-			msg := "needs exactly one of wait, fault, action, await, revert"
-			if len(set) > 1 {
-				msg += ", has " + strings.Join(set, " and ")
-				bad(sp(set[1]), "%s", msg)
-			} else {
-				bad(sp(), "%s", msg)
-			}
+		if !c.oneKind(s, sp) {
 			continue
 		}
-		not := func(field string, on bool) {
-			if on {
-				bad(sp(field), "not allowed on a %s step", s.Kind())
-				errs[len(errs)-1].atKey = true
-			}
-		}
-		positive(sp("duration"), s.Duration)
-		positive(sp("timeout"), s.Timeout)
+		c.positive(sp("duration"), s.Duration)
+		c.positive(sp("timeout"), s.Timeout)
 		if s.Target != nil {
-			validateTarget(s.Target, sp("target"), bad)
+			c.target(s.Target, sp("target"))
 		}
 		if e := s.Expect; e != nil {
-			positive(sp("expect", "max_recovery"), e.MaxRecovery)
+			c.positive(sp("expect", "max_recovery"), e.MaxRecovery)
 			if e.MaxFailedRequests != nil && *e.MaxFailedRequests < 0 {
-				bad(sp("expect", "max_failed_requests"), "must be positive")
+				c.bad(sp("expect", "max_failed_requests"), "must be positive")
 			}
 		}
 		switch s.Kind() {
 		case StepWait:
-			if s.Wait < 0 {
-				bad(sp("wait"), "must be positive, got %s", s.Wait)
-			}
-			not("target", s.Target != nil)
-			not("params", s.Params != nil)
-			not("duration", s.Duration != 0)
-			not("timeout", s.Timeout != 0)
+			c.not(s, sp, "target", s.Target != nil, "params", s.Params != nil, "duration", s.Duration != 0, "timeout", s.Timeout != 0)
 		case StepFault:
-			if s.Target == nil {
-				bad(sp("fault"), "a fault needs a target")
-			}
-			not("timeout", s.Timeout != 0)
-			if err := o.fault(s.Fault, s.Params); err != nil {
-				paramErr(err, s.Params, &errs, sp, bad)
-			}
+			c.fault(s, sp)
 			if s.Duration == 0 {
-				openFaults[s.Name] = true
+				open[s.Name] = true
 			}
 		case StepAction:
-			not("duration", s.Duration != 0)
-			if err := o.action(s.Action, s.Params); err != nil {
-				paramErr(err, s.Params, &errs, sp, bad)
+			c.not(s, sp, "duration", s.Duration != 0)
+			if k, err := LookupAction(s.Action); err != nil {
+				c.bad(sp("action"), "%v", err)
+			} else if _, err := param.Decode(k.Name, k.Params, s.Params); err != nil {
+				c.param(err, sp)
 			}
 		case StepAwait:
-			not("params", s.Params != nil)
-			not("duration", s.Duration != 0)
-			if s.Timeout <= 0 {
-				bad(sp("timeout"), "an await needs a timeout")
-			}
-			a := s.Await
-			switch a.Kind {
-			case AwaitRecovered, AwaitHealthy:
-			case AwaitAlertFiring, AwaitAlertResolved:
-				if a.Alert == "" {
-					bad(sp("await"), "%s needs an alert name: \"%s NAME\"", a.Kind, a.Kind)
-				} else if p.Monitoring == nil {
-					bad(sp("await"), "%s needs the monitoring block (a Prometheus to ask)", a.Kind)
-				}
-			case AwaitCondition:
-				if a.Query == "" {
-					bad(sp("await"), "condition needs a PromQL query")
-				} else if p.Monitoring == nil {
-					bad(sp("await"), "condition needs the monitoring block (a Prometheus to ask)")
-				}
-			default:
-				bad(sp("await"), "unknown await %q (want recovered, healthy, alert-firing NAME, alert-resolved NAME or condition QUERY)", a.Kind)
-			}
-			if a.Kind != AwaitHealthy {
-				not("target", s.Target != nil)
-			}
+			c.await(s, sp)
 		case StepRevert:
-			for _, k := range []struct {
-				f  string
-				on bool
-			}{{"target", s.Target != nil}, {"params", s.Params != nil}, {"duration", s.Duration != 0}, {"timeout", s.Timeout != 0}} {
-				not(k.f, k.on)
-			}
-			prev, ok := seen[s.Revert]
-			switch {
-			case !ok || prev-1 >= i:
-				bad(sp("revert"), "%q is not an earlier step", s.Revert)
-			case p.Steps[prev-1].Fault == "":
-				bad(sp("revert"), "%q is not a fault step", s.Revert)
-			case p.Steps[prev-1].Duration != 0:
-				bad(sp("revert"), "%q reverts itself after its duration", s.Revert)
-			case !openFaults[s.Revert]:
-				bad(sp("revert"), "%q is already reverted by an earlier step", s.Revert)
-			default:
-				delete(openFaults, s.Revert)
-			}
+			c.revert(s, i, sp, seen, open)
 		}
 	}
-	return errs
 }
 
-func paramErr(err error, params map[string]any, errs *[]*valErr, sp func(...any) path, bad func(path, string, ...any)) {
-	var pe *ParamError
-	if errors.As(err, &pe) {
-		bad(sp("params", pe.Param), "%s", pe.Msg)
-		if _, known := params[pe.Param]; known && strings.HasPrefix(pe.Msg, "unknown") {
-			(*errs)[len(*errs)-1].atKey = true
+// oneKind checks the step has exactly one of wait, fault, action, await, revert.
+func (c *checker) oneKind(s Step, sp func(...any) yamldoc.Path) bool {
+	var set []string
+	for _, k := range []struct {
+		name string
+		on   bool
+	}{{"wait", s.Wait != 0}, {"fault", s.Fault != ""}, {"action", s.Action != ""}, {"await", s.Await != nil}, {"revert", s.Revert != ""}} {
+		if k.on {
+			set = append(set, k.name)
 		}
+	}
+	if len(set) == 1 {
+		return true
+	}
+	msg := "needs exactly one of wait, fault, action, await, revert"
+	if len(set) > 1 {
+		c.bad(sp(set[1]), "%s, has %s", msg, strings.Join(set, " and "))
+	} else {
+		c.bad(sp(), "%s", msg)
+	}
+	return false
+}
+
+// not refuses fields that do not belong on the step's kind; pairs are
+// (field name, is it set).
+func (c *checker) not(s Step, sp func(...any) yamldoc.Path, pairs ...any) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1].(bool) {
+			c.badKey(sp(pairs[i].(string)), "not allowed on a %s step", s.Kind())
+		}
+	}
+}
+
+func (c *checker) fault(s Step, sp func(...any) yamldoc.Path) {
+	if s.Target == nil {
+		c.bad(sp("fault"), "a fault needs a target")
+	}
+	c.not(s, sp, "timeout", s.Timeout != 0)
+	k, err := chaos.LookupKind(s.Fault)
+	if err != nil {
+		c.bad(sp("fault"), "%v", err)
 		return
 	}
-	// Registries outside this package (chaos/faults) name the param in the
-	// message: "params.delay: want a duration".
-	if rest, ok := strings.CutPrefix(err.Error(), "params."); ok {
-		if name, msg, ok := strings.Cut(rest, ":"); ok && !strings.ContainsAny(name, " \t") {
-			bad(sp("params", name), "%s", strings.TrimSpace(msg))
-			if _, known := params[name]; known && strings.Contains(msg, "unknown") {
-				(*errs)[len(*errs)-1].atKey = true
-			}
-			return
-		}
+	if _, err := k.Decode(s.Params); err != nil {
+		c.param(err, sp)
 	}
-	msg := err.Error()
-	field := "fault"
-	if strings.Contains(msg, "action") {
-		field = "action"
-	}
-	for _, f := range []string{"fault", "action"} {
-		if rest, ok := strings.CutPrefix(msg, f+": "); ok {
-			field, msg = f, rest
-		}
-	}
-	bad(sp(field), "%s", msg)
 }
 
-func validateTarget(t *Target, pa path, bad func(path, string, ...any)) {
+// param places a *param.Error at params.NAME (at the key when the param is
+// unknown).
+func (c *checker) param(err error, sp func(...any) yamldoc.Path) {
+	var pe *param.Error
+	if !errors.As(err, &pe) {
+		c.bad(sp("params"), "%v", err)
+		return
+	}
+	if pe.Unknown {
+		c.badKey(sp("params", pe.Param), "%s", pe.Msg)
+		return
+	}
+	c.bad(sp("params", pe.Param), "%s", pe.Msg)
+}
+
+func (c *checker) await(s Step, sp func(...any) yamldoc.Path) {
+	c.not(s, sp, "params", s.Params != nil, "duration", s.Duration != 0)
+	if s.Timeout <= 0 {
+		c.bad(sp("timeout"), "an await needs a timeout")
+	}
+	a := s.Await
+	switch a.Kind {
+	case AwaitRecovered, AwaitHealthy:
+	case AwaitAlertFiring, AwaitAlertResolved:
+		if a.Alert == "" {
+			c.bad(sp("await"), "%s needs an alert name: \"%s NAME\"", a.Kind, a.Kind)
+		} else if c.p.Monitoring == nil {
+			c.bad(sp("await"), "%s needs the monitoring block (a Prometheus to ask)", a.Kind)
+		}
+	case AwaitCondition:
+		if a.Query == "" {
+			c.bad(sp("await"), "condition needs a PromQL query")
+		} else if c.p.Monitoring == nil {
+			c.bad(sp("await"), "condition needs the monitoring block (a Prometheus to ask)")
+		}
+	default:
+		c.bad(sp("await"), "unknown await %q (want recovered, healthy, alert-firing NAME, alert-resolved NAME or condition QUERY)", a.Kind)
+	}
+	if a.Kind != AwaitHealthy {
+		c.not(s, sp, "target", s.Target != nil)
+	}
+}
+
+func (c *checker) revert(s Step, i int, sp func(...any) yamldoc.Path, seen map[string]int, open map[string]bool) {
+	c.not(s, sp, "target", s.Target != nil, "params", s.Params != nil, "duration", s.Duration != 0, "timeout", s.Timeout != 0)
+	steps := c.p.Steps
+	prev, ok := seen[s.Revert]
+	switch {
+	case !ok || prev-1 >= i:
+		c.bad(sp("revert"), "%q is not an earlier step", s.Revert)
+	case steps[prev-1].Fault == "":
+		c.bad(sp("revert"), "%q is not a fault step", s.Revert)
+	case steps[prev-1].Duration != 0:
+		c.bad(sp("revert"), "%q reverts itself after its duration", s.Revert)
+	case !open[s.Revert]:
+		c.bad(sp("revert"), "%q is already reverted by an earlier step", s.Revert)
+	default:
+		delete(open, s.Revert)
+	}
+}
+
+func (c *checker) target(t *Target, at yamldoc.Path) {
 	for i, n := range t.Names {
 		if !serviceNameRE.MatchString(n) {
-			bad(append(pa, "names", i), "%q is not a service name", n)
+			c.bad(at.Add("names", i), "%q is not a service name", n)
 		}
 	}
 	if len(t.Names) > 0 {
 		if t.Role != "" || t.Percent != 0 || t.Count != 0 {
-			bad(pa, "give names or a role, not both")
+			c.bad(at, "give names or a role, not both")
 		}
 		return
 	}
-	switch t.Role {
-	case "gateway", "model", "proxy", "monitor":
+	switch stack.Role(t.Role) {
+	case stack.RoleGateway, stack.RoleModel, stack.RoleProxy, stack.RoleMonitor:
 	case "":
-		bad(pa, "needs names or a role")
+		c.bad(at, "needs names or a role")
 	default:
-		bad(append(pa, "role"), "unknown role %q (want gateway, model, proxy or monitor)", t.Role)
+		c.bad(at.Add("role"), "unknown role %q (want gateway, model, proxy or monitor)", t.Role)
 	}
 	if t.Percent != 0 && (t.Percent < 1 || t.Percent > 100) {
-		bad(append(pa, "percent"), "must be within 1..100, got %d", t.Percent)
+		c.bad(at.Add("percent"), "must be within 1..100, got %d", t.Percent)
 	}
 	if t.Count < 0 {
-		bad(append(pa, "count"), "must be positive, got %d", t.Count)
+		c.bad(at.Add("count"), "must be positive, got %d", t.Count)
 	}
 	if t.Count != 0 && t.Percent != 0 {
-		bad(pa, "give percent or count, not both")
+		c.bad(at, "give percent or count, not both")
 	}
+}
+
+// checkStack refuses what the stack cannot do: a fault or action whose
+// capabilities its provider lacks, and names that are not its services.
+func (p *Plan) checkStack(sh stack.Shape) Errors {
+	c := &checker{p: p}
+	known := func(at yamldoc.Path, name string) {
+		if len(sh.Services) > 0 {
+			if _, ok := sh.Service(name); !ok {
+				c.bad(at, "%q is not a service of the %s stack (it has %s)", name, sh.Kind, strings.Join(sh.Names(), ", "))
+			}
+		}
+	}
+	if t := p.Probe.Target; t != "" && t != DefaultProbeTarget {
+		known(path("probe", "target"), t)
+	}
+	for i, s := range p.Steps {
+		sp := func(k ...any) yamldoc.Path { return path("steps", i).Add(k...) }
+		var needs []stack.Capability
+		var what string
+		var specs []param.Spec
+		switch s.Kind() {
+		case StepFault:
+			k, err := chaos.LookupKind(s.Fault)
+			if err != nil {
+				continue
+			}
+			needs, what, specs = k.Needs, "fault", k.Params
+		case StepAction:
+			k, err := LookupAction(s.Action)
+			if err != nil {
+				continue
+			}
+			needs, what, specs = k.Needs, "action", k.Params
+		}
+		if msg := sh.MissingText(s.Fault+s.Action, needs); msg != "" {
+			c.bad(sp(what), "%s", msg)
+		}
+		if s.Target != nil {
+			for j, n := range s.Target.Names {
+				known(sp("target", "names", j), n)
+			}
+		}
+		for _, ps := range specs {
+			if v, ok := s.Params[ps.Name].(string); ok && ps.Type == param.Service {
+				known(sp("params", ps.Name), v)
+			}
+		}
+	}
+	return c.errs
 }

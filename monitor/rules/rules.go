@@ -25,6 +25,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/prometheus/common/model"
+
+	"github.com/aiuptime/aiuptime/slo"
+	"github.com/aiuptime/aiuptime/units"
 )
 
 // Alert names. They are stable: plans, suites and reports refer to them.
@@ -98,41 +101,6 @@ const (
 	MinWindowScrapes = 2
 )
 
-// Window is one multiwindow burn-rate condition: both the short and the long
-// window's error ratio must exceed Factor times the error budget.
-type Window struct {
-	Short, Long time.Duration
-	// Factor is the burn rate: errorBudgetPercent/100 * period / Long.
-	Factor   float64
-	Severity string
-}
-
-// Google30d are Sloth's google-30d windows (the SRE workbook's recommended
-// parameters for a 30-day SLO).
-var Google30d = []Window{
-	{Short: 5 * time.Minute, Long: time.Hour, Factor: 14.4, Severity: SeverityPage},
-	{Short: 30 * time.Minute, Long: 6 * time.Hour, Factor: 6, Severity: SeverityPage},
-	{Short: 2 * time.Hour, Long: 24 * time.Hour, Factor: 3, Severity: SeverityTicket},
-	{Short: 6 * time.Hour, Long: 72 * time.Hour, Factor: 1, Severity: SeverityTicket},
-}
-
-// SLO is the small objective description rules are generated from. Ratios
-// are fractions 0..1. A zero field disables what depends on it.
-type SLO struct {
-	// Name identifies the SLO in the "slo" label; [a-zA-Z0-9_-]+.
-	Name string
-	// Availability is the target success ratio (0.999). Its error budget is
-	// 1 - Availability.
-	Availability float64
-	// ErrorRate is the largest acceptable error ratio (0.001); used as the
-	// error budget when Availability is zero.
-	ErrorRate float64
-	// LatencyThreshold and LatencyPercentile: LatencyPercentile of requests
-	// must complete within LatencyThreshold (p95 <= 2 s is 0.95 and 2s).
-	LatencyThreshold  time.Duration
-	LatencyPercentile float64
-}
-
 // Thresholds are the seed's direct (non-SLO) alert thresholds.
 type Thresholds struct {
 	LatencyP95   time.Duration // default DefaultLatencyP95
@@ -170,7 +138,12 @@ var DefaultMetrics = Metrics{
 
 // Spec is everything Generate needs.
 type Spec struct {
-	SLO        SLO
+	// Name identifies the SLO in the "slo" label; [a-zA-Z0-9_-]+ (default
+	// "gateway").
+	Name string
+	// SLO is the objectives: availability (else error_rate) sets the error
+	// budget, latency_p95 (else latency_p99) the latency SLI.
+	SLO        slo.Spec
 	Thresholds Thresholds
 	// Scale divides every window (720 turns 1h into 5s); 0 or 1 is real time.
 	Scale float64
@@ -181,8 +154,9 @@ type Spec struct {
 	// used as the latency SLI threshold, as chosen by PickBucket from the
 	// exposed buckets. Zero omits the latency SLO rules.
 	LatencyBucket float64
-	// Windows default to Google30d.
-	Windows []Window
+	// Windows default to the SRE workbook's 30-day windows
+	// (slo.GoogleWindows).
+	Windows []slo.AlertWindow
 	// Metrics default to DefaultMetrics (fields left empty take the default).
 	Metrics Metrics
 }
@@ -316,15 +290,20 @@ func (s *Spec) defaults() error {
 	if s.Scale < 0 || math.IsNaN(s.Scale) || math.IsInf(s.Scale, 0) {
 		return fmt.Errorf("%w: scale %v must be >= 0", ErrInvalidSpec, s.Scale)
 	}
-	if s.SLO.Name == "" {
-		s.SLO.Name = "gateway"
+	if s.Name == "" {
+		s.Name = "gateway"
 	}
-	if !sloName.MatchString(s.SLO.Name) {
-		return fmt.Errorf("%w: slo name %q must match %s", ErrInvalidSpec, s.SLO.Name, sloName)
+	if !sloName.MatchString(s.Name) {
+		return fmt.Errorf("%w: slo name %q must match %s", ErrInvalidSpec, s.Name, sloName)
 	}
-	for name, v := range map[string]float64{"availability": s.SLO.Availability, "error rate": s.SLO.ErrorRate,
-		"latency percentile": s.SLO.LatencyPercentile, "error rate threshold": s.Thresholds.ErrorRate,
-		"availability threshold": s.Thresholds.Availability} {
+	fraction := func(p *units.Percent) float64 {
+		if p == nil {
+			return 0
+		}
+		return p.Fraction()
+	}
+	for name, v := range map[string]float64{"availability": fraction(s.SLO.Availability), "error rate": fraction(s.SLO.ErrorRate),
+		"error rate threshold": s.Thresholds.ErrorRate, "availability threshold": s.Thresholds.Availability} {
 		if v < 0 || v >= 1 || math.IsNaN(v) {
 			return fmt.Errorf("%w: %s %v must be a fraction in [0, 1)", ErrInvalidSpec, name, v)
 		}
@@ -342,7 +321,7 @@ func (s *Spec) defaults() error {
 		s.Thresholds.Window = DefaultDirectWindow
 	}
 	if s.Windows == nil {
-		s.Windows = Google30d
+		s.Windows = slo.GoogleWindows(1)
 	}
 	d := DefaultMetrics
 	m := &s.Metrics
@@ -366,25 +345,22 @@ func Generate(spec Spec) (Result, error) {
 	}
 	g := &gen{spec: spec, m: spec.Metrics}
 	g.direct()
-	budget := spec.SLO.ErrorRate
-	if spec.SLO.Availability > 0 {
-		budget = 1 - spec.SLO.Availability
-	}
-	if budget > 0 {
+	if budget := spec.SLO.ErrorBudget(); budget > 0 {
 		g.slo("errors", g.errorRatio, budget, AlertErrorBudgetBurnPage, AlertErrorBudgetBurnTicket, "availability")
 	} else {
 		g.note("no availability or error-rate objective: error budget burn alerts omitted")
 	}
+	percentile, threshold, hasLatency := spec.SLO.LatencyObjective()
 	switch {
-	case spec.SLO.LatencyThreshold == 0 || spec.SLO.LatencyPercentile == 0:
+	case !hasLatency:
 		g.note("no latency objective: latency budget burn alerts omitted")
 	case spec.LatencyBucket == 0:
 		g.note("no latency histogram bucket chosen (PickBucket): latency budget burn alerts omitted")
 	default:
-		if spec.LatencyBucket != spec.SLO.LatencyThreshold.Seconds() {
-			g.note(fmt.Sprintf("latency SLI uses bucket le=%s for threshold %s", fmtFloat(spec.LatencyBucket), spec.SLO.LatencyThreshold))
+		if spec.LatencyBucket != threshold.Seconds() {
+			g.note(fmt.Sprintf("latency SLI uses bucket le=%s for threshold %s", fmtFloat(spec.LatencyBucket), threshold))
 		}
-		g.slo("latency", g.latencyRatio, 1-spec.SLO.LatencyPercentile, AlertLatencyBudgetBurnPage, AlertLatencyBudgetBurnTicket, "latency")
+		g.slo("latency", g.latencyRatio, 1-percentile, AlertLatencyBudgetBurnPage, AlertLatencyBudgetBurnTicket, "latency")
 	}
 	return Result{File: File{Groups: g.groups}, Notes: g.notes}, nil
 }
@@ -525,7 +501,7 @@ func RecordName(sli string, window time.Duration) string {
 }
 
 func (g *gen) slo(sli string, ratio func(w string) string, budget float64, page, ticket, objective string) {
-	name := g.spec.SLO.Name
+	name := g.spec.Name
 	sloLabels := map[string]string{"slo": name, "sli": objective}
 	var recs []Rule
 	seen := map[time.Duration]bool{}

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/aiuptime/aiuptime/slo"
+	"github.com/aiuptime/aiuptime/units"
 )
 
 func TestScaled(t *testing.T) {
@@ -33,15 +36,16 @@ func TestScaled(t *testing.T) {
 	}
 }
 
-func TestGoogle30dFactorsFollowBudgetPercent(t *testing.T) {
-	// Sloth: factor = errorBudgetPercent/100 * 30d / longWindow.
-	budgetPct := []float64{2, 5, 10, 10}
-	for i, w := range Google30d {
-		want := budgetPct[i] / 100 * (30 * 24 * time.Hour).Hours() / w.Long.Hours()
-		if math.Abs(want-w.Factor) > 1e-9 {
-			t.Errorf("window %d: factor %v, want %v", i, w.Factor, want)
-		}
+// objectives is an slo block: availability (a fraction, 0 for none) and a
+// p95 latency (0 for none).
+func objectives(availability float64, p95 time.Duration) slo.Spec {
+	var s slo.Spec
+	if availability > 0 {
+		p := units.Percent(availability)
+		s.Availability = &p
 	}
+	s.LatencyP95 = units.Duration(p95)
+	return s
 }
 
 func TestPickBucket(t *testing.T) {
@@ -89,7 +93,7 @@ func TestLeMatcherMatchesExporterFormats(t *testing.T) {
 
 func TestGenerateAlertNamesAndNotes(t *testing.T) {
 	res, err := Generate(Spec{
-		SLO:   SLO{Name: "chat", Availability: 0.999, LatencyThreshold: 2 * time.Second, LatencyPercentile: 0.95},
+		Name: "chat", SLO: objectives(0.999, 2*time.Second),
 		Scale: 720, LatencyBucket: 2.5,
 	})
 	if err != nil {
@@ -125,7 +129,7 @@ func TestGenerateAlertNamesAndNotes(t *testing.T) {
 }
 
 func TestGenerateOmitsLatencyWithoutBucket(t *testing.T) {
-	res, err := Generate(Spec{SLO: SLO{Availability: 0.99, LatencyThreshold: time.Second, LatencyPercentile: 0.9}})
+	res, err := Generate(Spec{SLO: objectives(0.99, time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +145,9 @@ func TestGenerateOmitsLatencyWithoutBucket(t *testing.T) {
 
 func TestGenerateRejectsBadSpec(t *testing.T) {
 	for name, spec := range map[string]Spec{
-		"availability 99.9 as percent": {SLO: SLO{Availability: 99.9}},
-		"bad name":                     {SLO: SLO{Name: "a b", Availability: 0.9}},
-		"negative scale":               {Scale: -1},
+		"availability 99.9 as a fraction": {SLO: objectives(99.9, 0)},
+		"bad name":                        {Name: "a b", SLO: objectives(0.9, 0)},
+		"negative scale":                  {Scale: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Generate(spec); !errors.Is(err, ErrInvalidSpec) {
@@ -154,12 +158,12 @@ func TestGenerateRejectsBadSpec(t *testing.T) {
 }
 
 func TestGenerateNotesUnreachableBurnThreshold(t *testing.T) {
-	// p90 objective: budget 0.1, so 14.4x needs a bad ratio of 1.44.
-	res, err := Generate(Spec{SLO: SLO{LatencyThreshold: time.Second, LatencyPercentile: 0.9}, LatencyBucket: 1})
+	// 90 % availability: budget 0.1, so 14.4x needs a bad ratio of 1.44.
+	res, err := Generate(Spec{SLO: objectives(0.9, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(strings.Join(res.Notes, "\n"), AlertLatencyBudgetBurnPage+": window pair 5m/1h can never fire") {
+	if !strings.Contains(strings.Join(res.Notes, "\n"), AlertErrorBudgetBurnPage+": window pair 5m/1h can never fire") {
 		t.Errorf("notes: %v", res.Notes)
 	}
 }

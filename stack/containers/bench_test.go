@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/docker/docker/api/types/image"
+
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 // BenchmarkImageBuildCold builds each fixture image from scratch: a nonce
@@ -24,27 +27,27 @@ func BenchmarkImageCached(b *testing.B) {
 
 func benchImages(b *testing.B, cold bool) {
 	ctx := context.Background()
-	cli, err := Connect(ctx)
+	cli, err := dockerhost.Connect(ctx)
 	if err != nil {
 		b.Skipf("docker: %v", err)
 	}
 	defer cli.Close()
-	root, err := ModuleRoot()
+	root, err := fixturebin.ModuleRoot()
 	if err != nil {
 		b.Skip(err)
 	}
 	for _, fx := range []string{FixtureModelServer, FixtureGateway, FixtureToxiproxy} {
-		if _, err := EnsureImage(ctx, cli, nil, fx, ""); err != nil { // binaries and the cached image
+		if _, err := EnsureImage(ctx, cli, nil, fx); err != nil { // binaries and the cached image
 			b.Fatal(err)
 		}
 		b.Run(fx, func(b *testing.B) {
-			files, err := buildContext(root, BinDir(), fixtures[fx])
+			files, err := buildContext(root, fixturebin.Dir(), fixtures[fx])
 			if err != nil {
 				b.Fatal(err)
 			}
 			for i := 0; b.Loop(); i++ {
 				if !cold {
-					if bi, err := EnsureImage(ctx, cli, nil, fx, ""); err != nil || bi.Built {
+					if bi, err := EnsureImage(ctx, cli, nil, fx); err != nil || bi.Built {
 						b.Fatalf("cached: built=%v err=%v", bi.Built, err)
 					}
 					continue

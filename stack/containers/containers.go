@@ -31,7 +31,10 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/aiuptime/aiuptime/fixtures/modelserver"
+	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 // Kind is what Stack.Kind returns.
@@ -75,9 +78,17 @@ type Timings struct {
 	Total    time.Duration
 }
 
+// Capabilities are the stack capabilities the embedded stack offers.
+var Capabilities = []stack.Capability{stack.CapLifecycle, stack.CapExec, stack.CapProcesses, stack.CapNetwork,
+	stack.CapVolumes, stack.CapOwnership, stack.CapLogs, stack.CapReplace, stack.CapImages}
+
 // Stack is a running embedded stack. It implements stack.Stack,
-// stack.Replacer and stack.CapabilityReporter.
+// stack.SetupReporter and every capability in Capabilities (the container
+// ones through the embedded *dockerhost.Host, which proves ownership by the
+// run label).
 type Stack struct {
+	*dockerhost.Host
+
 	o           options
 	cli         *client.Client
 	log         *slog.Logger
@@ -86,7 +97,8 @@ type Stack struct {
 	netName     string
 	masterKey   string
 	modelAPIKey string
-	caps        stack.Capabilities
+	setup       stack.Setup
+	kernel      hostcaps.Kernel
 	images      map[stack.Role]string
 	genBin      string
 	timings     Timings
@@ -105,9 +117,14 @@ type Stack struct {
 }
 
 var (
-	_ stack.Stack              = (*Stack)(nil)
-	_ stack.Replacer           = (*Stack)(nil)
-	_ stack.CapabilityReporter = (*Stack)(nil)
+	_ stack.Stack         = (*Stack)(nil)
+	_ stack.Replacer      = (*Stack)(nil)
+	_ stack.SetupReporter = (*Stack)(nil)
+	_ stack.Lifecycle     = (*Stack)(nil)
+	_ stack.Processes     = (*Stack)(nil)
+	_ stack.Networker     = (*Stack)(nil)
+	_ stack.Volumes       = (*Stack)(nil)
+	_ stack.Owner         = (*Stack)(nil)
 )
 
 // svc is what the stack knows about one of its services.
@@ -145,11 +162,8 @@ func Start(ctx context.Context, opts ...Option) (*Stack, error) {
 	if o.stateDir == "" {
 		o.stateDir = DefaultStateDir()
 	}
-	if o.binDir == "" {
-		o.binDir = BinDir()
-	}
 	setupTestcontainers(o.logger)
-	cli, err := Connect(ctx)
+	cli, err := dockerhost.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +173,9 @@ func Start(ctx context.Context, opts ...Option) (*Stack, error) {
 		netName: "aiuptime-" + o.runID,
 		images:  map[stack.Role]string{},
 		svcs:    map[string]*svc{},
-		caps:    stack.Capabilities{ProxyMode: string(o.proxyMode)},
+		setup:   stack.Setup{ProxyMode: string(o.proxyMode), GPU: "simulated (fixture nvidia-smi shim)"},
 	}
+	s.Host = dockerhost.New(cli, resolver{s})
 	s.masterKey = o.masterKey
 	if s.masterKey == "" {
 		s.masterKey = "sk-" + randHex(24)
@@ -171,7 +186,7 @@ func Start(ctx context.Context, opts ...Option) (*Stack, error) {
 	}
 	s.timings.Total = time.Since(t0)
 	s.log.Info("stack up", "gateway", s.svcs[ServiceGateway].url(), "replicas", o.replicas,
-		"proxy", s.caps.Proxy, "took", s.timings.Total.Round(time.Millisecond))
+		"proxy", s.setup.Proxy, "took", s.timings.Total.Round(time.Millisecond))
 	return s, nil
 }
 
@@ -186,26 +201,25 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	s.timings.Images = time.Since(t)
 
-	// Netem probe and the proxy decision.
-	netem, detail := ProbeNetem()
-	s.caps.Netem, s.caps.NetemDetail = netem, detail
-	switch s.o.proxyMode {
-	case ProxyAlways:
-		s.caps.Proxy = true
-	case ProxyNever:
-		s.caps.Proxy = false
-	default:
-		s.caps.Proxy = !netem
+	// The kernel probe (passed down, or run now) and the proxy decision.
+	if s.o.kernel != nil {
+		s.kernel = *s.o.kernel
+	} else if k, err := hostcaps.Probe(ctx); err == nil {
+		s.kernel = k
+	} else {
+		s.kernel = k
+		s.log.Warn("kernel capability probe failed: assuming no netem", "err", err)
 	}
+	s.setup.Proxy = NeedsProxy(s.o.proxyMode, s.kernel)
 	switch {
-	case netem:
-		s.caps.LatencyMechanism = stack.MechanismNetem
-	case s.caps.Proxy:
-		s.caps.LatencyMechanism = stack.MechanismToxiproxy
+	case s.kernel.Netem:
+		s.setup.LatencyMechanism = stack.MechanismNetem
+	case s.setup.Proxy:
+		s.setup.LatencyMechanism = stack.MechanismToxiproxy
 	default:
-		s.caps.LatencyMechanism = stack.MechanismNone
+		s.setup.LatencyMechanism = stack.MechanismNone
 	}
-	s.log.Info("capabilities", "netem", netem, "netem_detail", detail, "proxy", s.caps.Proxy)
+	s.log.Info("capabilities", "netem", s.kernel.Netem, "netem_detail", s.kernel.Why("netem"), "proxy", s.setup.Proxy)
 
 	// Network.
 	if _, err := s.cli.NetworkCreate(ctx, s.netName, network.CreateOptions{
@@ -246,7 +260,7 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if s.caps.Proxy {
+	if s.setup.Proxy {
 		if err := s.startProxy(ctx); err != nil {
 			return err
 		}
@@ -276,7 +290,7 @@ func (s *Stack) ensureImages(ctx context.Context) error {
 		if n.role == stack.RoleProxy && s.o.proxyMode == ProxyNever {
 			continue
 		}
-		b, err := EnsureImage(ctx, s.cli, s.log, n.fixture, s.o.binDir)
+		b, err := EnsureImage(ctx, s.cli, s.log, n.fixture)
 		if err != nil {
 			return err
 		}
@@ -287,11 +301,11 @@ func (s *Stack) ensureImages(ctx context.Context) error {
 	}
 	// gen-model runs on the host: the model server binary must exist even
 	// when the model image is not the fixture.
-	root, _ := ModuleRoot()
-	if err := ensureBinaries(ctx, s.log, root, s.o.binDir, fixtures[FixtureModelServer]); err != nil {
+	gen, err := fixturebin.Path(ctx, fixturebin.ModelServer)
+	if err != nil {
 		return err
 	}
-	s.genBin = filepath.Join(s.o.binDir, "aiuptime-modelserver")
+	s.genBin = gen
 	return nil
 }
 
@@ -303,6 +317,11 @@ func (s *Stack) labels(service string, role stack.Role) map[string]string {
 	}
 	if role != "" {
 		l[stack.LabelRole] = string(role)
+	}
+	if role == stack.RoleModel && s.setup.Proxy {
+		// The model server is reached through a Toxiproxy proxy of its
+		// name: an attached view of the run (doctor) finds its toxics.
+		l[stack.LabelProxy] = service
 	}
 	return l
 }

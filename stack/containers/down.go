@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 // Removed lists what Down removed.
@@ -34,19 +35,95 @@ func (r Removed) Count() int {
 	return len(r.Containers) + len(r.Networks) + len(r.Volumes) + len(r.Mounts) + len(r.RunDirs)
 }
 
+// runFilter selects the resources of one run ("" for every run).
+func runFilter(runID string) filters.Args {
+	label := stack.LabelRun
+	if runID != "" {
+		label += "=" + runID
+	}
+	return filters.NewArgs(filters.Arg("label", label))
+}
+
+// Resource is one Docker object of an embedded stack's run.
+type Resource struct {
+	// Kind is container, network or volume.
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+	Run   string `json:"run"`
+	State string `json:"state,omitempty"`
+}
+
+// Resources lists the containers, networks and volumes of run runID
+// ("" for every run), from any process. It changes nothing.
+func Resources(ctx context.Context, runID string) ([]Resource, error) {
+	cli, err := dockerhost.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	f := runFilter(runID)
+	var out []Resource
+	ctrs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range ctrs {
+		name := c.ID[:12]
+		if len(c.Names) > 0 {
+			name = c.Names[0][1:]
+		}
+		out = append(out, Resource{Kind: "container", Name: name, Run: c.Labels[stack.LabelRun], State: string(c.State)})
+	}
+	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil {
+		return out, fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range nets {
+		out = append(out, Resource{Kind: "network", Name: n.Name, Run: n.Labels[stack.LabelRun]})
+	}
+	vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil {
+		return out, fmt.Errorf("list volumes: %w", err)
+	}
+	for _, v := range vols.Volumes {
+		out = append(out, Resource{Kind: "volume", Name: v.Name, Run: v.Labels[stack.LabelRun]})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Run < out[j].Run })
+	return out, nil
+}
+
+// Runs lists the run ids that have resources on this host.
+func Runs(ctx context.Context) ([]string, error) {
+	rs, err := Resources(ctx, "")
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rs {
+		if r.Run != "" && !seen[r.Run] {
+			seen[r.Run] = true
+			out = append(out, r.Run)
+		}
+	}
+	return out, err
+}
+
 // Down removes every container, network and volume labelled
 // aiuptime.run=runID, unmounts its data volume and removes its run dir.
 // With runID "" it does so for every run (every resource carrying the
 // aiuptime.run label): that is `drill stack down` without --run. It works
 // from any process. Errors are joined; Down removes what it can.
-func Down(ctx context.Context, cli client.APIClient, runID string) (Removed, error) {
+func Down(ctx context.Context, runID string) (Removed, error) {
+	cli, err := dockerhost.Connect(ctx)
+	if err != nil {
+		return Removed{}, err
+	}
+	defer cli.Close()
+	return down(ctx, cli, runID)
+}
+
+func down(ctx context.Context, cli client.APIClient, runID string) (Removed, error) {
 	var rm Removed
 	var errs []error
-	label := stack.LabelRun
-	if runID != "" {
-		label += "=" + runID
-	}
-	f := filters.NewArgs(filters.Arg("label", label))
+	f := runFilter(runID)
 	type runKey struct{ stateDir, run string }
 	runs := map[runKey]bool{}
 	if runID != "" {
@@ -167,7 +244,7 @@ func (s *Stack) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		s.removed, s.stopErr = Down(ctx, s.cli, s.runID)
+		s.removed, s.stopErr = down(ctx, s.cli, s.runID)
 		// Our own run dir, even when no labelled resource pointed at it
 		// (a start that failed before the network existed).
 		if err := removeRunDir(s.runDir, &s.removed); err != nil {

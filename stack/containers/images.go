@@ -11,16 +11,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/client"
+
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 )
 
 // Fixture names (image repositories aiuptime/<name>).
@@ -30,131 +30,18 @@ const (
 	FixtureToxiproxy   = "toxiproxy"
 )
 
-// binary is a static program of a fixture image.
-type binary struct {
-	name string // file name in the bin dir and the build context
-	pkg  string // go build package
-	src  string // source dir under the module root checked for staleness ("" for modules)
-}
-
-// fixtureSpec is how to build one fixture image.
+// fixtureSpec is how to build one fixture image: its Dockerfile and the
+// fixturebin binaries copied into the build context.
 type fixtureSpec struct {
 	name       string
 	dockerfile string // relative to the module root
-	binaries   []binary
+	binaries   []string
 }
 
 var fixtures = map[string]fixtureSpec{
-	FixtureModelServer: {
-		name:       FixtureModelServer,
-		dockerfile: "fixtures/modelserver/Dockerfile",
-		binaries: []binary{
-			{name: "aiuptime-modelserver", pkg: "./fixtures/modelserver/cmd/aiuptime-modelserver", src: "fixtures/modelserver"},
-			{name: "nvidia-smi", pkg: "./fixtures/modelserver/cmd/nvidia-smi", src: "fixtures/modelserver"},
-		},
-	},
-	FixtureGateway: {
-		name:       FixtureGateway,
-		dockerfile: "fixtures/gateway/Dockerfile",
-		binaries: []binary{
-			{name: "aiuptime-gateway", pkg: "./fixtures/gateway/cmd/aiuptime-gateway", src: "fixtures/gateway"},
-		},
-	},
-	FixtureToxiproxy: {
-		name:       FixtureToxiproxy,
-		dockerfile: "fixtures/toxiproxy/Dockerfile",
-		binaries: []binary{
-			{name: "toxiproxy-server", pkg: "github.com/Shopify/toxiproxy/v2/cmd/server"},
-		},
-	},
-}
-
-// ModuleRoot finds the aiuptime source checkout: $AIUPTIME_SRC, else the
-// nearest directory above the working directory whose go.mod declares the
-// aiuptime module.
-func ModuleRoot() (string, error) {
-	if d := os.Getenv("AIUPTIME_SRC"); d != "" {
-		return d, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("module root: %w", err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.Contains(b, []byte("module github.com/aiuptime/aiuptime\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no aiuptime source checkout above the working directory (set AIUPTIME_SRC)")
-		}
-		dir = parent
-	}
-}
-
-// BinDir is where fixture binaries are looked for and built: $AIUPTIME_BIN
-// (the Makefile exports it), else <user cache dir>/aiuptime/bin.
-func BinDir() string {
-	if d := os.Getenv("AIUPTIME_BIN"); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "aiuptime", "bin")
-	}
-	return filepath.Join(os.TempDir(), "aiuptime", "bin")
-}
-
-// ensureBinaries makes sure every binary of spec exists in binDir and is
-// not older than its sources; it builds the missing or stale ones with
-// CGO_ENABLED=0 go build.
-func ensureBinaries(ctx context.Context, log *slog.Logger, root, binDir string, spec fixtureSpec) error {
-	for _, b := range spec.binaries {
-		out := filepath.Join(binDir, b.name)
-		fi, err := os.Stat(out)
-		switch {
-		case err == nil && !newerSource(root, b.src, fi.ModTime()):
-			continue
-		case err != nil && !errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("fixture binary %s: %w", out, err)
-		}
-		if root == "" {
-			return fmt.Errorf("fixture binary %s is missing and there is no source checkout to build it (run make fixtures or set AIUPTIME_BIN)", out)
-		}
-		if err := os.MkdirAll(binDir, 0o755); err != nil {
-			return fmt.Errorf("fixture bin dir: %w", err)
-		}
-		log.Info("building fixture binary", "binary", b.name, "dir", binDir)
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, b.pkg)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
-		if outp, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %w\n%s", b.pkg, err, tail(string(outp), 20))
-		}
-	}
-	return nil
-}
-
-// newerSource reports whether a .go file or Dockerfile under root/src is
-// newer than t (skipped when src is empty or not present).
-func newerSource(root, src string, t time.Time) bool {
-	if root == "" || src == "" {
-		return false
-	}
-	newer := false
-	_ = filepath.WalkDir(filepath.Join(root, src), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || newer {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil && fi.ModTime().After(t) {
-			newer = true
-		}
-		return nil
-	})
-	return newer
+	FixtureModelServer: {name: FixtureModelServer, dockerfile: "fixtures/modelserver/Dockerfile", binaries: []string{fixturebin.ModelServer, fixturebin.NvidiaSMI}},
+	FixtureGateway:     {name: FixtureGateway, dockerfile: "fixtures/gateway/Dockerfile", binaries: []string{fixturebin.Gateway}},
+	FixtureToxiproxy:   {name: FixtureToxiproxy, dockerfile: "fixtures/toxiproxy/Dockerfile", binaries: []string{fixturebin.Toxiproxy}},
 }
 
 // contextFile is one file of an image build context.
@@ -172,11 +59,11 @@ func buildContext(root, binDir string, spec fixtureSpec) ([]contextFile, error) 
 	}
 	files := []contextFile{{name: "Dockerfile", data: df, mode: 0o644}}
 	for _, b := range spec.binaries {
-		data, err := os.ReadFile(filepath.Join(binDir, b.name))
+		data, err := os.ReadFile(filepath.Join(binDir, b))
 		if err != nil {
 			return nil, fmt.Errorf("fixture %s: %w", spec.name, err)
 		}
-		files = append(files, contextFile{name: b.name, data: data, mode: 0o755})
+		files = append(files, contextFile{name: b, data: data, mode: 0o755})
 	}
 	return files, nil
 }
@@ -218,10 +105,10 @@ type ImageBuild struct {
 }
 
 // EnsureImage builds (if needed) the FROM-scratch image of a fixture
-// (FixtureModelServer, FixtureGateway, FixtureToxiproxy) from binaries in
-// binDir ("" for BinDir()), building missing binaries first, and returns
-// its content-hash tag. A build failure returns the tail of the build log.
-func EnsureImage(ctx context.Context, cli client.APIClient, log *slog.Logger, fixture, binDir string) (ImageBuild, error) {
+// (FixtureModelServer, FixtureGateway, FixtureToxiproxy) from its binaries
+// (built first when missing or stale, see fixturebin), and returns its
+// content-hash tag. A build failure returns the tail of the build log.
+func EnsureImage(ctx context.Context, cli client.APIClient, log *slog.Logger, fixture string) (ImageBuild, error) {
 	start := time.Now()
 	spec, ok := fixtures[fixture]
 	if !ok {
@@ -230,14 +117,12 @@ func EnsureImage(ctx context.Context, cli client.APIClient, log *slog.Logger, fi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if binDir == "" {
-		binDir = BinDir()
-	}
-	root, err := ModuleRoot()
+	root, err := fixturebin.ModuleRoot()
 	if err != nil {
 		return ImageBuild{}, fmt.Errorf("fixture %s: %w", fixture, err)
 	}
-	if err := ensureBinaries(ctx, log, root, binDir, spec); err != nil {
+	binDir, err := fixturebin.Ensure(ctx, spec.binaries...)
+	if err != nil {
 		return ImageBuild{}, err
 	}
 	files, err := buildContext(root, binDir, spec)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
@@ -71,7 +72,7 @@ type options struct {
 	masterKey      string
 	proxyMode      ProxyMode
 	stateDir       string
-	binDir         string
+	kernel         *hostcaps.Kernel
 	dataVolumeSize int64
 	healthTimeout  time.Duration
 	// services is keyed by a service name (gateway, model-1, proxy) or a
@@ -263,16 +264,28 @@ func WithProxyMode(m ProxyMode) Option {
 	}
 }
 
+// WithKernel passes down the run's kernel capability probe (which decides
+// whether a Toxiproxy is needed); without it Start probes itself.
+func WithKernel(k hostcaps.Kernel) Option {
+	return func(o *options) error { o.kernel = &k; return nil }
+}
+
+// NeedsProxy reports whether a stack with proxy mode m places a Toxiproxy
+// in front of each model server on a kernel like k.
+func NeedsProxy(m ProxyMode, k hostcaps.Kernel) bool {
+	switch m {
+	case ProxyAlways:
+		return true
+	case ProxyNever:
+		return false
+	}
+	return !k.Netem
+}
+
 // WithStateDir sets the host directory for run files (gateway config, data
 // volume image and mount); default DefaultStateDir().
 func WithStateDir(dir string) Option {
 	return func(o *options) error { o.stateDir = dir; return nil }
-}
-
-// WithBinDir sets where the fixture binaries are (built there when
-// missing); default $AIUPTIME_BIN, else a user cache dir.
-func WithBinDir(dir string) Option {
-	return func(o *options) error { o.binDir = dir; return nil }
 }
 
 // WithDataVolumeSize sets the size of the gateway's size-limited data

@@ -14,13 +14,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/aiuptime/aiuptime/fixtures/gateway"
+	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 // toxiProxy is one proxy in Toxiproxy's config file and API.
@@ -170,15 +173,15 @@ func (s *Stack) dataVolume(ctx context.Context) (dataVol, error) {
 	dir := filepath.Join(s.runDir, "data")
 	dev, err := mountLoopExt4(ctx, filepath.Join(s.runDir, "data.img"), dir, s.o.dataVolumeSize)
 	if err == nil {
-		s.caps.DiskFull = true
-		s.caps.DiskFullDetail = fmt.Sprintf("ext4 on %s, %d MiB", dev, s.o.dataVolumeSize>>20)
+		s.setup.DiskFull = true
+		s.setup.DiskFullDetail = fmt.Sprintf("ext4 on %s, %d MiB", dev, s.o.dataVolumeSize>>20)
 		return dataVol{
 			vol:   stack.Volume{Purpose: stack.VolumeData, HostPath: dir, MountPath: "/data"},
 			mount: mount.Mount{Type: mount.TypeBind, Source: dir, Target: "/data"},
 		}, nil
 	}
-	s.caps.DiskFull = false
-	s.caps.DiskFullDetail = "plain Docker volume (no size limit): " + err.Error()
+	s.setup.DiskFull = false
+	s.setup.DiskFullDetail = "plain Docker volume (no size limit): " + err.Error()
 	s.log.Warn("size-limited data volume unavailable; disk-full faults are unsupported", "err", err)
 	_ = os.Remove(filepath.Join(s.runDir, "data.img"))
 	name := "aiuptime-" + s.runID + "-gateway-data"
@@ -236,9 +239,12 @@ func (s *Stack) ModelAPIKey() string { return s.modelAPIKey }
 // ModelName implements stack.Stack.
 func (s *Stack) ModelName() string { return s.o.modelName }
 
-// Capabilities implements stack.CapabilityReporter: the netem probe's
-// answer, the proxy decision and whether disk-full is possible.
-func (s *Stack) Capabilities() stack.Capabilities { return s.caps }
+// Setup implements stack.SetupReporter: the proxy decision and the data
+// volume's size limit.
+func (s *Stack) Setup() stack.Setup { return s.setup }
+
+// Kernel is the kernel capability probe the stack was set up with.
+func (s *Stack) Kernel() hostcaps.Kernel { return s.kernel }
 
 // Timings returns how long Start took, by phase.
 func (s *Stack) Timings() Timings { return s.timings }
@@ -281,17 +287,12 @@ func (s *Stack) Service(ctx context.Context, name string) (stack.Service, error)
 		out = stack.Service{
 			Name: sv.name, Role: sv.role, URL: sv.url(), HealthPath: sv.healthPath,
 			ContainerName: sv.containerName, Image: sv.image, RestartPolicy: sv.restart,
-			Volumes: append([]stack.Volume(nil), sv.volumes...),
 		}
 		switch sv.role {
 		case stack.RoleModel:
 			out.InternalURL = sv.internalURL()
 			out.ModelName = s.o.modelName
 			out.DeploymentID = sv.name
-			if sv.proxy != nil {
-				p := *sv.proxy
-				out.Proxy = &p
-			}
 		case stack.RoleGateway:
 			out.InternalURL = fmt.Sprintf("http://%s:%s", sv.name, sv.port.Port())
 			out.ModelName = s.o.modelName
@@ -314,9 +315,6 @@ func (s *Stack) Service(ctx context.Context, name string) (stack.Service, error)
 	}
 	out.ContainerID = ins.ID
 	out.ImageID = ins.Image
-	if ins.State != nil {
-		out.PID = ins.State.Pid
-	}
 	if ins.HostConfig != nil && ins.HostConfig.RestartPolicy.Name != "" {
 		out.RestartPolicy = string(ins.HostConfig.RestartPolicy.Name)
 	}
@@ -328,6 +326,61 @@ func (s *Stack) Service(ctx context.Context, name string) (stack.Service, error)
 		}
 	}
 	return out, nil
+}
+
+// resolver maps the stack's services to their containers for the
+// capabilities of the embedded *dockerhost.Host.
+type resolver struct{ s *Stack }
+
+func (r resolver) svc(service string) (svc, bool) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	sv, ok := r.s.svcs[service]
+	if !ok {
+		return svc{}, false
+	}
+	return *sv, true
+}
+
+// ContainerRef implements dockerhost.Resolver.
+func (r resolver) ContainerRef(_ context.Context, service string) (string, error) {
+	sv, ok := r.svc(service)
+	if !ok {
+		return "", fmt.Errorf("service %q of run %s: %w", service, r.s.runID, stack.ErrNotFound)
+	}
+	return sv.containerName, nil
+}
+
+// OwnsContainer implements dockerhost.Resolver: the run label proves it.
+func (r resolver) OwnsContainer(ins container.InspectResponse) error {
+	return dockerhost.CheckLabel(ins, stack.LabelRun, r.s.runID)
+}
+
+// MountPath implements dockerhost.Resolver.
+func (r resolver) MountPath(_ container.InspectResponse, service, purpose string) string {
+	sv, ok := r.svc(service)
+	if !ok {
+		return ""
+	}
+	if purpose == stack.VolumeConfig && sv.role == stack.RoleGateway {
+		return gateway.ConfigPath
+	}
+	for _, v := range sv.volumes {
+		if v.Purpose == purpose {
+			return v.MountPath
+		}
+	}
+	return ""
+}
+
+// Proxy implements dockerhost.Resolver.
+func (r resolver) Proxy(_ context.Context, service string) (*stack.Proxy, error) {
+	sv, ok := r.svc(service)
+	if !ok || sv.proxy == nil {
+		return nil, nil
+	}
+	p := *sv.proxy
+	return &p, nil
 }
 
 func portOf(s *Stack, name string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 // skipUnlessDocker skips when Docker is unreachable or -short is set.
@@ -29,7 +30,7 @@ func skipUnlessDocker(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cli, err := Connect(ctx)
+	cli, err := dockerhost.Connect(ctx)
 	if err != nil {
 		t.Skipf("docker: %v", err)
 	}
@@ -69,7 +70,7 @@ func startTest(t *testing.T, opts ...Option) (*Stack, error) {
 func assertNothingLeft(t *testing.T, id string) {
 	t.Helper()
 	ctx := context.Background()
-	cli, err := Connect(ctx)
+	cli, err := dockerhost.Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestStackLifecycleAndReplacer(t *testing.T) {
 	var names []string
 	for _, s := range svcs {
 		names = append(names, s.Name)
-		if s.PID <= 0 || s.ContainerID == "" || s.ImageID == "" || !strings.HasPrefix(s.URL, "http://127.0.0.1:") {
+		if s.ContainerID == "" || s.ImageID == "" || !strings.HasPrefix(s.URL, "http://127.0.0.1:") {
 			t.Errorf("%s: handles missing: %+v", s.Name, s)
 		}
 		for _, l := range []string{stack.LabelRun, stack.LabelService, stack.LabelRole} {
@@ -125,31 +126,38 @@ func TestStackLifecycleAndReplacer(t *testing.T) {
 		t.Errorf("services = %s", got)
 	}
 	m0, _ := st.Service(ctx, "model-0")
-	if m0.RestartPolicy != "unless-stopped" || m0.Proxy == nil || m0.InternalURL != "http://toxiproxy:18000" || m0.DeploymentID != "model-0" {
-		t.Errorf("model-0 = %+v", m0)
+	m0Proxy, _ := st.FaultProxy(ctx, "model-0")
+	if m0.RestartPolicy != "unless-stopped" || m0Proxy == nil || m0.InternalURL != "http://toxiproxy:18000" || m0.DeploymentID != "model-0" {
+		t.Errorf("model-0 = %+v, proxy %+v", m0, m0Proxy)
 	}
-	mv, ok := m0.Volume(stack.VolumeModels)
-	if !ok {
-		t.Fatal("model-0 has no models volume")
+	mv, err := st.Volume(ctx, "model-0", stack.VolumeModels)
+	if err != nil {
+		t.Fatalf("model-0 has no models volume: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(mv.HostPath, "manifest.json")); err != nil {
 		t.Errorf("models volume: %v", err)
 	}
 	gw, _ := st.Service(ctx, "gateway")
-	dv, ok := gw.Volume(stack.VolumeData)
-	if !ok {
-		t.Fatal("gateway has no data volume")
+	dv, err := st.Volume(ctx, "gateway", stack.VolumeData)
+	if err != nil {
+		t.Fatalf("gateway has no data volume: %v", err)
 	}
-	caps := st.Capabilities()
-	if caps.DiskFull {
+	if cv, err := st.Volume(ctx, "gateway", stack.VolumeConfig); err != nil || cv.MountPath == "" {
+		t.Errorf("gateway config volume: %+v %v", cv, err)
+	}
+	su := st.Setup()
+	if su.DiskFull {
 		if mounted, _ := isMountPoint(dv.HostPath); !mounted {
 			t.Errorf("disk-full claimed but %s is not a mount", dv.HostPath)
 		}
 	}
-	if netem, _ := ProbeNetem(); caps.Netem != netem || !caps.Proxy {
-		t.Errorf("capabilities %+v disagree with the probe (netem %v) or proxy mode always", caps, netem)
+	if !su.Proxy {
+		t.Errorf("setup %+v: proxy mode always", su)
 	}
-	if code, _ := get(t, m0.Proxy.APIURL+"/proxies/model-0"); code != http.StatusOK {
+	if got := stack.CapabilitiesOf(st); fmt.Sprint(got) != fmt.Sprint(Capabilities) {
+		t.Errorf("capabilities %v, declared %v", got, Capabilities)
+	}
+	if code, _ := get(t, m0Proxy.APIURL+"/proxies/model-0"); code != http.StatusOK {
 		t.Errorf("toxiproxy has no proxy model-0: %d", code)
 	}
 
@@ -169,13 +177,14 @@ func TestStackLifecycleAndReplacer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if canary.Proxy == nil || canary.URL == "" {
-		t.Errorf("canary = %+v", canary)
+	canaryProxy, _ := st.FaultProxy(ctx, "canary")
+	if canaryProxy == nil || canary.URL == "" {
+		t.Errorf("canary = %+v, proxy %+v", canary, canaryProxy)
 	}
 	if code, body := get(t, canary.URL+"/version"); code != 200 || !strings.Contains(body, "extra") {
 		t.Logf("canary /version: %d %s", code, body)
 	}
-	if code, _ := get(t, canary.Proxy.APIURL+"/proxies/canary"); code != http.StatusOK {
+	if code, _ := get(t, canaryProxy.APIURL+"/proxies/canary"); code != http.StatusOK {
 		t.Errorf("no proxy for the canary: %d", code)
 	}
 	before, _ := st.Service(ctx, "model-1")
@@ -186,7 +195,7 @@ func TestStackLifecycleAndReplacer(t *testing.T) {
 	if after.ContainerID == before.ContainerID || after.URL != before.URL {
 		t.Errorf("replace: container %s -> %s, url %s -> %s", before.ContainerID[:12], after.ContainerID[:12], before.URL, after.URL)
 	}
-	cfg, _ := os.ReadFile(filepath.Join(mustVolume(t, after).HostPath, "config.json"))
+	cfg, _ := os.ReadFile(filepath.Join(mustVolume(t, st, after.Name).HostPath, "config.json"))
 	if !strings.Contains(string(cfg), "2.0.0") {
 		t.Errorf("model-1 config after replace: %s", cfg)
 	}
@@ -196,7 +205,7 @@ func TestStackLifecycleAndReplacer(t *testing.T) {
 	if _, err := st.Service(ctx, "canary"); !errors.Is(err, stack.ErrNotFound) {
 		t.Errorf("canary still there: %v", err)
 	}
-	if code, _ := get(t, m0.Proxy.APIURL+"/proxies/canary"); code != http.StatusNotFound {
+	if code, _ := get(t, m0Proxy.APIURL+"/proxies/canary"); code != http.StatusNotFound {
 		t.Errorf("canary proxy still there: %d", code)
 	}
 
@@ -208,7 +217,7 @@ func TestStackLifecycleAndReplacer(t *testing.T) {
 	if gwB.URL == gw.URL {
 		t.Errorf("second gateway shares the URL %s", gw.URL)
 	}
-	if v, _ := gwB.Volume(stack.VolumeData); v.HostPath != dv.HostPath {
+	if v, _ := st.Volume(ctx, gwB.Name, stack.VolumeData); v.HostPath != dv.HostPath {
 		t.Errorf("second gateway data %s, first %s", v.HostPath, dv.HostPath)
 	}
 	req, _ := http.NewRequest(http.MethodGet, gwB.URL+"/v1/models", nil)
@@ -236,11 +245,11 @@ func TestStackLifecycleAndReplacer(t *testing.T) {
 	}
 }
 
-func mustVolume(t *testing.T, s stack.Service) stack.Volume {
+func mustVolume(t *testing.T, st *Stack, service string) stack.Volume {
 	t.Helper()
-	v, ok := s.Volume(stack.VolumeModels)
-	if !ok {
-		t.Fatalf("%s: no models volume", s.Name)
+	v, err := st.Volume(context.Background(), service, stack.VolumeModels)
+	if err != nil {
+		t.Fatalf("%s: %v", service, err)
 	}
 	return v
 }
@@ -280,7 +289,7 @@ func TestStartPortConflictNamesService(t *testing.T) {
 func TestImageBuildFailureShowsLogTail(t *testing.T) {
 	skipUnlessDocker(t)
 	ctx := context.Background()
-	cli, err := Connect(ctx)
+	cli, err := dockerhost.Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,20 +140,6 @@ func skipUnlessRoot(t *testing.T) {
 	}
 }
 
-func TestProbeNetem(t *testing.T) {
-	skipUnlessRoot(t)
-	ok, detail := ProbeNetem()
-	t.Logf("netem=%v detail=%q", ok, detail)
-	if !ok && detail == "" {
-		t.Error("netem unavailable without a reason")
-	}
-	// The kernel's answer must agree with /proc/net/... style evidence: if
-	// the module file is missing, the probe must say no.
-	if ok && detail != "" {
-		t.Errorf("netem available but detail %q", detail)
-	}
-}
-
 func TestLoopExt4VolumeFillsUp(t *testing.T) {
 	skipUnlessRoot(t)
 	if _, err := os.Stat("/dev/loop-control"); err != nil {

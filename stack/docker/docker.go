@@ -27,7 +27,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/aiuptime/aiuptime/stack"
-	"github.com/aiuptime/aiuptime/stack/containers"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 // Kind is what Stack.Kind returns.
@@ -45,12 +45,18 @@ const (
 	LabelDeploymentID = "aiuptime.deployment-id"
 )
 
-// Default API ports, health paths and volume mount paths by role.
+// Default API ports, health paths and volume mount paths by role (the
+// config default is where LiteLLM's docs mount config.yaml).
 var (
 	DefaultPorts       = map[stack.Role]int{stack.RoleGateway: 4000, stack.RoleModel: 8000, stack.RoleProxy: 8474, stack.RoleMonitor: 9090}
 	DefaultHealthPaths = map[stack.Role]string{stack.RoleGateway: "/health/readiness", stack.RoleModel: "/health", stack.RoleProxy: "/version", stack.RoleMonitor: "/-/ready"}
-	DefaultMounts      = map[string]string{stack.VolumeModels: "/models", stack.VolumeData: "/data"}
+	DefaultMounts      = map[string]string{stack.VolumeModels: "/models", stack.VolumeData: "/data", stack.VolumeConfig: "/app/config.yaml"}
 )
+
+// Capabilities are the stack capabilities an attached deployment offers:
+// everything but replacing services (nothing is created).
+var Capabilities = []stack.Capability{stack.CapLifecycle, stack.CapExec, stack.CapProcesses, stack.CapNetwork,
+	stack.CapVolumes, stack.CapOwnership, stack.CapLogs, stack.CapImages}
 
 type options struct {
 	project     string
@@ -114,13 +120,24 @@ func WithModelName(n string) Option { return func(o *options) error { o.modelNam
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.logger = l; return nil } }
 
-// Stack is an attached deployment.
+// Stack is an attached deployment. Its capabilities come from the embedded
+// *dockerhost.Host; a container belongs to it when it carries the compose
+// project's or the selector's labels.
 type Stack struct {
+	*dockerhost.Host
+
 	o   options
 	cli *client.Client
 }
 
-var _ stack.Stack = (*Stack)(nil)
+var (
+	_ stack.Stack     = (*Stack)(nil)
+	_ stack.Lifecycle = (*Stack)(nil)
+	_ stack.Processes = (*Stack)(nil)
+	_ stack.Networker = (*Stack)(nil)
+	_ stack.Volumes   = (*Stack)(nil)
+	_ stack.Owner     = (*Stack)(nil)
+)
 
 // Attach connects to Docker and checks that the selection has at least
 // one service with a role.
@@ -134,11 +151,12 @@ func Attach(ctx context.Context, opts ...Option) (*Stack, error) {
 	if (o.project == "") == (len(o.selector) == 0) {
 		return nil, errors.New("docker stack: need exactly one of a compose project and a label selector")
 	}
-	cli, err := containers.Connect(ctx)
+	cli, err := dockerhost.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s := &Stack{o: o, cli: cli}
+	s.Host = dockerhost.New(cli, resolver{s})
 	svcs, err := s.Services(ctx)
 	if err != nil {
 		cli.Close()
@@ -279,9 +297,6 @@ func (s *Stack) service(ctx context.Context, c container.Summary, perService map
 			svc.DeploymentID = id
 		}
 	}
-	if ins.State != nil {
-		svc.PID = ins.State.Pid
-	}
 	if ins.HostConfig != nil {
 		svc.RestartPolicy = string(ins.HostConfig.RestartPolicy.Name)
 	}
@@ -306,17 +321,6 @@ func (s *Stack) service(ctx context.Context, c container.Summary, perService map
 			}
 		}
 	}
-	for _, purpose := range []string{stack.VolumeModels, stack.VolumeData} {
-		dest := DefaultMounts[purpose]
-		if d := c.Labels[LabelVolumePrefix+purpose]; d != "" {
-			dest = d
-		}
-		for _, m := range ins.Mounts {
-			if m.Destination == dest {
-				svc.Volumes = append(svc.Volumes, stack.Volume{Purpose: purpose, Name: m.Name, HostPath: m.Source, MountPath: m.Destination})
-			}
-		}
-	}
 	return svc, true, nil
 }
 
@@ -336,4 +340,83 @@ func (s *Stack) lookupStr(m map[string]string, name, cs string, role stack.Role,
 		}
 	}
 	return def
+}
+
+// resolver maps an attached deployment's services to containers for the
+// capabilities of the embedded *dockerhost.Host.
+type resolver struct{ s *Stack }
+
+// ContainerRef implements dockerhost.Resolver: a service name, or the
+// compose service or container name of any container in the selection
+// (a database sidecar without a role can still be exec'd for a backup).
+func (r resolver) ContainerRef(ctx context.Context, service string) (string, error) {
+	if svc, err := r.s.Service(ctx, service); err == nil {
+		return svc.ContainerID, nil
+	}
+	list, err := r.s.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: r.s.filter()})
+	if err != nil {
+		return "", fmt.Errorf("docker stack: list %s: %w", r.s.selection(), err)
+	}
+	for _, c := range list {
+		if composeService(c.Labels, c.Names) == service {
+			return c.ID, nil
+		}
+		for _, n := range c.Names {
+			if strings.TrimPrefix(n, "/") == service {
+				return c.ID, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("service %q in %s: %w", service, r.s.selection(), stack.ErrNotFound)
+}
+
+// OwnsContainer implements dockerhost.Resolver: the container carries the
+// compose project's label or every label of the selector.
+func (r resolver) OwnsContainer(ins container.InspectResponse) error {
+	if r.s.o.project != "" {
+		return dockerhost.CheckLabel(ins, LabelComposeProject, r.s.o.project)
+	}
+	for k, v := range r.s.o.selector {
+		if err := dockerhost.CheckLabel(ins, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MountPath implements dockerhost.Resolver: the aiuptime.volume.<purpose>
+// label, else DefaultMounts.
+func (r resolver) MountPath(ins container.InspectResponse, _, purpose string) string {
+	if ins.Config != nil {
+		if d := ins.Config.Labels[LabelVolumePrefix+purpose]; d != "" {
+			return d
+		}
+	}
+	return DefaultMounts[purpose]
+}
+
+// Proxy implements dockerhost.Resolver: a container labelled
+// aiuptime.proxy=NAME is reached through proxy NAME of the selection's
+// proxy service (an embedded run viewed by doctor); others have none.
+func (r resolver) Proxy(ctx context.Context, service string) (*stack.Proxy, error) {
+	svcs, err := r.s.Services(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var name, api string
+	for _, s := range svcs {
+		if s.Role == stack.RoleProxy && s.URL != "" {
+			api = s.URL
+		}
+		if s.Name == service {
+			ins, err := r.s.cli.ContainerInspect(ctx, s.ContainerID)
+			if err == nil && ins.Config != nil {
+				name = ins.Config.Labels[stack.LabelProxy]
+			}
+		}
+	}
+	if name == "" || api == "" {
+		return nil, nil
+	}
+	return &stack.Proxy{APIURL: api, Name: name}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
 	"github.com/aiuptime/aiuptime/stack/docker"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 // TestAttachBySelector attaches to a deployment started by the containers
@@ -23,7 +25,7 @@ func TestAttachBySelector(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, err := containers.Connect(ctx); err != nil {
+	if _, err := dockerhost.Connect(ctx); err != nil {
 		t.Skipf("docker: %v", err)
 	}
 	b := make([]byte, 4)
@@ -58,7 +60,7 @@ func TestAttachBySelector(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.ContainerID != want.ContainerID || s.PID != want.PID || s.URL != want.URL || s.Role != want.Role {
+		if s.ContainerID != want.ContainerID || s.URL != want.URL || s.Role != want.Role {
 			t.Errorf("%s: attached %+v, started %+v", s.Name, s, want)
 		}
 		resp, err := http.Get(s.URL + s.HealthPath)
@@ -70,11 +72,27 @@ func TestAttachBySelector(t *testing.T) {
 			t.Errorf("%s: health %d", s.Name, resp.StatusCode)
 		}
 	}
-	if _, ok := svcs[0].Volume(stack.VolumeData); !ok {
-		t.Error("gateway data volume not found")
+	if _, err := st.Volume(ctx, "gateway", stack.VolumeData); err != nil {
+		t.Errorf("gateway data volume: %v", err)
 	}
-	if v, ok := svcs[1].Volume(stack.VolumeModels); !ok || v.Name == "" {
-		t.Errorf("model-0 models volume: %+v", v)
+	if v, err := st.Volume(ctx, "model-0", stack.VolumeModels); err != nil || v.Name == "" {
+		t.Errorf("model-0 models volume: %+v %v", v, err)
+	}
+	// The attached view offers what it declares, and finds the same
+	// namespaces and ownership as the stack that started the containers.
+	if got := stack.CapabilitiesOf(st); fmt.Sprint(got) != fmt.Sprint(docker.Capabilities) {
+		t.Errorf("capabilities %v, declared %v", got, docker.Capabilities)
+	}
+	a, err := st.NetNS(ctx, "model-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := base.NetNS(ctx, "model-0")
+	if a != b2 {
+		t.Errorf("netns %+v, the starting stack says %+v", a, b2)
+	}
+	if err := st.Owns(ctx, "model-0"); err != nil {
+		t.Errorf("owns: %v", err)
 	}
 	if _, err := st.Service(ctx, "model-9"); !errors.Is(err, stack.ErrNotFound) {
 		t.Errorf("unknown service: %v", err)

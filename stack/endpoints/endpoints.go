@@ -1,7 +1,6 @@
-// Package endpoints is a stack of plain URLs: probe only. It has no
-// containers, pids or volumes, so every operation that needs such a handle
-// (faults, rollouts, backups of volumes) gets an error wrapping
-// stack.ErrUnsupported ("... unsupported on an endpoints stack").
+// Package endpoints is a stack of plain URLs: probe only. It offers no
+// capability (no containers, processes, namespaces or volumes), so a plan
+// with a fault, a rollout or a restore is refused at validation.
 package endpoints
 
 import (
@@ -30,9 +29,13 @@ type Stack struct {
 }
 
 var (
-	_ stack.Stack    = (*Stack)(nil)
-	_ stack.Replacer = (*Stack)(nil)
+	_ stack.Stack         = (*Stack)(nil)
+	_ stack.SetupReporter = (*Stack)(nil)
 )
+
+// Capabilities are the stack capabilities an endpoints stack offers: none.
+// Plans with faults, rollouts or restores are refused at validation.
+var Capabilities = []stack.Capability{}
 
 type options struct {
 	apiKey, modelName string
@@ -118,26 +121,7 @@ func (s *Stack) ModelName() string { return s.modelName }
 // Stop implements stack.Stack: a no-op.
 func (s *Stack) Stop(context.Context) error { return nil }
 
-// Capabilities reports that no fault mechanism is available.
-func (s *Stack) Capabilities() stack.Capabilities {
-	return stack.Capabilities{LatencyMechanism: stack.MechanismNone, NetemDetail: "endpoints stack: no network namespaces", DiskFullDetail: "endpoints stack: no volumes"}
-}
-
-// Handle returns the error every handle-needing operation gets, e.g.
-// Handle("gpu-kill on model-0").
-func Handle(what string) error { return stack.Unsupported(Kind, what) }
-
-// AddService implements stack.Replacer: unsupported.
-func (s *Stack) AddService(_ context.Context, name string, _ stack.Role, _ ...stack.ServiceOption) (stack.Service, error) {
-	return stack.Service{}, Handle("add service " + name)
-}
-
-// ReplaceService implements stack.Replacer: unsupported.
-func (s *Stack) ReplaceService(_ context.Context, name string, _ ...stack.ServiceOption) (stack.Service, error) {
-	return stack.Service{}, Handle("replace service " + name)
-}
-
-// RemoveService implements stack.Replacer: unsupported.
-func (s *Stack) RemoveService(_ context.Context, name string) error {
-	return Handle("remove service " + name)
+// Setup implements stack.SetupReporter: no fault mechanism at all.
+func (s *Stack) Setup() stack.Setup {
+	return stack.Setup{LatencyMechanism: stack.MechanismNone, DiskFullDetail: "endpoints stack: no volumes"}
 }

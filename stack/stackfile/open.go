@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
 	"github.com/aiuptime/aiuptime/stack/docker"
@@ -13,6 +14,7 @@ import (
 
 type openOptions struct {
 	logger     *slog.Logger
+	kernel     *hostcaps.Kernel
 	containers []containers.Option
 }
 
@@ -24,10 +26,27 @@ func WithLogger(l *slog.Logger) OpenOption {
 	return func(o *openOptions) { o.logger = l }
 }
 
+// WithKernel passes down the run's kernel capability probe.
+func WithKernel(k hostcaps.Kernel) OpenOption {
+	return func(o *openOptions) { o.kernel = &k }
+}
+
 // WithContainerOptions passes options to containers.Start, after those the
 // stack file implies (so they win). Ignored by other kinds.
 func WithContainerOptions(opts ...containers.Option) OpenOption {
 	return func(o *openOptions) { o.containers = append(o.containers, opts...) }
+}
+
+// EmbeddedFile is the stack file of the embedded default stack.
+func EmbeddedFile() *File { return &File{Kind: KindContainers, Path: Embedded} }
+
+// LoadOrEmbedded loads the stack file at path, or returns EmbeddedFile for
+// "" and "embedded".
+func LoadOrEmbedded(path string) (*File, error) {
+	if path == "" || path == Embedded {
+		return EmbeddedFile(), nil
+	}
+	return Load(path)
 }
 
 // Open opens the stack a stack file describes: "" or "embedded" starts the
@@ -35,18 +54,44 @@ func WithContainerOptions(opts ...containers.Option) OpenOption {
 // or attached (docker, endpoints). As with containers.Start, a non-nil
 // Stack may come back with an error: Stop it.
 func Open(ctx context.Context, path string, opts ...OpenOption) (stack.Stack, error) {
-	o := openOptions{logger: slog.New(slog.DiscardHandler)}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if path == "" || path == Embedded {
-		return startContainers(ctx, &File{Kind: KindContainers, Path: Embedded}, o)
-	}
-	f, err := Load(path)
+	f, err := LoadOrEmbedded(path)
 	if err != nil {
 		return nil, err
 	}
 	return f.Open(ctx, opts...)
+}
+
+// Shape is what the file says of the stack before it runs: the provider's
+// capabilities and, for the kinds that know them up front, the services.
+// The kernel probe decides whether the embedded stack has a proxy.
+func (f *File) Shape(k hostcaps.Kernel) stack.Shape {
+	switch f.Kind {
+	case KindDocker:
+		return stack.Shape{Kind: KindDocker, Capabilities: docker.Capabilities}
+	case KindEndpoints:
+		sh := stack.Shape{Kind: KindEndpoints, Capabilities: endpoints.Capabilities}
+		for _, e := range f.Endpoints {
+			sh.Services = append(sh.Services, stack.ShapeService{Name: e.Name, Role: stack.Role(e.Role)})
+		}
+		return sh
+	}
+	sh := stack.Shape{Kind: KindContainers, Capabilities: containers.Capabilities}
+	sh.Services = append(sh.Services, stack.ShapeService{Name: containers.ServiceGateway, Role: stack.RoleGateway})
+	n := f.Replicas
+	if n == 0 {
+		n = containers.DefaultReplicas
+	}
+	for i := range n {
+		sh.Services = append(sh.Services, stack.ShapeService{Name: fmt.Sprintf("model-%d", i), Role: stack.RoleModel})
+	}
+	mode := containers.ProxyMode(f.Proxy)
+	if mode == "" {
+		mode = containers.ProxyAuto
+	}
+	if containers.NeedsProxy(mode, k) {
+		sh.Services = append(sh.Services, stack.ShapeService{Name: containers.ServiceProxy, Role: stack.RoleProxy})
+	}
+	return sh
 }
 
 // Open opens the stack the file describes (see Open).
@@ -59,34 +104,7 @@ func (f *File) Open(ctx context.Context, opts ...OpenOption) (stack.Stack, error
 	case KindContainers, "":
 		return startContainers(ctx, f, o)
 	case KindDocker:
-		key, err := f.apiKey()
-		if err != nil {
-			return nil, err
-		}
-		dopts := []docker.Option{docker.WithLogger(o.logger), docker.WithAPIKey(key), docker.WithModelName(f.ModelName)}
-		if f.Docker.Project != "" {
-			dopts = append(dopts, docker.WithProject(f.Docker.Project))
-		} else {
-			dopts = append(dopts, docker.WithSelector(f.Docker.Selector))
-		}
-		roles := map[string]stack.Role{}
-		for k, v := range f.Docker.Roles {
-			roles[k] = stack.Role(v)
-		}
-		dopts = append(dopts, docker.WithRoles(roles))
-		for name, s := range f.Services {
-			if s.Port != 0 {
-				dopts = append(dopts, docker.WithPort(name, s.Port))
-			}
-			if s.HealthPath != "" {
-				dopts = append(dopts, docker.WithHealthPath(name, s.HealthPath))
-			}
-		}
-		st, err := docker.Attach(ctx, dopts...)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Path, err)
-		}
-		return st, nil
+		return f.attach(ctx, o)
 	case KindEndpoints:
 		key, err := f.apiKey()
 		if err != nil {
@@ -105,58 +123,66 @@ func (f *File) Open(ctx context.Context, opts ...OpenOption) (stack.Stack, error
 	return nil, fmt.Errorf("%s: kind %q: want containers, docker or endpoints", f.Path, f.Kind)
 }
 
+func (f *File) attach(ctx context.Context, o openOptions) (stack.Stack, error) {
+	key, err := f.apiKey()
+	if err != nil {
+		return nil, err
+	}
+	dopts := []docker.Option{docker.WithLogger(o.logger), docker.WithAPIKey(key), docker.WithModelName(f.ModelName)}
+	if f.Docker.Project != "" {
+		dopts = append(dopts, docker.WithProject(f.Docker.Project))
+	} else {
+		dopts = append(dopts, docker.WithSelector(f.Docker.Selector))
+	}
+	roles := map[string]stack.Role{}
+	for k, v := range f.Docker.Roles {
+		roles[k] = stack.Role(v)
+	}
+	dopts = append(dopts, docker.WithRoles(roles))
+	for name, s := range f.Services {
+		if s.Port != 0 {
+			dopts = append(dopts, docker.WithPort(name, s.Port))
+		}
+		if s.HealthPath != "" {
+			dopts = append(dopts, docker.WithHealthPath(name, s.HealthPath))
+		}
+	}
+	st, err := docker.Attach(ctx, dopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return st, nil
+}
+
 // ContainerOptions are the containers.Start options the file implies.
 func (f *File) ContainerOptions() ([]containers.Option, error) {
 	var opts []containers.Option
-	if f.ModelName != "" {
-		opts = append(opts, containers.WithModelName(f.ModelName))
+	add := func(on bool, o containers.Option) {
+		if on {
+			opts = append(opts, o)
+		}
 	}
-	if f.Replicas > 0 {
-		opts = append(opts, containers.WithReplicas(f.Replicas))
-	}
-	if f.Proxy != "" {
-		opts = append(opts, containers.WithProxyMode(containers.ProxyMode(f.Proxy)))
-	}
-	if n, _ := ParseSize(f.DataVolumeSize); n > 0 {
-		opts = append(opts, containers.WithDataVolumeSize(n))
-	}
-	if f.Model.Version != "" {
-		opts = append(opts, containers.WithModelVersion(f.Model.Version))
-	}
-	if n, _ := ParseSize(f.Model.Size); n > 0 {
-		opts = append(opts, containers.WithModelSize(n))
-	}
-	if n, _ := ParseSize(f.Model.LoadRate); n > 0 {
-		opts = append(opts, containers.WithLoadRate(n))
-	}
-	if d, _ := parseDuration(f.Model.TTFT); d > 0 {
-		opts = append(opts, containers.WithTTFT(d))
-	}
-	if d, _ := parseDuration(f.Model.ITL); d > 0 {
-		opts = append(opts, containers.WithITL(d))
-	}
+	add(f.ModelName != "", containers.WithModelName(f.ModelName))
+	add(f.Replicas > 0, containers.WithReplicas(f.Replicas))
+	add(f.Proxy != "", containers.WithProxyMode(containers.ProxyMode(f.Proxy)))
+	add(f.DataVolumeSize > 0, containers.WithDataVolumeSize(f.DataVolumeSize.Bytes()))
+	add(f.Model.Version != "", containers.WithModelVersion(f.Model.Version))
+	add(f.Model.Size > 0, containers.WithModelSize(f.Model.Size.Bytes()))
+	add(f.Model.LoadRate > 0, containers.WithLoadRate(f.Model.LoadRate.Bytes()))
+	add(f.Model.TTFT > 0, containers.WithTTFT(f.Model.TTFT.D()))
+	add(f.Model.ITL > 0, containers.WithITL(f.Model.ITL.D()))
 	for name, s := range f.Services {
-		if s.Image != "" {
-			opts = append(opts, containers.WithImage(name, s.Image))
-		}
-		if len(s.Args) > 0 {
-			opts = append(opts, containers.WithArgs(name, s.Args...))
-		}
+		add(s.Image != "", containers.WithImage(name, s.Image))
+		add(len(s.Args) > 0, containers.WithArgs(name, s.Args...))
 		for k, v := range s.Env {
 			opts = append(opts, containers.WithEnv(name, k, v))
 		}
-		if s.Port != 0 {
-			if name == string(stack.RoleModel) {
-				return nil, fmt.Errorf("%s: services.model.port: a fixed host port needs a service name (model-0, ...)", f.Path)
-			}
-			opts = append(opts, containers.WithHostPort(name, s.Port))
+		if s.Port != 0 && name == string(stack.RoleModel) {
+			return nil, fmt.Errorf("%s: services.model.port: a fixed host port needs a service name (model-0, ...)", f.Path)
 		}
-		if s.HealthPath != "" {
-			opts = append(opts, containers.WithHealthPath(name, s.HealthPath))
-		}
-		if s.RestartPolicy != "" {
-			opts = append(opts, containers.WithRestartPolicy(name, s.RestartPolicy))
-		}
+		add(s.Port != 0, containers.WithHostPort(name, s.Port))
+		add(s.HealthPath != "", containers.WithHealthPath(name, s.HealthPath))
+		add(s.RestartPolicy != "", containers.WithRestartPolicy(name, s.RestartPolicy))
 	}
 	return opts, nil
 }
@@ -167,6 +193,9 @@ func startContainers(ctx context.Context, f *File, o openOptions) (stack.Stack, 
 		return nil, err
 	}
 	opts = append([]containers.Option{containers.WithLogger(o.logger)}, opts...)
+	if o.kernel != nil {
+		opts = append(opts, containers.WithKernel(*o.kernel))
+	}
 	opts = append(opts, o.containers...)
 	st, err := containers.Start(ctx, opts...)
 	if st == nil { // never a typed nil inside the interface

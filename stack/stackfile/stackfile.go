@@ -29,18 +29,13 @@
 package stackfile
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-
+	"github.com/aiuptime/aiuptime/internal/yamldoc"
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/units"
 )
 
 // Embedded is the name that selects the embedded default stack.
@@ -59,7 +54,7 @@ type File struct {
 	ModelName      string             `yaml:"model_name"`
 	Replicas       int                `yaml:"replicas"`
 	Proxy          string             `yaml:"proxy"`
-	DataVolumeSize string             `yaml:"data_volume_size"`
+	DataVolumeSize units.Size         `yaml:"data_volume_size"`
 	Model          Model              `yaml:"model"`
 	Services       map[string]Service `yaml:"services"`
 	APIKeyEnv      string             `yaml:"api_key_env"`
@@ -72,11 +67,11 @@ type File struct {
 
 // Model is the generated model of a containers stack.
 type Model struct {
-	Version  string `yaml:"version"`
-	Size     string `yaml:"size"`
-	LoadRate string `yaml:"load_rate"`
-	TTFT     string `yaml:"ttft"`
-	ITL      string `yaml:"itl"`
+	Version  string         `yaml:"version"`
+	Size     units.Size     `yaml:"size"`
+	LoadRate units.Size     `yaml:"load_rate"`
+	TTFT     units.Duration `yaml:"ttft"`
+	ITL      units.Duration `yaml:"itl"`
 }
 
 // Service configures one service (by name) or every service of a role.
@@ -105,11 +100,12 @@ type Endpoint struct {
 	ModelName  string `yaml:"model_name"`
 }
 
-// Load reads and validates a stack file. Errors carry file:line.
+// Load reads and validates a stack file. Errors carry file:line:col and
+// exit code 2.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("stack file: %w", err)
+		return nil, &yamldoc.Error{File: path, Msg: fmt.Sprintf("read stack file: %v", err)}
 	}
 	return Parse(path, b)
 }
@@ -117,127 +113,99 @@ func Load(path string) (*File, error) {
 // Parse decodes and validates a stack file's bytes; name is used in
 // error messages.
 func Parse(name string, b []byte) (*File, error) {
+	d, err := yamldoc.Parse(name, b, "a stack file")
+	if err != nil {
+		return nil, err
+	}
 	var f File
-	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict()); err != nil {
-		return nil, positioned(name, err)
+	if err := d.Decode(&f); err != nil {
+		return nil, err
 	}
 	f.Path = name
-	ast, _ := parser.ParseBytes(b, 0)
-	v := validator{name: name, file: ast}
-	f.validate(&v)
-	if err := errors.Join(v.errs...); err != nil {
-		return nil, err
+	if errs := f.validate(d); len(errs) > 0 {
+		return nil, errs.Sorted()
 	}
 	return &f, nil
 }
 
-// positioned turns a go-yaml error into "file:line:col: message".
-func positioned(name string, err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) && ye.GetToken() != nil {
-		p := ye.GetToken().Position
-		return fmt.Errorf("%s:%d:%d: %s", name, p.Line, p.Column, ye.GetMessage())
+// p builds a field path.
+func p(seg ...any) yamldoc.Path { return yamldoc.Path(seg) }
+
+func (f *File) validate(d *yamldoc.Doc) yamldoc.Errors {
+	var errs yamldoc.Errors
+	bad := func(at yamldoc.Path, format string, args ...any) {
+		errs = append(errs, d.Errorf(at, false, format, args...))
 	}
-	return fmt.Errorf("%s: %w", name, err)
-}
-
-type validator struct {
-	name string
-	file *ast.File
-	errs []error
-}
-
-// errorf records an error at the line of the YAML path (e.g.
-// "$.model.size"), or the file when the path is not in the file.
-func (v *validator) errorf(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if v.file != nil {
-		if p, err := yaml.PathString(path); err == nil {
-			if n, err := p.FilterFile(v.file); err == nil && n != nil && n.GetToken() != nil {
-				pos := n.GetToken().Position
-				v.errs = append(v.errs, fmt.Errorf("%s:%d:%d: %s", v.name, pos.Line, pos.Column, msg))
-				return
-			}
-		}
-	}
-	v.errs = append(v.errs, fmt.Errorf("%s: %s", v.name, msg))
-}
-
-func (f *File) validate(v *validator) {
 	switch f.Kind {
 	case "":
 		f.Kind = KindContainers
 	case KindContainers, KindDocker, KindEndpoints:
 	default:
-		v.errorf("$.kind", "kind %q: want containers, docker or endpoints", f.Kind)
+		bad(p("kind"), "%q: want containers, docker or endpoints", f.Kind)
 	}
 	if f.Replicas < 0 || f.Replicas > 16 {
-		v.errorf("$.replicas", "replicas %d: want 1..16", f.Replicas)
+		bad(p("replicas"), "%d: want 1..16", f.Replicas)
 	}
 	switch f.Proxy {
 	case "", "auto", "always", "never":
 	default:
-		v.errorf("$.proxy", "proxy %q: want auto, always or never", f.Proxy)
+		bad(p("proxy"), "%q: want auto, always or never", f.Proxy)
 	}
-	if _, err := ParseSize(f.DataVolumeSize); err != nil {
-		v.errorf("$.data_volume_size", "data_volume_size: %v", err)
-	}
-	if _, err := ParseSize(f.Model.Size); err != nil {
-		v.errorf("$.model.size", "model.size: %v", err)
-	}
-	if _, err := ParseSize(f.Model.LoadRate); err != nil {
-		v.errorf("$.model.load_rate", "model.load_rate: %v", err)
-	}
-	for _, d := range []struct{ key, val string }{{"ttft", f.Model.TTFT}, {"itl", f.Model.ITL}} {
-		if _, err := parseDuration(d.val); err != nil {
-			v.errorf("$.model."+d.key, "model.%s: %v", d.key, err)
-		}
+	if f.DataVolumeSize != 0 && f.DataVolumeSize < 8<<20 {
+		bad(p("data_volume_size"), "%s: want at least 8MiB", f.DataVolumeSize)
 	}
 	for name, s := range f.Services {
-		path := "$.services." + name
+		at := p("services", name)
 		if s.Port < 0 || s.Port > 65535 {
-			v.errorf(path+".port", "services.%s.port %d: want 1..65535", name, s.Port)
+			bad(at.Add("port"), "%d: want 1..65535", s.Port)
 		}
 		switch s.RestartPolicy {
 		case "", "no", "always", "unless-stopped", "on-failure":
 		default:
-			v.errorf(path+".restart_policy", "services.%s.restart_policy %q: want no, always, unless-stopped or on-failure", name, s.RestartPolicy)
+			bad(at.Add("restart_policy"), "%q: want no, always, unless-stopped or on-failure", s.RestartPolicy)
 		}
 		if s.HealthPath != "" && !strings.HasPrefix(s.HealthPath, "/") {
-			v.errorf(path+".health_path", "services.%s.health_path %q: want a path starting with /", name, s.HealthPath)
+			bad(at.Add("health_path"), "%q: want a path starting with /", s.HealthPath)
 		}
 	}
 	for svc, role := range f.Docker.Roles {
 		if !validRole(role) {
-			v.errorf("$.docker.roles."+svc, "docker.roles.%s %q: want gateway, model, proxy or monitor", svc, role)
+			bad(p("docker", "roles", svc), "%q: want gateway, model, proxy or monitor", role)
 		}
 	}
 	switch f.Kind {
 	case KindDocker:
 		if (f.Docker.Project == "") == (len(f.Docker.Selector) == 0) {
-			v.errorf("$.docker", "kind docker needs exactly one of docker.project and docker.selector")
+			bad(p("docker"), "kind docker needs exactly one of docker.project and docker.selector")
 		}
 	case KindEndpoints:
-		if len(f.Endpoints) == 0 {
-			v.errorf("$.endpoints", "kind endpoints needs at least one entry under endpoints")
+		errs = append(errs, f.validateEndpoints(d)...)
+	}
+	return errs
+}
+
+func (f *File) validateEndpoints(d *yamldoc.Doc) yamldoc.Errors {
+	var errs yamldoc.Errors
+	if len(f.Endpoints) == 0 {
+		errs = append(errs, d.Errorf(p("endpoints"), true, "kind endpoints needs at least one entry under endpoints"))
+	}
+	seen := map[string]bool{}
+	for i, e := range f.Endpoints {
+		at := p("endpoints", i)
+		if e.Name == "" {
+			errs = append(errs, d.Errorf(at, false, "name is required"))
+		} else if seen[e.Name] {
+			errs = append(errs, d.Errorf(at.Add("name"), false, "duplicate name %q", e.Name))
 		}
-		seen := map[string]bool{}
-		for i, e := range f.Endpoints {
-			path := fmt.Sprintf("$.endpoints[%d]", i)
-			if e.Name == "" {
-				v.errorf(path, "endpoints[%d]: name is required", i)
-			} else if seen[e.Name] {
-				v.errorf(path+".name", "endpoints[%d]: duplicate name %q", i, e.Name)
-			}
-			seen[e.Name] = true
-			if !validRole(e.Role) {
-				v.errorf(path+".role", "endpoints[%d].role %q: want gateway, model, proxy or monitor", i, e.Role)
-			}
-			if !strings.HasPrefix(e.URL, "http://") && !strings.HasPrefix(e.URL, "https://") {
-				v.errorf(path+".url", "endpoints[%d].url %q: want an http(s) URL", i, e.URL)
-			}
+		seen[e.Name] = true
+		if !validRole(e.Role) {
+			errs = append(errs, d.Errorf(at.Add("role"), false, "%q: want gateway, model, proxy or monitor", e.Role))
+		}
+		if !strings.HasPrefix(e.URL, "http://") && !strings.HasPrefix(e.URL, "https://") {
+			errs = append(errs, d.Errorf(at.Add("url"), false, "%q: want an http(s) URL", e.URL))
 		}
 	}
+	return errs
 }
 
 func validRole(r string) bool {
@@ -246,41 +214,6 @@ func validRole(r string) bool {
 		return true
 	}
 	return false
-}
-
-// ParseSize parses a byte size: "", "1048576", "16MiB", "1GiB", "512K",
-// "2M", "1G" (K/M/G are binary, like the fixtures' flags).
-func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("size %q: want bytes, optionally with KiB, MiB or GiB", s)
-	}
-	return n * mult, nil
-}
-
-func parseDuration(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("duration %q: want e.g. 20ms", s)
-	}
-	return d, nil
 }
 
 // apiKey resolves api_key_env.

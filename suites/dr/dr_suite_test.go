@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/aiuptime/aiuptime/rollout"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 func TestDR(t *testing.T) {
@@ -34,7 +34,6 @@ func TestDR(t *testing.T) {
 
 var (
 	st       *containers.Stack
-	docker   *client.Client
 	traffic  *drill.TrafficLog
 	log      *slog.Logger
 	stateDir string
@@ -49,7 +48,7 @@ func trafficFunc(from, to time.Time, backend string) rollout.Stats {
 
 func newRollouter(ctx context.Context) *rollout.Rollouter {
 	GinkgoHelper()
-	r, err := rollout.New(ctx, st, rollout.WithLogger(log), rollout.WithDocker(docker), rollout.WithTraffic(trafficFunc))
+	r, err := rollout.New(ctx, st, rollout.WithLogger(log), rollout.WithTraffic(trafficFunc))
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
@@ -60,10 +59,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	log = slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var err error
-	docker, err = containers.Connect(ctx)
+	cli, err := dockerhost.Connect(ctx)
 	if err != nil {
 		Skip("docker unavailable: " + err.Error())
 	}
+	cli.Close()
 	stateDir = GinkgoT().TempDir()
 	journal, err = chaos.OpenJournal(chaos.WithStateDir(stateDir), chaos.WithLogger(log))
 	Expect(err).NotTo(HaveOccurred())

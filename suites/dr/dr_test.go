@@ -182,10 +182,8 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 		var snap string
 
 		It("captures a command's stdout from a container as a backup source (the pg_dump mechanism)", func(ctx SpecContext) {
-			svc, err := st.Service(ctx, "model-0")
-			Expect(err).NotTo(HaveOccurred())
 			dir := filepath.Join(stateDir, "snap-command")
-			m, err := backup.Snapshot(ctx, dir, "test", backup.Command{ID: "gpu-apps", Docker: docker, Container: svc.ContainerID,
+			m, err := backup.Snapshot(ctx, dir, "test", backup.Command{ID: "gpu-apps", Stack: st, Service: "model-0",
 				Cmd: []string{"nvidia-smi", "--query-compute-apps=pid,process_name,used_memory", "--format=csv"}, File: "apps.csv"})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(m.Entries).To(HaveLen(1))
@@ -194,27 +192,25 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 			Expect(string(b)).To(HavePrefix("pid, process_name, used_gpu_memory [MiB]"))
 			_, err = backup.Verify(dir)
 			Expect(err).NotTo(HaveOccurred())
-			_, err = backup.Snapshot(ctx, filepath.Join(stateDir, "snap-command-bad"), "test", backup.Command{ID: "bad", Docker: docker,
-				Container: svc.ContainerID, Cmd: []string{"/aiuptime-modelserver", "no-such-subcommand"}})
+			_, err = backup.Snapshot(ctx, filepath.Join(stateDir, "snap-command-bad"), "test", backup.Command{ID: "bad", Stack: st,
+				Service: "model-0", Cmd: []string{"/aiuptime-modelserver", "no-such-subcommand"}})
 			Expect(err).To(MatchError(ContainSubstring("exited")))
 		}, SpecTimeout(time.Minute))
 
 		It("restores a wiped model volume within the RTO objective, golden prompt identical", func(ctx SpecContext) {
 			snap = filepath.Join(stateDir, "snap-models")
-			m, err := backup.BackupStack(ctx, snap, st, docker, backup.WithLogger(log))
+			m, err := backup.BackupStack(ctx, snap, st, backup.WithLogger(log))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(m.Entries).NotTo(BeEmpty())
-			svc, err := st.Service(ctx, "model-1")
-			Expect(err).NotTo(HaveOccurred())
-			tgt, err := disk.TargetFromService(svc, stack.VolumeModels)
+			tgt, err := st.Volume(ctx, "model-1", stack.VolumeModels)
 			Expect(err).NotTo(HaveOccurred())
 			disaster := time.Now()
-			revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: stack.VolumeModels}, Target: tgt, Deps: chaos.Deps{Journal: journal, Log: log, RunID: st.RunID()}}).Inject(ctx)
+			revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: stack.VolumeModels}, Target: disk.Target{Service: "model-1", HostPath: tgt.HostPath, MountPath: tgt.MountPath}, Deps: chaos.Deps{Journal: journal, Log: log, RunID: st.RunID()}}).Inject(ctx)
 			DeferCleanup(func(ctx context.Context) { _ = revert(context.WithoutCancel(ctx)) })
 			Expect(err).NotTo(HaveOccurred())
 			ents, _ := os.ReadDir(tgt.HostPath)
 			Expect(len(ents)).To(BeNumerically("<=", 1)) // lost+found at most
-			dr, err := backup.Restore(ctx, snap, st, docker, backup.WithOnly("model-1"), backup.WithDisasterAt(disaster), backup.WithLogger(log))
+			dr, err := backup.Restore(ctx, snap, st, backup.WithOnly("model-1"), backup.WithDisasterAt(disaster), backup.WithLogger(log))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(dr.RTOSeconds).NotTo(BeNil())
 			Expect(*dr.RTOSeconds).To(BeNumerically("<", RTOSLO.Seconds()))
@@ -224,7 +220,7 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 
 		It("restores a lost gateway database with an RPO bounded by the backup's age", func(ctx SpecContext) {
 			snap = filepath.Join(stateDir, "snap-data")
-			m, err := backup.BackupStack(ctx, snap, st, docker, backup.WithLogger(log))
+			m, err := backup.BackupStack(ctx, snap, st, backup.WithLogger(log))
 			Expect(err).NotTo(HaveOccurred())
 			info, _ := m.SourceInfo(backup.SourceGatewayDB)
 			rows, ok := backup.SpendStatsRows(info)
@@ -235,13 +231,13 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 				s, _ := backup.GatewayDB(ctx, gw, st.APIKey())
 				return s.Rows - rows
 			}).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
-			tgt, err := disk.TargetFromService(gw, stack.VolumeData)
+			tgt, err := st.Volume(ctx, gw.Name, stack.VolumeData)
 			Expect(err).NotTo(HaveOccurred())
-			revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: stack.VolumeData}, Target: tgt, Deps: chaos.Deps{Journal: journal, Log: log, RunID: st.RunID()}}).Inject(ctx)
+			revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: stack.VolumeData}, Target: disk.Target{Service: gw.Name, HostPath: tgt.HostPath, MountPath: tgt.MountPath}, Deps: chaos.Deps{Journal: journal, Log: log, RunID: st.RunID()}}).Inject(ctx)
 			DeferCleanup(func(ctx context.Context) { _ = revert(context.WithoutCancel(ctx)) })
 			Expect(err).NotTo(HaveOccurred())
 			age := time.Since(m.CreatedAt)
-			dr, err := backup.Restore(ctx, snap, st, docker, backup.WithOnly("data"), backup.WithLogger(log))
+			dr, err := backup.Restore(ctx, snap, st, backup.WithOnly("data"), backup.WithLogger(log))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(dr.RPORows).To(HaveValue(BeNumerically(">", 0)))
 			Expect(dr.RPOSeconds).To(HaveValue(BeNumerically("<=", age.Seconds()+1)))
@@ -253,14 +249,14 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 
 		It("restores a changed gateway config and restarts the gateway on it", func(ctx SpecContext) {
 			dir := filepath.Join(stateDir, "snap-config")
-			m, err := backup.BackupStack(ctx, dir, st, docker, backup.WithLogger(log))
+			m, err := backup.BackupStack(ctx, dir, st, backup.WithLogger(log))
 			Expect(err).NotTo(HaveOccurred())
 			ci, ok := m.SourceInfo(backup.SourceGatewayConfig)
 			Expect(ok).To(BeTrue())
 			orig, err := os.ReadFile(ci.From)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(os.WriteFile(ci.From, append(append([]byte(nil), orig...), []byte("\n# drifted\n")...), 0o600)).To(Succeed())
-			dr, err := backup.Restore(ctx, dir, st, docker, backup.WithOnly("config"), backup.WithLogger(log))
+			dr, err := backup.Restore(ctx, dir, st, backup.WithOnly("config"), backup.WithLogger(log))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(os.ReadFile(ci.From)).To(Equal(orig))
 			Expect(dr.Notes).To(ContainElement(ContainSubstring("gateway config restored")))
@@ -283,11 +279,11 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 			b[len(b)/2] ^= 0xff
 			Expect(os.WriteFile(p, b, 0o600)).To(Succeed())
 			before := containerIDs(ctx)
-			_, err = backup.Restore(ctx, snap, st, docker)
+			_, err = backup.Restore(ctx, snap, st)
 			Expect(errors.Is(err, backup.ErrCorrupt)).To(BeTrue(), "%v", err)
 			Expect(err.Error()).To(ContainSubstring(victim))
 			Expect(containerIDs(ctx)).To(Equal(before))
-			_, err = backup.Restore(ctx, filepath.Join(stateDir, "no-such-backup"), st, docker)
+			_, err = backup.Restore(ctx, filepath.Join(stateDir, "no-such-backup"), st)
 			Expect(err).To(MatchError(backup.ErrNotFound))
 		}, SpecTimeout(time.Minute))
 	})

@@ -15,7 +15,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/aiuptime/aiuptime/stack/containers"
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 )
 
 func TestDrillRun(t *testing.T) {
@@ -38,7 +38,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 }, NodeTimeout(5*time.Minute))
 
 // moduleRoot is the source checkout the suite builds and runs from.
-func moduleRoot() (string, error) { return containers.ModuleRoot() }
+func moduleRoot() (string, error) { return fixturebin.ModuleRoot() }
 
 // run is one finished drill invocation.
 type run struct {

@@ -12,10 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -153,7 +149,7 @@ var _ = Describe("drill stack", Ordered, Label("cli"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		var got struct {
 			Models       []struct{ Name string }
-			Capabilities stack.Capabilities
+			Capabilities stack.Setup
 		}
 		Expect(json.Unmarshal(out, &got)).To(Succeed())
 		Expect(got.Models).To(HaveLen(1))
@@ -165,15 +161,7 @@ var _ = Describe("drill stack", Ordered, Label("cli"), func() {
 // countLabelled counts containers, networks and volumes of a run.
 func countLabelled(ctx context.Context, runID string) int {
 	GinkgoHelper()
-	cli, err := containers.Connect(ctx)
+	rs, err := containers.Resources(ctx, runID)
 	Expect(err).NotTo(HaveOccurred())
-	defer cli.Close()
-	f := filters.NewArgs(filters.Arg("label", stack.LabelRun+"="+runID))
-	c, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-	Expect(err).NotTo(HaveOccurred())
-	n, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
-	Expect(err).NotTo(HaveOccurred())
-	v, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
-	Expect(err).NotTo(HaveOccurred())
-	return len(c) + len(n) + len(v.Volumes)
+	return len(rs)
 }

@@ -54,7 +54,7 @@ var (
 )
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	if _, err := containers.Connect(ctx); err != nil {
+	if _, err := containers.Resources(ctx, "none"); err != nil {
 		Fail("the functional suite needs Docker: " + err.Error())
 	}
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -75,7 +75,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	t := owned.Timings()
 	AddReportEntry("stack start", ReportEntryVisibilityFailureOrVerbose,
 		map[string]any{"images": t.Images.String(), "built": t.Built, "models": t.Models.String(), "services": t.Services.String(), "total": t.Total.String()})
-	AddReportEntry("capabilities", owned.Capabilities())
+	AddReportEntry("setup", owned.Setup())
 
 	sh := shared{RunID: owned.RunID(), ModelName: owned.ModelName()}
 	svcs, err := owned.Services(ctx)

@@ -15,30 +15,39 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/aiuptime/aiuptime/chaos"
-	"github.com/aiuptime/aiuptime/chaos/faults"
+	"github.com/aiuptime/aiuptime/chaos/container"
+	"github.com/aiuptime/aiuptime/chaos/disk"
+	"github.com/aiuptime/aiuptime/chaos/gpu"
 	"github.com/aiuptime/aiuptime/chaos/network"
 	"github.com/aiuptime/aiuptime/probe"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
-func env() faults.Env {
-	return faults.Env{Stack: st, Docker: docker, Caps: caps, Log: log, Journal: journal}
+func env() chaos.Env {
+	return chaos.Env{Stack: st, Kernel: kernel, Log: log, Journal: journal}
 }
 
-// inject builds and injects one fault through a Guard; the revert is also
-// registered as a cleanup so a failed spec never leaves it behind.
-func inject(ctx context.Context, kind string, params map[string]any, target string) (*chaos.Injection, *faults.Lazy) {
+// plan decodes one fault of the registry for a target, as a drill step does.
+func plan(kind string, params map[string]any, target string) *chaos.Planned {
 	GinkgoHelper()
-	svc, err := st.Service(ctx, target)
+	k, err := chaos.LookupKind(kind)
 	Expect(err).NotTo(HaveOccurred())
-	f, err := faults.Build(kind, params, svc, env())
+	spec, err := k.Decode(params)
 	Expect(err).NotTo(HaveOccurred())
+	return chaos.Plan(env(), spec, target)
+}
+
+// inject plans and injects one fault through a Guard; the revert is also
+// registered as a cleanup so a failed spec never leaves it behind.
+func inject(ctx context.Context, kind string, params map[string]any, target string) (*chaos.Injection, *chaos.Planned) {
+	GinkgoHelper()
+	f := plan(kind, params, target)
 	g, err := chaos.NewGuard(chaos.WithLogger(log))
 	Expect(err).NotTo(HaveOccurred())
 	inj, err := g.Inject(ctx, f)
 	Expect(err).NotTo(HaveOccurred())
 	pending = append(pending, inj)
-	return inj, f.(*faults.Lazy)
+	return inj, f
 }
 
 // pending holds this spec's injections; AfterEach reverts them (again:
@@ -153,7 +162,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 	It("network-delay adds the requested latency (netem or toxiproxy)", func(ctx SpecContext) {
 		const want = 200 * time.Millisecond
 		base := median(latencies(run(ctx, svcURL(ctx, "gateway"), 3*time.Second, gatewayChat(50*time.Millisecond, 3*time.Second)...), "model-0"))
-		inj, f := inject(ctx, faults.NetworkDelay, map[string]any{"delay": "200ms"}, "model-0")
+		inj, f := inject(ctx, network.KindDelay, map[string]any{"delay": "200ms"}, "model-0")
 		rs := run(ctx, svcURL(ctx, "gateway"), 4*time.Second, gatewayChat(50*time.Millisecond, 3*time.Second)...)
 		revert(ctx, inj)
 		during := latencies(rs, "model-0")
@@ -167,7 +176,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 
 	It("network-loss drops the requested share of packets (netem or nftables)", func(ctx SpecContext) {
 		const want = 0.20
-		inj, f := inject(ctx, faults.NetworkLoss, map[string]any{"percent": 20}, "model-0")
+		inj, f := inject(ctx, network.KindLoss, map[string]any{"percent": 20}, "model-0")
 		rs := run(ctx, svcURL(ctx, "gateway"), 8*time.Second, gatewayChat(8*time.Millisecond, 3*time.Second)...)
 		var seen, dropped uint64
 		if l, ok := f.Concrete().(*network.Loss); ok && f.Mechanism() == network.MechNftables {
@@ -186,7 +195,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 	}, SpecTimeout(time.Minute))
 
 	It("network-bandwidth shapes with tbf, and doctor sees it while it is on", func(ctx SpecContext) {
-		inj, f := inject(ctx, faults.NetworkBandwidth, map[string]any{"rate": "100kbit"}, "model-0")
+		inj, f := inject(ctx, network.KindBandwidth, map[string]any{"rate": "100kbit"}, "model-0")
 		Expect(f.Mechanism()).To(Equal(network.MechTBF))
 		out, code := drill(ctx, "doctor", "--run", st.RunID())
 		Expect(code).To(Equal(4), out)
@@ -195,7 +204,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 	}, SpecTimeout(time.Minute))
 
 	It("network-partition cuts the service off; the gateway fails over", func(ctx SpecContext) {
-		inj, _ := inject(ctx, faults.NetworkPartition, nil, "model-0")
+		inj, _ := inject(ctx, network.KindPartition, nil, "model-0")
 		Expect(status(ctx, svcURL(ctx, "model-0")+"/health")).To(Equal(0))
 		rs := run(ctx, svcURL(ctx, "gateway"), 3*time.Second, gatewayChat(50*time.Millisecond, 2*time.Second)...)
 		revert(ctx, inj)
@@ -203,7 +212,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 	}, SpecTimeout(time.Minute))
 
 	It("gpu-kill gives an outage of the replica, then recovery", func(ctx SpecContext) {
-		inj, f := inject(ctx, faults.GPUKill, nil, "model-0")
+		inj, f := inject(ctx, gpu.KindKill, nil, "model-0")
 		Eventually(ctx, func() int { return status(ctx, svcURL(ctx, "model-0")+"/health") }).WithTimeout(20*time.Second).WithPolling(20*time.Millisecond).ShouldNot(Equal(200), "outage")
 		rs := run(ctx, svcURL(ctx, "gateway"), 3*time.Second, gatewayChat(50*time.Millisecond, 2*time.Second)...)
 		Eventually(ctx, func() int { return status(ctx, svcURL(ctx, "model-0")+"/health") }).WithTimeout(90*time.Second).WithPolling(100*time.Millisecond).Should(Equal(200), "recovery")
@@ -212,7 +221,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 	}, SpecTimeout(2*time.Minute))
 
 	It("gpu-hang gives timeouts while /health stays 200", func(ctx SpecContext) {
-		inj, _ := inject(ctx, faults.GPUHang, nil, "model-0")
+		inj, _ := inject(ctx, gpu.KindHang, nil, "model-0")
 		rs := run(ctx, svcURL(ctx, "model-0"), 2*time.Second, modelChat(200*time.Millisecond, time.Second)...)
 		Expect(status(ctx, svcURL(ctx, "model-0")+"/health")).To(Equal(200))
 		revert(ctx, inj)
@@ -221,7 +230,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 	}, SpecTimeout(time.Minute))
 
 	It("disk-corrupt makes the replica refuse to reload", func(ctx SpecContext) {
-		inj, f := inject(ctx, faults.DiskCorrupt, map[string]any{"volume": "models"}, "model-1")
+		inj, f := inject(ctx, disk.KindCorrupt, map[string]any{"volume": "models"}, "model-1")
 		fmt.Fprintf(GinkgoWriter, "corrupted %s\n", f.Concrete().(interface{ File() string }).File())
 		restart(ctx, "model-1")
 		Eventually(ctx, func() string { _, b := body(ctx, svcURL(ctx, "model-1")+"/health"); return b }).
@@ -230,7 +239,7 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 		restart(ctx, "model-1")
 	}, SpecTimeout(3*time.Minute))
 
-	for _, kind := range []string{faults.DiskReadOnly, faults.DiskFull} {
+	for _, kind := range []string{disk.KindReadOnly, disk.KindFull} {
 		It(kind+" gives write errors in the gateway", func(ctx SpecContext) {
 			inj, f := inject(ctx, kind, map[string]any{"volume": "data"}, "gateway")
 			fmt.Fprintf(GinkgoWriter, "%s mechanism=%s\n", kind, f.Mechanism())
@@ -256,19 +265,18 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 	}
 
 	It("disk-wipe empties the volume; the revert restores every file", func(ctx SpecContext) {
-		svc, _ := st.Service(ctx, "model-1")
-		vol, ok := svc.Volume(stack.VolumeModels)
-		Expect(ok).To(BeTrue())
+		vol, err := st.Volume(ctx, "model-1", stack.VolumeModels)
+		Expect(err).NotTo(HaveOccurred())
 		before := listing(vol.HostPath)
 		Expect(before).NotTo(BeEmpty())
-		inj, _ := inject(ctx, faults.DiskWipe, map[string]any{"volume": "models"}, "model-1")
+		inj, _ := inject(ctx, disk.KindWipe, map[string]any{"volume": "models"}, "model-1")
 		Expect(listing(vol.HostPath)).To(BeEmpty())
 		revert(ctx, inj)
 		Expect(listing(vol.HostPath)).To(Equal(before))
 	}, SpecTimeout(time.Minute))
 
 	It("container-pause gives timeouts", func(ctx SpecContext) {
-		inj, _ := inject(ctx, faults.ContainerPause, nil, "model-0")
+		inj, _ := inject(ctx, container.KindPause, nil, "model-0")
 		rs := run(ctx, svcURL(ctx, "model-0"), time.Second, modelChat(200*time.Millisecond, 500*time.Millisecond)...)
 		revert(ctx, inj)
 		Expect(count(rs, probe.OK)).To(BeZero())
@@ -279,15 +287,15 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 		kind   string
 		params map[string]any
 	}{
-		{faults.ContainerKill, map[string]any{"signal": "KILL"}},
-		{faults.ContainerStop, map[string]any{"timeout": "1s"}},
-		{faults.ContainerRestart, map[string]any{"timeout": "1s"}},
-		{faults.ContainerRemove, nil},
+		{container.KindKill, map[string]any{"signal": "KILL"}},
+		{container.KindStop, map[string]any{"timeout": "1s"}},
+		{container.KindRestart, map[string]any{"timeout": "1s"}},
+		{container.KindRemove, nil},
 	} {
 		It(tc.kind+" takes the replica down and the revert brings it back", func(ctx SpecContext) {
 			url := svcURL(ctx, "model-1")
 			inj, _ := inject(ctx, tc.kind, tc.params, "model-1")
-			if tc.kind != faults.ContainerRestart {
+			if tc.kind != container.KindRestart {
 				Expect(status(ctx, url+"/health")).NotTo(Equal(200))
 			}
 			revert(ctx, inj)
@@ -299,12 +307,9 @@ var _ = Describe("fault kinds against the embedded stack", Label("integration"),
 // waits for it to be running again (not necessarily healthy).
 func restart(ctx context.Context, name string) {
 	GinkgoHelper()
-	svc, err := st.Service(ctx, name)
-	Expect(err).NotTo(HaveOccurred())
-	f, err := faults.Build(faults.ContainerRestart, map[string]any{"timeout": "1s"}, svc, env())
-	Expect(err).NotTo(HaveOccurred())
+	f := plan(container.KindRestart, map[string]any{"timeout": "1s"}, name)
 	g, _ := chaos.NewGuard()
-	_, err = g.Run(ctx, f, nil)
+	_, err := g.Run(ctx, f, nil)
 	Expect(err).NotTo(HaveOccurred())
 }
 

@@ -16,15 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/aiuptime/aiuptime/chaos"
-	"github.com/aiuptime/aiuptime/chaos/container"
-	"github.com/aiuptime/aiuptime/chaos/network"
+	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
 
 func TestIntegration(t *testing.T) {
@@ -34,8 +33,7 @@ func TestIntegration(t *testing.T) {
 
 var (
 	st       *containers.Stack
-	docker   *client.Client
-	caps     network.Capabilities
+	kernel   hostcaps.Kernel
 	journal  *chaos.Journal
 	stateDir string
 	drillBin string
@@ -48,17 +46,17 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	log = slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var err error
-	docker, err = container.NewClient()
-	Expect(err).NotTo(HaveOccurred())
-	if _, err := docker.Ping(ctx); err != nil {
+	cli, err := dockerhost.Connect(ctx)
+	if err != nil {
 		Skip("docker unavailable: " + err.Error())
 	}
+	cli.Close()
 	stateDir = GinkgoT().TempDir()
 	journal, err = chaos.OpenJournal(chaos.WithStateDir(stateDir), chaos.WithLogger(log))
 	Expect(err).NotTo(HaveOccurred())
-	caps, err = network.ProbeOnce(ctx)
+	kernel, err = hostcaps.Probe(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	AddReportEntry("kernel capabilities", fmt.Sprintf("%+v", caps))
+	AddReportEntry("kernel capabilities", fmt.Sprintf("%+v", kernel))
 
 	drillBin = filepath.Join(GinkgoT().TempDir(), "drill")
 	build := exec.CommandContext(ctx, "go", "build", "-o", drillBin, "./cmd/drill")
@@ -67,19 +65,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred(), string(out))
 
 	runID := fmt.Sprintf("integ-%d", os.Getpid())
-	opts := []containers.Option{containers.WithRunID(runID), containers.WithLogger(log),
+	opts := []containers.Option{containers.WithRunID(runID), containers.WithLogger(log), containers.WithKernel(kernel),
 		containers.WithReplicas(2), containers.WithDataVolumeSize(32 << 20),
 		containers.WithStateDir(filepath.Join(stateDir, "runs"))}
-	for _, f := range []struct{ fixture, service string }{{"modelserver", "model"}, {"gateway", "gateway"}, {"toxiproxy", "proxy"}} {
-		// A fixture without its Dockerfile yet falls back to a prebuilt image.
-		if _, err := os.Stat(filepath.Join("../../fixtures", f.fixture, "Dockerfile")); err != nil {
-			img := "aiuptime/" + f.fixture + ":dev"
-			if _, err := docker.ImageInspect(ctx, img); err != nil {
-				Skip("fixture " + f.fixture + " has neither a Dockerfile nor a prebuilt " + img)
-			}
-			opts = append(opts, containers.WithImage(f.service, img))
-		}
-	}
 	st, err = containers.Start(ctx, opts...)
 	DeferCleanup(func(ctx context.Context) {
 		if st != nil {
@@ -87,7 +75,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		}
 	}, NodeTimeout(2*time.Minute))
 	Expect(err).NotTo(HaveOccurred())
-	AddReportEntry("stack capabilities", fmt.Sprintf("%+v", st.Capabilities()))
+	AddReportEntry("stack setup", fmt.Sprintf("%+v", st.Setup()))
 }, NodeTimeout(6*time.Minute))
 
 // healthy waits until every service answers its health path with 200.

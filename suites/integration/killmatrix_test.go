@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -16,7 +15,10 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/aiuptime/aiuptime/chaos"
-	"github.com/aiuptime/aiuptime/chaos/faults"
+	"github.com/aiuptime/aiuptime/chaos/container"
+	"github.com/aiuptime/aiuptime/chaos/disk"
+	"github.com/aiuptime/aiuptime/chaos/gpu"
+	"github.com/aiuptime/aiuptime/chaos/network"
 )
 
 // Kill matrix: a `drill fault inject` process applies each fault kind and
@@ -27,24 +29,34 @@ var _ = Describe("kill matrix", Label("integration"), func() {
 		kind, target string
 		params       map[string]any
 	}{
-		{faults.NetworkDelay, "model-0", map[string]any{"delay": "100ms"}},
-		{faults.NetworkLoss, "model-0", map[string]any{"percent": 10}},
-		{faults.NetworkBandwidth, "model-0", map[string]any{"rate": "1mbit"}},
-		{faults.NetworkPartition, "model-0", nil},
-		{faults.NetworkPartition, "model-1", map[string]any{"peer": "gateway"}},
-		{faults.GPUKill, "model-0", nil},
-		{faults.GPUHang, "model-0", nil},
-		{faults.DiskWipe, "model-1", map[string]any{"volume": "models"}},
-		{faults.DiskCorrupt, "model-1", map[string]any{"volume": "models"}},
-		{faults.DiskReadOnly, "gateway", map[string]any{"volume": "data"}},
-		{faults.DiskFull, "gateway", map[string]any{"volume": "data", "leave_bytes": 0}},
-		{faults.ContainerKill, "model-1", map[string]any{"signal": "KILL"}},
-		{faults.ContainerStop, "model-1", map[string]any{"timeout": "1s"}},
-		{faults.ContainerPause, "model-1", nil},
-		{faults.ContainerRestart, "model-1", map[string]any{"timeout": "1s"}},
-		{faults.ContainerRemove, "model-1", nil},
+		{network.KindDelay, "model-0", map[string]any{"delay": "100ms"}},
+		{network.KindLoss, "model-0", map[string]any{"percent": 10}},
+		{network.KindBandwidth, "model-0", map[string]any{"rate": "1mbit"}},
+		{network.KindPartition, "model-0", nil},
+		{network.KindPartition, "model-1", map[string]any{"peer": "gateway"}},
+		{gpu.KindKill, "model-0", nil},
+		{gpu.KindHang, "model-0", nil},
+		{disk.KindWipe, "model-1", map[string]any{"volume": "models"}},
+		{disk.KindCorrupt, "model-1", map[string]any{"volume": "models"}},
+		{disk.KindReadOnly, "gateway", map[string]any{"volume": "data"}},
+		{disk.KindFull, "gateway", map[string]any{"volume": "data", "leave_bytes": 0}},
+		{container.KindKill, "model-1", map[string]any{"signal": "KILL"}},
+		{container.KindStop, "model-1", map[string]any{"timeout": "1s"}},
+		{container.KindPause, "model-1", nil},
+		{container.KindRestart, "model-1", map[string]any{"timeout": "1s"}},
+		{container.KindRemove, "model-1", nil},
 	}
 	BeforeEach(func(ctx SpecContext) { healthy(ctx) }, NodeTimeout(2*time.Minute))
+
+	It("covers every registered fault kind", func() {
+		covered := map[string]bool{}
+		for _, tc := range matrix {
+			covered[tc.kind] = true
+		}
+		for _, k := range chaos.KindNames() {
+			Expect(covered).To(HaveKey(k), "the kill matrix misses fault kind "+k)
+		}
+	})
 
 	for _, tc := range matrix {
 		name := tc.kind + " on " + tc.target
@@ -52,14 +64,9 @@ var _ = Describe("kill matrix", Label("integration"), func() {
 			name += " (peer " + p.(string) + ")"
 		}
 		It(name+": SIGKILL mid-fault, then cleanup restores everything", func(ctx SpecContext) {
-			svcs, err := st.Services(ctx)
-			Expect(err).NotTo(HaveOccurred())
-			b, _ := json.Marshal(svcs)
-			file := filepath.Join(GinkgoT().TempDir(), "services.json")
-			Expect(os.WriteFile(file, b, 0o600)).To(Succeed())
 			params, _ := json.Marshal(tc.params)
 			cmd := exec.Command(drillBin, "fault", "inject", "--kind", tc.kind, "--target", tc.target, "--run", st.RunID(),
-				"--services", file, "--params", string(params), "--hold", "5m")
+				"--params", string(params), "--hold", "5m")
 			cmd.Env = append(os.Environ(), chaos.StateDirEnv+"="+stateDir)
 			cmd.Stderr = GinkgoWriter
 			out, err := cmd.StdoutPipe()
@@ -105,13 +112,8 @@ var _ = Describe("kill matrix", Label("integration"), func() {
 var _ = Describe("signal handling", Label("integration"), func() {
 	It("drill fault inject reverts on SIGTERM and exits 5", func(ctx SpecContext) {
 		healthy(ctx)
-		svcs, err := st.Services(ctx)
-		Expect(err).NotTo(HaveOccurred())
-		b, _ := json.Marshal(svcs)
-		file := filepath.Join(GinkgoT().TempDir(), "services.json")
-		Expect(os.WriteFile(file, b, 0o600)).To(Succeed())
-		cmd := exec.Command(drillBin, "fault", "inject", "--kind", faults.NetworkPartition, "--target", "model-0", "--run", st.RunID(),
-			"--services", file, "--hold", "5m")
+		cmd := exec.Command(drillBin, "fault", "inject", "--kind", network.KindPartition, "--target", "model-0", "--run", st.RunID(),
+			"--hold", "5m")
 		cmd.Env = append(os.Environ(), chaos.StateDirEnv+"="+stateDir)
 		cmd.Stderr = GinkgoWriter
 		out, err := cmd.StdoutPipe()

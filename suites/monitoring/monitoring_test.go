@@ -24,6 +24,8 @@ import (
 
 	"github.com/aiuptime/aiuptime/monitor"
 	"github.com/aiuptime/aiuptime/monitor/rules"
+	"github.com/aiuptime/aiuptime/slo"
+	"github.com/aiuptime/aiuptime/units"
 )
 
 const (
@@ -361,8 +363,9 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		}
 		Expect(err).NotTo(HaveOccurred())
 
+		avail99 := units.Percent(0.99)
 		spec = rules.Spec{
-			SLO:   rules.SLO{Name: "gateway", Availability: 0.99, LatencyThreshold: 500 * time.Millisecond, LatencyPercentile: 0.99},
+			Name: "gateway", SLO: slo.Spec{Availability: &avail99, LatencyP99: units.Duration(500 * time.Millisecond)},
 			Scale: 720,
 		}
 		res, err := rules.Generate(spec)
@@ -389,7 +392,7 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 			bounds, err = prom.HistogramBuckets(ctx, rules.DefaultMetrics.Latency)
 			return bounds, err
 		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(200 * time.Millisecond).ShouldNot(BeEmpty())
-		spec.LatencyBucket, err = rules.PickBucket(bounds, spec.SLO.LatencyThreshold)
+		spec.LatencyBucket, err = rules.PickBucket(bounds, spec.SLO.LatencyP99.D())
 		Expect(err).NotTo(HaveOccurred())
 		res, err = rules.Generate(spec)
 		Expect(err).NotTo(HaveOccurred())
@@ -495,7 +498,7 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		stop()
 		<-done
 		AddReportEntry("latency burn alert", fmt.Sprintf("fault->firing %.2fs (bucket le=%v for threshold %s)",
-			ev.ObservedAt.Sub(faultAt).Seconds(), spec.LatencyBucket, spec.SLO.LatencyThreshold))
+			ev.ObservedAt.Sub(faultAt).Seconds(), spec.LatencyBucket, spec.SLO.LatencyP99.D()))
 	}, SpecTimeout(2*time.Minute))
 
 	It("catches a hung engine with the probe and records whether metric alerts did", func(ctx SpecContext) {

@@ -1,0 +1,217 @@
+package units
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/aiuptime/aiuptime/internal/yamldoc"
+)
+
+// Size is a count of bytes: a number, or a number with a binary unit
+// ("16MiB", "512K", "1G": K, M, G and T are binary like KiB, MiB, GiB, TiB).
+type Size int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
+}
+
+// ParseSize reads a non-negative byte count with an optional binary unit.
+func ParseSize(s string) (Size, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q: want bytes, optionally with a unit (KiB, MiB, GiB)", s)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q overflows", s)
+	}
+	return Size(n * mult), nil
+}
+
+// SizeFrom reads a size from a decoded value: an integer or a string.
+func SizeFrom(v any) (Size, error) {
+	if s, ok := v.(string); ok {
+		return ParseSize(s)
+	}
+	if f, ok := number(v); ok {
+		if f < 0 || f != math.Trunc(f) || f > math.MaxInt64 {
+			return 0, fmt.Errorf("invalid size %v: want a whole, non-negative number of bytes", f)
+		}
+		return Size(f), nil
+	}
+	return 0, fmt.Errorf("want a size such as 1048576 or \"16MiB\", got %T", v)
+}
+
+// Bytes returns the size as an int64.
+func (s Size) Bytes() int64 { return int64(s) }
+
+// String formats the size with the largest exact binary unit ("16MiB").
+func (s Size) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if s != 0 && int64(s)%u.mult == 0 {
+			return strconv.FormatInt(int64(s)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(s), 10)
+}
+
+// UnmarshalYAML decodes a size, keeping the node's position on error.
+func (s *Size) UnmarshalYAML(node ast.Node) error {
+	str, err := scalar(node, "a size such as 1048576 or 16MiB")
+	if err != nil {
+		return err
+	}
+	v, err := ParseSize(str)
+	if err != nil {
+		return yamldoc.NodeError(node, "%v", err)
+	}
+	*s = v
+	return nil
+}
+
+// UnmarshalJSON decodes a number or a string.
+func (s *Size) UnmarshalJSON(b []byte) error {
+	v, err := jsonScalar(b)
+	if err != nil {
+		return err
+	}
+	*s, err = SizeFrom(v)
+	return err
+}
+
+// MarshalJSON writes the size as a number of bytes.
+func (s Size) MarshalJSON() ([]byte, error) { return json.Marshal(int64(s)) }
+
+// MarshalYAML writes the size as a number of bytes.
+func (s Size) MarshalYAML() (any, error) { return int64(s), nil }
+
+// JSONSchema describes Size.
+func (Size) JSONSchema() map[string]any {
+	return map[string]any{"oneOf": []any{
+		map[string]any{"type": "integer", "minimum": 0},
+		map[string]any{"type": "string", "pattern": `^[0-9]+ ?(B|K|KiB|M|MiB|G|GiB|T|TiB)?$`},
+	}}
+}
+
+// ---------------------------------------------------------------- Rate
+
+// Rate is a bandwidth in bits per second, written as tc writes it: a number
+// with bit, kbit, mbit, gbit, tbit (bits) or bps, kbps, mbps, gbps (bytes).
+type Rate uint64
+
+var rateUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	{"tbit", 1e12}, {"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3},
+	{"gbps", 8e9}, {"mbps", 8e6}, {"kbps", 8e3}, {"bps", 8}, {"bit", 1},
+}
+
+// Limits of a rate: tc cannot shape below a byte per second.
+const (
+	MinRate Rate = 8
+	MaxRate Rate = 1e12
+)
+
+// ParseRate reads a tc-style rate.
+func ParseRate(s string) (Rate, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	for _, u := range rateUnits {
+		n, ok := strings.CutSuffix(t, u.suffix)
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		if err != nil {
+			return 0, fmt.Errorf("invalid rate %q: want a number with a unit (kbit, mbit, gbit, kbps, ...)", s)
+		}
+		bits := v * u.mult
+		if math.IsNaN(bits) || bits < float64(MinRate) || bits > float64(MaxRate) {
+			return 0, fmt.Errorf("rate %q is out of range (8bit..1tbit)", s)
+		}
+		return Rate(bits), nil
+	}
+	return 0, fmt.Errorf("invalid rate %q: it lacks a unit (kbit, mbit, gbit, kbps, mbps, bit)", s)
+}
+
+// RateFrom reads a rate from a decoded value (a string).
+func RateFrom(v any) (Rate, error) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, fmt.Errorf("want a rate such as 100kbit or 10mbit, got %v", v)
+	}
+	return ParseRate(s)
+}
+
+// BitsPerSecond returns the rate.
+func (r Rate) BitsPerSecond() uint64 { return uint64(r) }
+
+// BytesPerSecond returns the rate in bytes per second (rounded down).
+func (r Rate) BytesPerSecond() uint64 { return uint64(r) / 8 }
+
+// String formats the rate with the largest exact bit unit ("10mbit").
+func (r Rate) String() string {
+	for _, u := range rateUnits[:4] {
+		if m := uint64(u.mult); r != 0 && uint64(r)%m == 0 {
+			return strconv.FormatUint(uint64(r)/m, 10) + u.suffix
+		}
+	}
+	return strconv.FormatUint(uint64(r), 10) + "bit"
+}
+
+// UnmarshalYAML decodes a rate, keeping the node's position on error.
+func (r *Rate) UnmarshalYAML(node ast.Node) error {
+	s, err := scalar(node, "a rate such as 100kbit or 10mbit")
+	if err != nil {
+		return err
+	}
+	v, err := ParseRate(s)
+	if err != nil {
+		return yamldoc.NodeError(node, "%v", err)
+	}
+	*r = v
+	return nil
+}
+
+// UnmarshalJSON decodes a rate string.
+func (r *Rate) UnmarshalJSON(b []byte) error {
+	v, err := jsonScalar(b)
+	if err != nil {
+		return err
+	}
+	*r, err = RateFrom(v)
+	return err
+}
+
+// MarshalJSON writes the rate as a string ("10mbit").
+func (r Rate) MarshalJSON() ([]byte, error) { return json.Marshal(r.String()) }
+
+// MarshalYAML writes the rate as a string.
+func (r Rate) MarshalYAML() (any, error) { return r.String(), nil }
+
+// RatePattern is the JSON Schema pattern of a rate.
+const RatePattern = `^[0-9]+(\.[0-9]+)? ?([kKmMgGtT]?bit|[kKmMgG]?bps)$`
+
+// JSONSchema describes Rate.
+func (Rate) JSONSchema() map[string]any {
+	return map[string]any{"type": "string", "pattern": RatePattern, "examples": []any{"100kbit", "10mbit"}}
+}
