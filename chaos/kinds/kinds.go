@@ -9,4 +9,5 @@ import (
 	_ "github.com/aiuptime/aiuptime/chaos/disk"      // disk-wipe, -corrupt, -readonly, -full
 	_ "github.com/aiuptime/aiuptime/chaos/gpu"       // gpu-kill, gpu-hang
 	_ "github.com/aiuptime/aiuptime/chaos/network"   // network-delay, -loss, -bandwidth, -partition
+	_ "github.com/aiuptime/aiuptime/chaos/process"   // process-kill
 )

@@ -19,6 +19,7 @@ import (
 	"github.com/aiuptime/aiuptime/chaos/disk"
 	"github.com/aiuptime/aiuptime/chaos/gpu"
 	"github.com/aiuptime/aiuptime/chaos/network"
+	"github.com/aiuptime/aiuptime/chaos/process"
 )
 
 // Kill matrix: a `drill fault inject` process applies each fault kind and
@@ -45,6 +46,7 @@ var _ = Describe("kill matrix", Label("integration"), func() {
 		{container.KindPause, "model-1", nil},
 		{container.KindRestart, "model-1", map[string]any{"timeout": "1s"}},
 		{container.KindRemove, "model-1", nil},
+		{process.Kind, "model-0", map[string]any{"match": "EngineCore"}},
 	}
 	BeforeEach(func(ctx SpecContext) { healthy(ctx) }, NodeTimeout(2*time.Minute))
 
