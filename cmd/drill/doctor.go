@@ -95,6 +95,9 @@ func stackFindings(ctx context.Context, runID string) ([]chaos.Finding, error) {
 	}
 	var errs []error
 	for _, run := range runs {
+		if rs, err := containers.Resources(ctx, run); err == nil && len(rs) == 0 {
+			continue // the run's stack is gone: nothing of it to audit
+		}
 		st, err := attachRun(ctx, run, "")
 		if err != nil {
 			errs = append(errs, err)

@@ -18,19 +18,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/aiuptime/aiuptime/fixtures/modelserver"
 	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/stack"
@@ -201,25 +198,7 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	s.timings.Images = time.Since(t)
 
-	// The kernel probe (passed down, or run now) and the proxy decision.
-	if s.o.kernel != nil {
-		s.kernel = *s.o.kernel
-	} else if k, err := hostcaps.Probe(ctx); err == nil {
-		s.kernel = k
-	} else {
-		s.kernel = k
-		s.log.Warn("kernel capability probe failed: assuming no netem", "err", err)
-	}
-	s.setup.Proxy = NeedsProxy(s.o.proxyMode, s.kernel)
-	switch {
-	case s.kernel.Netem:
-		s.setup.LatencyMechanism = stack.MechanismNetem
-	case s.setup.Proxy:
-		s.setup.LatencyMechanism = stack.MechanismToxiproxy
-	default:
-		s.setup.LatencyMechanism = stack.MechanismNone
-	}
-	s.log.Info("capabilities", "netem", s.kernel.Netem, "netem_detail", s.kernel.Why("netem"), "proxy", s.setup.Proxy)
+	s.decideProxy(ctx)
 
 	// Network.
 	if _, err := s.cli.NetworkCreate(ctx, s.netName, network.CreateOptions{
@@ -270,6 +249,29 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	s.timings.Services = time.Since(t)
 	return nil
+}
+
+// decideProxy takes the kernel probe (passed down, or run now) and decides
+// whether a Toxiproxy goes in front of the model servers.
+func (s *Stack) decideProxy(ctx context.Context) {
+	if s.o.kernel != nil {
+		s.kernel = *s.o.kernel
+	} else if k, err := hostcaps.Probe(ctx); err == nil {
+		s.kernel = k
+	} else {
+		s.kernel = k
+		s.log.Warn("kernel capability probe failed: assuming no netem", "err", err)
+	}
+	s.setup.Proxy = NeedsProxy(s.o.proxyMode, s.kernel)
+	switch {
+	case s.kernel.Netem:
+		s.setup.LatencyMechanism = stack.MechanismNetem
+	case s.setup.Proxy:
+		s.setup.LatencyMechanism = stack.MechanismToxiproxy
+	default:
+		s.setup.LatencyMechanism = stack.MechanismNone
+	}
+	s.log.Info("capabilities", "netem", s.kernel.Netem, "netem_detail", s.kernel.Why("netem"), "proxy", s.setup.Proxy)
 }
 
 func (s *Stack) ensureImages(ctx context.Context) error {
@@ -347,75 +349,6 @@ func (s *Stack) modelNames() []string {
 	return out
 }
 
-// newModelSvc prepares a model service: config, host port, a models volume
-// filled from src (unless spec reuses another service's volume).
-func (s *Stack) newModelSvc(ctx context.Context, name string, spec stack.ServiceSpec, src string) (*svc, error) {
-	cfg := s.o.config(name, stack.RoleModel)
-	sv := &svc{
-		name: name, containerName: "aiuptime-" + s.runID + "-" + name, role: stack.RoleModel,
-		image: s.images[stack.RoleModel], port: nat.Port(modelserver.Port),
-		healthPath: modelserver.HealthPath, restart: DefaultRestartPolicy,
-		args: cfg.Args, env: cfg.Env, modelVersion: s.o.modelVersion,
-	}
-	if cfg.Image != "" {
-		sv.image = cfg.Image
-	}
-	if cfg.HealthPath != "" {
-		sv.healthPath = cfg.HealthPath
-	}
-	if cfg.RestartPolicy != "" {
-		sv.restart = cfg.RestartPolicy
-	}
-	applySpec(sv, spec)
-	port, err := hostPort(cfg.HostPort)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	sv.hostPort = port
-	if spec.ModelVolume != "" && spec.ModelVersion == "" {
-		other, ok := s.svcs[spec.ModelVolume]
-		if !ok {
-			return nil, fmt.Errorf("%s: models volume of %s: %w", name, spec.ModelVolume, stack.ErrNotFound)
-		}
-		sv.modelVolume, sv.volumes = other.modelVolume, slices.Clone(other.volumes)
-		sv.modelVersion = other.modelVersion
-		return sv, nil
-	}
-	vname := sv.containerName + "-models"
-	v, err := s.cli.VolumeCreate(ctx, volume.CreateOptions{Name: vname, Labels: s.labels(name, stack.RoleModel)})
-	if err != nil {
-		return nil, fmt.Errorf("%s: create volume: %w", name, err)
-	}
-	if err := fillDir(src, v.Mountpoint); err != nil {
-		return nil, fmt.Errorf("%s: fill models volume (the Docker volume dir must be reachable from this host): %w", name, err)
-	}
-	sv.modelVolume = vname
-	sv.volumes = []stack.Volume{{Purpose: stack.VolumeModels, Name: vname, HostPath: v.Mountpoint, MountPath: modelsMount}}
-	return sv, nil
-}
-
-func applySpec(sv *svc, spec stack.ServiceSpec) {
-	if spec.Image != "" {
-		sv.image = spec.Image
-	}
-	if len(spec.Args) > 0 {
-		sv.args = append(slices.Clone(sv.args), spec.Args...)
-	}
-	if len(spec.Env) > 0 {
-		env := map[string]string{}
-		for k, v := range sv.env {
-			env[k] = v
-		}
-		for k, v := range spec.Env {
-			env[k] = v
-		}
-		sv.env = env
-	}
-	if spec.ModelVersion != "" {
-		sv.modelVersion = spec.ModelVersion
-	}
-}
-
 // networkOpt puts a container on the stack network under alias.
 func (s *Stack) networkOpt(alias string) testcontainers.CustomizeRequestOption {
 	return func(req *testcontainers.GenericContainerRequest) error {
@@ -442,96 +375,4 @@ func hostConfigOpt(port nat.Port, hostPort int, restart string, mounts []mount.M
 		}
 		return nil
 	}
-}
-
-func (s *Stack) runModel(ctx context.Context, sv *svc, timeout time.Duration) error {
-	args := []string{"--model-dir", modelsMount, "--port", sv.port.Port(), "--served-model-name", s.o.modelName}
-	if s.modelAPIKey != "" {
-		args = append(args, "--api-key", s.modelAPIKey)
-	}
-	if s.o.loadRate > 0 {
-		args = append(args, "--load-rate", fmt.Sprint(s.o.loadRate))
-	}
-	if s.o.ttft > 0 {
-		args = append(args, "--ttft", s.o.ttft.String())
-	}
-	if s.o.itl > 0 {
-		args = append(args, "--itl", s.o.itl.String())
-	}
-	args = append(args, sv.args...)
-	s.log.Info("starting", "service", sv.name, "image", sv.image, "port", sv.hostPort)
-	c, err := modelserver.Run(ctx, sv.image,
-		testcontainers.WithName(sv.containerName),
-		testcontainers.WithCmd(args...),
-		testcontainers.WithEnv(sv.env),
-		testcontainers.WithLabels(s.labels(sv.name, stack.RoleModel)),
-		s.networkOpt(sv.name),
-		hostConfigOpt(sv.port, sv.hostPort, sv.restart, []mount.Mount{{Type: mount.TypeVolume, Source: sv.modelVolume, Target: modelsMount}}),
-		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: timeout, log: s.log}),
-	)
-	if c != nil {
-		sv.containerID = c.GetContainerID()
-	}
-	return classifyStartErr(sv.name, sv.hostPort, err)
-}
-
-func (s *Stack) startProxy(ctx context.Context) error {
-	port, err := hostPort(s.o.config(ServiceProxy, stack.RoleProxy).HostPort)
-	if err != nil {
-		return fmt.Errorf("proxy: %w", err)
-	}
-	sv := &svc{
-		name: ServiceProxy, containerName: "aiuptime-" + s.runID + "-" + ServiceProxy, role: stack.RoleProxy,
-		image: s.images[stack.RoleProxy], port: proxyAPIPort, hostPort: port, healthPath: "/version",
-		restart: DefaultRestartPolicy,
-	}
-	// The proxies are in a config file, so a restarted Toxiproxy has them.
-	var proxies []toxiProxy
-	for _, name := range s.modelNames() {
-		m := s.svcs[name]
-		m.proxyListen = proxyListenBase + s.nextProxy
-		s.nextProxy++
-		proxies = append(proxies, m.toxi())
-	}
-	cfgPath := filepath.Join(s.runDir, "toxiproxy.json")
-	if err := writeToxiConfig(cfgPath, proxies); err != nil {
-		return err
-	}
-	s.add(sv)
-	req := testcontainers.GenericContainerRequest{
-		ContainerRequest: testcontainers.ContainerRequest{
-			Image:        sv.image,
-			Name:         sv.containerName,
-			ExposedPorts: []string{proxyAPIPort},
-			Cmd:          []string{"-config", "/etc/toxiproxy.json"},
-			Labels:       s.labels(ServiceProxy, stack.RoleProxy),
-			WaitingFor:   &healthWait{service: ServiceProxy, port: proxyAPIPort, path: "/version", timeout: s.o.healthTimeout},
-		},
-		Started: true,
-	}
-	for _, opt := range []testcontainers.CustomizeRequestOption{
-		s.networkOpt(proxyAlias),
-		hostConfigOpt(proxyAPIPort, port, sv.restart, []mount.Mount{{Type: mount.TypeBind, Source: cfgPath, Target: "/etc/toxiproxy.json", ReadOnly: true}}),
-	} {
-		if err := opt(&req); err != nil {
-			return err
-		}
-	}
-	s.log.Info("starting", "service", sv.name, "image", sv.image, "port", sv.hostPort)
-	c, err := testcontainers.GenericContainer(ctx, req)
-	if c != nil {
-		sv.containerID = c.GetContainerID()
-	}
-	if err := classifyStartErr(sv.name, sv.hostPort, err); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.proxyAPI = fmt.Sprintf("http://127.0.0.1:%d", port)
-	for _, name := range s.order {
-		if m := s.svcs[name]; m.role == stack.RoleModel && m.proxyListen != 0 {
-			m.proxy = &stack.Proxy{APIURL: s.proxyAPI, Name: m.name}
-		}
-	}
-	s.mu.Unlock()
-	return nil
 }

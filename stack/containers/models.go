@@ -2,14 +2,22 @@ package containers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/go-connections/nat"
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/aiuptime/aiuptime/files"
+	"github.com/aiuptime/aiuptime/fixtures/modelserver"
+	"github.com/aiuptime/aiuptime/stack"
 )
 
 // modelCacheDir holds generated model dirs, one per (name, version, size),
@@ -65,47 +73,111 @@ func safeName(s string) string {
 
 // fillDir empties dst and copies the tree src into it.
 func fillDir(src, dst string) error {
-	entries, err := os.ReadDir(dst)
-	if err != nil {
+	if err := files.Empty(dst, nil); err != nil {
 		return fmt.Errorf("fill %s: %w", dst, err)
 	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dst, e.Name())); err != nil {
-			return fmt.Errorf("fill %s: %w", dst, err)
-		}
+	if err := files.CopyTree(context.Background(), src, dst, files.TreeOptions{}); err != nil {
+		return fmt.Errorf("fill %s: %w", dst, err)
 	}
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return errors.New("fill: not a regular file: " + p)
-		}
-		return copyFile(p, target)
-	})
+	return nil
 }
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+// newModelSvc prepares a model service: config, host port, a models volume
+// filled from src (unless spec reuses another service's volume).
+func (s *Stack) newModelSvc(ctx context.Context, name string, spec stack.ServiceSpec, src string) (*svc, error) {
+	cfg := s.o.config(name, stack.RoleModel)
+	sv := &svc{
+		name: name, containerName: "aiuptime-" + s.runID + "-" + name, role: stack.RoleModel,
+		image: s.images[stack.RoleModel], port: nat.Port(modelserver.Port),
+		healthPath: modelserver.HealthPath, restart: DefaultRestartPolicy,
+		args: cfg.Args, env: cfg.Env, modelVersion: s.o.modelVersion,
+	}
+	if cfg.Image != "" {
+		sv.image = cfg.Image
+	}
+	if cfg.HealthPath != "" {
+		sv.healthPath = cfg.HealthPath
+	}
+	if cfg.RestartPolicy != "" {
+		sv.restart = cfg.RestartPolicy
+	}
+	applySpec(sv, spec)
+	port, err := hostPort(cfg.HostPort)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	sv.hostPort = port
+	if spec.ModelVolume != "" && spec.ModelVersion == "" {
+		other, ok := s.svcs[spec.ModelVolume]
+		if !ok {
+			return nil, fmt.Errorf("%s: models volume of %s: %w", name, spec.ModelVolume, stack.ErrNotFound)
+		}
+		sv.modelVolume, sv.volumes = other.modelVolume, slices.Clone(other.volumes)
+		sv.modelVersion = other.modelVersion
+		return sv, nil
+	}
+	vname := sv.containerName + "-models"
+	v, err := s.cli.VolumeCreate(ctx, volume.CreateOptions{Name: vname, Labels: s.labels(name, stack.RoleModel)})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s: create volume: %w", name, err)
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
+	if err := fillDir(src, v.Mountpoint); err != nil {
+		return nil, fmt.Errorf("%s: fill models volume (the Docker volume dir must be reachable from this host): %w", name, err)
 	}
-	return out.Close()
+	sv.modelVolume = vname
+	sv.volumes = []stack.Volume{{Purpose: stack.VolumeModels, Name: vname, HostPath: v.Mountpoint, MountPath: modelsMount}}
+	return sv, nil
+}
+
+func applySpec(sv *svc, spec stack.ServiceSpec) {
+	if spec.Image != "" {
+		sv.image = spec.Image
+	}
+	if len(spec.Args) > 0 {
+		sv.args = append(slices.Clone(sv.args), spec.Args...)
+	}
+	if len(spec.Env) > 0 {
+		env := map[string]string{}
+		for k, v := range sv.env {
+			env[k] = v
+		}
+		for k, v := range spec.Env {
+			env[k] = v
+		}
+		sv.env = env
+	}
+	if spec.ModelVersion != "" {
+		sv.modelVersion = spec.ModelVersion
+	}
+}
+
+func (s *Stack) runModel(ctx context.Context, sv *svc, timeout time.Duration) error {
+	args := []string{"--model-dir", modelsMount, "--port", sv.port.Port(), "--served-model-name", s.o.modelName}
+	if s.modelAPIKey != "" {
+		args = append(args, "--api-key", s.modelAPIKey)
+	}
+	if s.o.loadRate > 0 {
+		args = append(args, "--load-rate", fmt.Sprint(s.o.loadRate))
+	}
+	if s.o.ttft > 0 {
+		args = append(args, "--ttft", s.o.ttft.String())
+	}
+	if s.o.itl > 0 {
+		args = append(args, "--itl", s.o.itl.String())
+	}
+	args = append(args, sv.args...)
+	s.log.Info("starting", "service", sv.name, "image", sv.image, "port", sv.hostPort)
+	c, err := modelserver.Run(ctx, sv.image,
+		testcontainers.WithName(sv.containerName),
+		testcontainers.WithCmd(args...),
+		testcontainers.WithEnv(sv.env),
+		testcontainers.WithLabels(s.labels(sv.name, stack.RoleModel)),
+		s.networkOpt(sv.name),
+		hostConfigOpt(sv.port, sv.hostPort, sv.restart, []mount.Mount{{Type: mount.TypeVolume, Source: sv.modelVolume, Target: modelsMount}}),
+		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: timeout, log: s.log}),
+	)
+	if c != nil {
+		sv.containerID = c.GetContainerID()
+	}
+	return classifyStartErr(sv.name, sv.hostPort, err)
 }

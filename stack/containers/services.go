@@ -1,13 +1,9 @@
 package containers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,34 +21,6 @@ import (
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
-
-// toxiProxy is one proxy in Toxiproxy's config file and API.
-type toxiProxy struct {
-	Name     string `json:"name"`
-	Listen   string `json:"listen"`
-	Upstream string `json:"upstream"`
-	Enabled  bool   `json:"enabled"`
-}
-
-func (sv *svc) toxi() toxiProxy {
-	return toxiProxy{
-		Name:     sv.name,
-		Listen:   fmt.Sprintf("0.0.0.0:%d", sv.proxyListen),
-		Upstream: fmt.Sprintf("%s:%s", sv.name, sv.port.Port()),
-		Enabled:  true,
-	}
-}
-
-func writeToxiConfig(path string, proxies []toxiProxy) error {
-	b, err := json.MarshalIndent(proxies, "", "  ")
-	if err != nil {
-		return fmt.Errorf("toxiproxy config: %w", err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("toxiproxy config: %w", err)
-	}
-	return nil
-}
 
 // url is the host URL of a service.
 func (sv *svc) url() string {
@@ -387,40 +355,4 @@ func portOf(s *Stack, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return string(s.svcs[name].port)
-}
-
-// toxiCreate adds a proxy through the Toxiproxy API.
-func (s *Stack) toxiCreate(ctx context.Context, p toxiProxy) error {
-	b, _ := json.Marshal(p)
-	return s.toxiDo(ctx, http.MethodPost, "/proxies", b, http.StatusCreated, http.StatusConflict)
-}
-
-// toxiDelete removes a proxy ("not found" is success).
-func (s *Stack) toxiDelete(ctx context.Context, name string) error {
-	return s.toxiDo(ctx, http.MethodDelete, "/proxies/"+name, nil, http.StatusNoContent, http.StatusNotFound)
-}
-
-func (s *Stack) toxiDo(ctx context.Context, method, path string, body []byte, ok ...int) error {
-	api := s.ProxyAPIURL()
-	if api == "" {
-		return errors.New("no proxy")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, api+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("toxiproxy %s %s: %w", method, path, err)
-	}
-	resp.Body.Close()
-	for _, c := range ok {
-		if resp.StatusCode == c {
-			return nil
-		}
-	}
-	return fmt.Errorf("toxiproxy %s %s: status %d", method, path, resp.StatusCode)
 }

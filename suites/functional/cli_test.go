@@ -107,7 +107,7 @@ var _ = Describe("drill stack", Ordered, Label("cli"), func() {
 		var exit *exec.ExitError
 		Expect(errors.As(err, &exit)).To(BeTrue())
 		Expect(exit.ExitCode()).To(Equal(2))
-		Expect(string(out)).To(ContainSubstring(f + ":3:8: proxy \"sometimes\""))
+		Expect(string(out)).To(ContainSubstring(f + ":3:8: proxy: \"sometimes\": want auto, always or never"))
 	}, SpecTimeout(time.Minute))
 
 	It("up --stack with kind endpoints lists the given URLs and creates nothing", func(ctx SpecContext) {
