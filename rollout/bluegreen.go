@@ -36,6 +36,45 @@ func (r *Rollouter) BlueGreen(ctx context.Context, rel Release, rollbackAfter ti
 	if err := r.checkRelease(ctx, rel); err != nil {
 		return nil, err
 	}
+	blueSvcs, err := r.blueServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k := &blueGreen{r: r, start: time.Now()}
+	rep := &reports.Rollout{Kind: "blue-green", Target: "model", To: rel.String()}
+	if v := stack.ServiceVersion(ctx, blueSvcs[0]); v.Version != "" {
+		rep.From = v.String()
+	}
+	k.res = &BlueGreenResult{Report: rep}
+	for _, b := range blueSvcs {
+		d, err := r.admin.Model(ctx, depID(b))
+		if err != nil {
+			return nil, fmt.Errorf("blue-green: blue %s: %w", b.Name, err)
+		}
+		k.blueDeps = append(k.blueDeps, d)
+		want, err := r.golden(ctx, b)
+		if err != nil {
+			return nil, fmt.Errorf("blue-green: blue %s: %w", b.Name, err)
+		}
+		if err := k.startGreen(ctx, b, rel, want); err != nil {
+			return k.res, err
+		}
+	}
+	rep.Evidence = append(rep.Evidence, fmt.Sprintf("green set %s verified in %.1fs", strings.Join(k.res.Green, ","), time.Since(k.start).Seconds()))
+	if err := k.switchToGreen(ctx); err != nil {
+		return k.res, err
+	}
+	if rollbackAfter > 0 {
+		if err := k.rollBackAfter(ctx, rollbackAfter); err != nil {
+			return k.res, err
+		}
+	}
+	r.finish(rep, k.start)
+	return k.res, nil
+}
+
+// blueServices are the model services that are not green twins.
+func (r *Rollouter) blueServices(ctx context.Context) ([]stack.Service, error) {
 	blue, err := ModelServices(ctx, r.st)
 	if err != nil {
 		return nil, err
@@ -49,100 +88,113 @@ func (r *Rollouter) BlueGreen(ctx context.Context, rel Release, rollbackAfter ti
 	if len(blueSvcs) == 0 {
 		return nil, fmt.Errorf("blue-green: no model services: %w", stack.ErrNotFound)
 	}
-	start := time.Now()
-	rep := &reports.Rollout{Kind: "blue-green", Target: "model", To: rel.String()}
-	if v := stack.ServiceVersion(ctx, blueSvcs[0]); v.Version != "" {
-		rep.From = v.String()
+	return blueSvcs, nil
+}
+
+// blueGreen is one blue-green deployment under way.
+type blueGreen struct {
+	r         *Rollouter
+	blueDeps  []Deployment    // blue's gateway deployments, as read before the switch
+	greenSvcs []stack.Service // the green services started (or attempted)
+	greenDeps []Deployment    // green's gateway deployments, from the switch on
+	start     time.Time
+	res       *BlueGreenResult
+}
+
+// startGreen starts blue b's green twin with rel and verifies it: health,
+// then the golden prompt against blue's answer want (a change is allowed
+// when the model version changes). On failure it removes every green
+// service so far (decision aborted; blue untouched).
+func (k *blueGreen) startGreen(ctx context.Context, b stack.Service, rel Release, want string) error {
+	rep := k.res.Report
+	g, err := k.r.rep.AddService(ctx, b.Name+GreenSuffix, stack.RoleModel, rel.Options()...)
+	if g.Name != "" {
+		k.greenSvcs = append(k.greenSvcs, g)
 	}
-	res := &BlueGreenResult{Report: rep}
-	var blueDeps []Deployment
-	var greenSvcs []stack.Service
-	cleanGreen := func() {
-		for _, g := range greenSvcs {
-			_ = r.rep.RemoveService(context.WithoutCancel(ctx), g.Name)
+	if err == nil {
+		err = WaitHealthy(ctx, g, k.r.o.healthTO)
+	}
+	var got string
+	if err == nil {
+		got, err = k.r.golden(ctx, g)
+	}
+	if err == nil && got != want {
+		if rel.ModelVersion == "" {
+			err = fmt.Errorf("%w: blue %q, green %q", ErrGoldenMismatch, want, got)
+		} else {
+			rep.Evidence = append(rep.Evidence, g.Name+": golden answer changed with model version "+rel.ModelVersion+" (allowed)")
 		}
 	}
-	for _, b := range blueSvcs {
-		d, err := r.admin.Model(ctx, depID(b))
-		if err != nil {
-			return nil, fmt.Errorf("blue-green: blue %s: %w", b.Name, err)
+	if err != nil {
+		if g.Name == "" {
+			k.greenSvcs = append(k.greenSvcs, stack.Service{Name: b.Name + GreenSuffix})
 		}
-		blueDeps = append(blueDeps, d)
-		want, err := r.golden(ctx, b)
-		if err != nil {
-			return nil, fmt.Errorf("blue-green: blue %s: %w", b.Name, err)
-		}
-		g, err := r.rep.AddService(ctx, b.Name+GreenSuffix, stack.RoleModel, rel.Options()...)
-		if g.Name != "" {
-			greenSvcs = append(greenSvcs, g)
-		}
-		if err == nil {
-			err = WaitHealthy(ctx, g, r.o.healthTO)
-		}
-		var got string
-		if err == nil {
-			got, err = r.golden(ctx, g)
-		}
-		if err == nil && got != want {
-			if rel.ModelVersion == "" {
-				err = fmt.Errorf("%w: blue %q, green %q", ErrGoldenMismatch, want, got)
-			} else {
-				rep.Evidence = append(rep.Evidence, g.Name+": golden answer changed with model version "+rel.ModelVersion+" (allowed)")
-			}
-		}
-		if err != nil {
-			if g.Name == "" {
-				greenSvcs = append(greenSvcs, stack.Service{Name: b.Name + GreenSuffix})
-			}
-			cleanGreen()
-			rep.Decision = DecisionAborted
-			rep.Evidence = append(rep.Evidence, "green "+b.Name+GreenSuffix+" failed verification: "+err.Error())
-			rep.DurationSeconds = time.Since(start).Seconds()
-			return res, fmt.Errorf("blue-green: verify green %s%s (blue untouched): %w", b.Name, GreenSuffix, err)
-		}
-		res.Green = append(res.Green, g.Name)
+		k.cleanGreen(ctx)
+		rep.Decision = DecisionAborted
+		rep.Evidence = append(rep.Evidence, "green "+b.Name+GreenSuffix+" failed verification: "+err.Error())
+		rep.DurationSeconds = time.Since(k.start).Seconds()
+		return fmt.Errorf("blue-green: verify green %s%s (blue untouched): %w", b.Name, GreenSuffix, err)
 	}
-	rep.Evidence = append(rep.Evidence, fmt.Sprintf("green set %s verified in %.1fs", strings.Join(res.Green, ","), time.Since(start).Seconds()))
-	greenDeps := make([]Deployment, len(greenSvcs))
-	for i, g := range greenSvcs {
-		greenDeps[i] = r.deploymentFor(g, 1)
+	k.res.Green = append(k.res.Green, g.Name)
+	return nil
+}
+
+// switchToGreen swaps the gateway from blue to green, timed (decision
+// promoted), and sets the undo that swaps back. A failed switch is reversed
+// and green removed (decision aborted).
+func (k *blueGreen) switchToGreen(ctx context.Context) error {
+	r, rep := k.r, k.res.Report
+	k.greenDeps = make([]Deployment, len(k.greenSvcs))
+	for i, g := range k.greenSvcs {
+		k.greenDeps[i] = r.deploymentFor(g, 1)
 	}
 	sw := time.Now()
-	if err := r.swap(ctx, greenDeps, blueDeps); err != nil {
+	if err := r.swap(ctx, k.greenDeps, k.blueDeps); err != nil {
 		rep.Decision = DecisionAborted
-		_ = r.swap(context.WithoutCancel(ctx), blueDeps, greenDeps)
-		cleanGreen()
-		return res, fmt.Errorf("blue-green: switch: %w", err)
+		_ = r.swap(context.WithoutCancel(ctx), k.blueDeps, k.greenDeps)
+		k.cleanGreen(ctx)
+		return fmt.Errorf("blue-green: switch: %w", err)
 	}
 	rep.SwitchSeconds = secs(time.Since(sw))
 	rep.Evidence = append(rep.Evidence, fmt.Sprintf("switched to green in %.3fs; blue kept running for rollback", *rep.SwitchSeconds))
 	rep.Decision = DecisionPromoted
-	res.Undo = &Undo{Kind: "blue-green", Target: "model", run: func(ctx context.Context) error {
-		if err := r.swap(ctx, blueDeps, greenDeps); err != nil {
+	k.res.Undo = &Undo{Kind: "blue-green", Target: "model", run: func(uctx context.Context) error {
+		if err := r.swap(uctx, k.blueDeps, k.greenDeps); err != nil {
 			return err
 		}
-		cleanGreen()
+		k.cleanGreen(ctx)
 		return nil
 	}}
-	if rollbackAfter > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(rollbackAfter):
-		}
-		rb := time.Now()
-		if err := r.swap(context.WithoutCancel(ctx), blueDeps, greenDeps); err != nil {
-			rep.Decision = DecisionAborted
-			return res, fmt.Errorf("blue-green: roll back: %w", err)
-		}
-		rep.RollbackSeconds = secs(time.Since(rb))
-		rep.Evidence = append(rep.Evidence, fmt.Sprintf("rolled back to blue in %.3fs", *rep.RollbackSeconds))
-		rep.Decision = DecisionRolledBack
-		cleanGreen()
-		res.Undo = nil
+	return nil
+}
+
+// rollBackAfter waits d (or until ctx ends), then swaps the gateway back to
+// blue, timed (decision rolled-back), and removes green.
+func (k *blueGreen) rollBackAfter(ctx context.Context, d time.Duration) error {
+	rep := k.res.Report
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
-	rep.DurationSeconds = time.Since(start).Seconds()
-	rep.FailedRequests = r.failed(start, time.Now())
-	return res, nil
+	rb := time.Now()
+	if err := k.r.swap(context.WithoutCancel(ctx), k.blueDeps, k.greenDeps); err != nil {
+		rep.Decision = DecisionAborted
+		return fmt.Errorf("blue-green: roll back: %w", err)
+	}
+	rep.RollbackSeconds = secs(time.Since(rb))
+	rep.Evidence = append(rep.Evidence, fmt.Sprintf("rolled back to blue in %.3fs", *rep.RollbackSeconds))
+	rep.Decision = DecisionRolledBack
+	k.cleanGreen(ctx)
+	k.res.Undo = nil
+	return nil
+}
+
+// cleanGreen removes the green services, ignoring errors, even when ctx is
+// cancelled.
+func (k *blueGreen) cleanGreen(ctx context.Context) {
+	for _, g := range k.greenSvcs {
+		_ = k.r.rep.RemoveService(context.WithoutCancel(ctx), g.Name)
+	}
 }
 
 // swap adds in (every deployment) and then deletes out, so that the group is

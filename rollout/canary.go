@@ -89,96 +89,157 @@ func (r *Rollouter) Canary(ctx context.Context, rel Release, steps []float64, an
 	if an.Interval <= 0 {
 		an = DefaultAnalysis()
 	}
+	k, err := r.newCanary(ctx, rel)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.startService(ctx, rel); err != nil {
+		return k.res, err
+	}
+	for i, pct := range steps {
+		pass, err := k.step(ctx, i == 0, pct, an)
+		if err != nil {
+			return k.res, err
+		}
+		if !pass {
+			k.rollBack(ctx)
+			return k.res, nil
+		}
+	}
+	if err := k.promote(ctx, rel, promoteRolling); err != nil {
+		return k.res, err
+	}
+	return k.res, nil
+}
+
+// canary is one canary rollout under way.
+type canary struct {
+	r        *Rollouter
+	base     []Deployment // the baseline deployments, with their weights before the canary
+	weight   float64      // the baseline's total weight
+	gwURL    string
+	svc      stack.Service // the canary, once started
+	lastBase Stats         // the last step's baseline that had traffic
+	start    time.Time
+	res      *CanaryResult
+}
+
+// newCanary reads the baseline deployments and the gateway, and starts the
+// report.
+func (r *Rollouter) newCanary(ctx context.Context, rel Release) (*canary, error) {
 	base, err := r.admin.Models(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("canary: %w", err)
 	}
-	var W float64
+	k := &canary{r: r, base: base}
 	for _, d := range base {
-		W += d.Weight()
+		k.weight += d.Weight()
 	}
 	gw, err := gateway(ctx, r.st)
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	rep := &reports.Rollout{Kind: "canary", Target: DefaultCanaryService, To: rel.String()}
-	res := &CanaryResult{Report: rep}
-	c, err := r.rep.AddService(ctx, DefaultCanaryService, stack.RoleModel, rel.Options()...)
-	remove := func() {
-		cctx := context.WithoutCancel(ctx)
-		_ = r.admin.Delete(cctx, DefaultCanaryService)
-		for _, d := range base {
-			_ = r.admin.SetWeight(cctx, d.ID(), d.Weight())
-		}
-		_ = r.rep.RemoveService(cctx, DefaultCanaryService)
-	}
+	k.gwURL = gw.URL
+	k.start = time.Now()
+	k.res = &CanaryResult{Report: &reports.Rollout{Kind: "canary", Target: DefaultCanaryService, To: rel.String()}}
+	return k, nil
+}
+
+// startService adds the canary service with rel and waits for its health;
+// on failure it removes it again (decision aborted).
+func (k *canary) startService(ctx context.Context, rel Release) error {
+	rep := k.res.Report
+	c, err := k.r.rep.AddService(ctx, DefaultCanaryService, stack.RoleModel, rel.Options()...)
 	if err == nil {
-		err = WaitHealthy(ctx, c, r.o.healthTO)
+		err = WaitHealthy(ctx, c, k.r.o.healthTO)
 	}
 	if err != nil {
-		remove()
+		k.remove(ctx)
 		rep.Decision = DecisionAborted
-		return res, fmt.Errorf("canary: start %s: %w", DefaultCanaryService, err)
+		return fmt.Errorf("canary: start %s: %w", DefaultCanaryService, err)
 	}
 	if v := stack.ServiceVersion(ctx, c); v.Version != "" {
 		rep.To = rel.String() + " (" + v.String() + ")"
 	}
-	cid := depID(c)
-	var lastBase Stats
-	for i, pct := range steps {
-		w := W * pct / (100 - pct)
-		if pct >= 100 {
-			w = W
-			for _, d := range base {
-				if err := r.admin.SetWeight(ctx, d.ID(), 0); err != nil {
-					remove()
-					return res, fmt.Errorf("canary: weights: %w", err)
-				}
+	k.svc = c
+	return nil
+}
+
+// step gives the canary pct percent of the traffic (registering it at the
+// gateway on the first step) and analyses one interval. It says whether
+// the canary passed; on an error the canary has been removed.
+func (k *canary) step(ctx context.Context, first bool, pct float64, an Analysis) (bool, error) {
+	rep := k.res.Report
+	if err := k.shift(ctx, first, pct); err != nil {
+		return false, err
+	}
+	verdict, evidence, bs, err := k.r.analyse(ctx, k.gwURL, k.svc, k.base, an, k.lastBase)
+	if err != nil {
+		k.remove(ctx)
+		rep.Decision = DecisionAborted
+		return false, fmt.Errorf("canary step %.0f%%: %w", pct, err)
+	}
+	if bs.Total > 0 {
+		k.lastBase = bs
+	}
+	rep.Evidence = append(rep.Evidence, fmt.Sprintf("step %.0f%%: %s", pct, evidence))
+	k.r.o.log.Info("canary step", "percent", pct, "pass", verdict, "evidence", evidence)
+	return verdict, nil
+}
+
+// shift sets the gateway weights for pct percent to the canary: weight
+// W·pct/(100−pct) beside the baseline's total W, or at 100 % weight W with
+// every baseline deployment at 0. On an error it removes the canary.
+func (k *canary) shift(ctx context.Context, first bool, pct float64) error {
+	w := k.weight * pct / (100 - pct)
+	if pct >= 100 {
+		w = k.weight
+		for _, d := range k.base {
+			if err := k.r.admin.SetWeight(ctx, d.ID(), 0); err != nil {
+				k.remove(ctx)
+				k.res.Report.Decision = DecisionAborted
+				return fmt.Errorf("canary: weights: %w", err)
 			}
 		}
-		if i == 0 {
-			err = r.admin.Add(ctx, r.deploymentFor(c, w))
-		} else {
-			err = r.admin.SetWeight(ctx, cid, w)
-		}
-		if err != nil {
-			remove()
-			rep.Decision = DecisionAborted
-			return res, fmt.Errorf("canary: weight step %.0f%%: %w", pct, err)
-		}
-		verdict, evidence, bs, err := r.analyse(ctx, gw.URL, c, base, an, lastBase)
-		if err != nil {
-			remove()
-			rep.Decision = DecisionAborted
-			return res, fmt.Errorf("canary step %.0f%%: %w", pct, err)
-		}
-		if bs.Total > 0 {
-			lastBase = bs
-		}
-		rep.Evidence = append(rep.Evidence, fmt.Sprintf("step %.0f%%: %s", pct, evidence))
-		r.o.log.Info("canary step", "percent", pct, "pass", verdict, "evidence", evidence)
-		if !verdict {
-			rb := time.Now()
-			remove()
-			rep.RollbackSeconds = secs(time.Since(rb))
-			rep.Decision = DecisionRolledBack
-			rep.DurationSeconds = time.Since(start).Seconds()
-			rep.FailedRequests = r.failed(start, time.Now())
-			return res, nil
-		}
 	}
-	res.Promoted = true
+	var err error
+	if first {
+		err = k.r.admin.Add(ctx, k.r.deploymentFor(k.svc, w))
+	} else {
+		err = k.r.admin.SetWeight(ctx, depID(k.svc), w)
+	}
+	if err != nil {
+		k.remove(ctx)
+		k.res.Report.Decision = DecisionAborted
+		return fmt.Errorf("canary: weight step %.0f%%: %w", pct, err)
+	}
+	return nil
+}
+
+// rollBack removes the canary after a breach, timed (decision rolled-back).
+func (k *canary) rollBack(ctx context.Context) {
+	rep := k.res.Report
+	rb := time.Now()
+	k.remove(ctx)
+	rep.RollbackSeconds = secs(time.Since(rb))
+	rep.Decision = DecisionRolledBack
+	k.r.finish(rep, k.start)
+}
+
+// promote ends a canary that passed every step: with promoteRolling the
+// baseline replicas are rolled to rel and the canary removed, else the
+// canary keeps serving alone and the result gets an undo that removes it.
+func (k *canary) promote(ctx context.Context, rel Release, promoteRolling bool) error {
+	rep := k.res.Report
+	k.res.Promoted = true
 	rep.Decision = DecisionPromoted
 	if promoteRolling {
-		for _, d := range base {
-			_ = r.admin.SetWeight(ctx, d.ID(), d.Weight())
-		}
+		k.restoreWeights(ctx)
 		var names []string
-		for _, d := range base {
+		for _, d := range k.base {
 			names = append(names, d.ID())
 		}
-		rr, err := r.RollingUpdate(ctx, names, rel)
+		rr, err := k.r.RollingUpdate(ctx, names, rel)
 		if rr != nil {
 			for _, e := range rr.Report.Evidence {
 				rep.Evidence = append(rep.Evidence, "promotion: "+e)
@@ -186,108 +247,173 @@ func (r *Rollouter) Canary(ctx context.Context, rel Release, steps []float64, an
 		}
 		if err != nil {
 			rep.Evidence = append(rep.Evidence, "promotion rolling update failed: "+err.Error())
-			remove()
+			k.remove(ctx)
 			rep.Decision = DecisionAborted
-			return res, fmt.Errorf("canary promotion: %w", err)
+			return fmt.Errorf("canary promotion: %w", err)
 		}
-		remove()
+		k.remove(ctx)
 		rep.Evidence = append(rep.Evidence, "promoted: baseline replicas rolled to the release, canary removed")
 	} else {
 		rep.Evidence = append(rep.Evidence, "promoted: the canary serves all traffic; baseline deployments at weight 0")
-		res.Undo = &Undo{Kind: "canary", Target: DefaultCanaryService, run: func(ctx context.Context) error { remove(); return nil }}
+		k.res.Undo = &Undo{Kind: "canary", Target: DefaultCanaryService, run: func(uctx context.Context) error { k.remove(uctx); return nil }}
 	}
-	rep.DurationSeconds = time.Since(start).Seconds()
-	rep.FailedRequests = r.failed(start, time.Now())
-	return res, nil
+	k.r.finish(rep, k.start)
+	return nil
+}
+
+// remove deletes the canary's deployment, gives the baseline deployments
+// their weights back and removes the canary service, ignoring errors (what
+// is already gone is fine), even when ctx is cancelled.
+func (k *canary) remove(ctx context.Context) {
+	cctx := context.WithoutCancel(ctx)
+	_ = k.r.admin.Delete(cctx, DefaultCanaryService)
+	k.restoreWeights(cctx)
+	_ = k.r.rep.RemoveService(cctx, DefaultCanaryService)
+}
+
+// restoreWeights gives every baseline deployment its weight from before the
+// canary, ignoring errors.
+func (k *canary) restoreWeights(ctx context.Context) {
+	for _, d := range k.base {
+		_ = k.r.admin.SetWeight(ctx, d.ID(), d.Weight())
+	}
 }
 
 // analyse waits one interval (extended up to 4× for MinSamples canary
 // requests) and judges the canary against the baseline.
 func (r *Rollouter) analyse(ctx context.Context, gwURL string, c stack.Service, base []Deployment, an Analysis, prevBase Stats) (bool, string, Stats, error) {
 	cid := depID(c)
-	from := time.Now()
-	gw0, _ := Scrape(ctx, gwURL)
-	ms0, _ := Scrape(ctx, c.URL)
-	var cs Stats
+	w, err := r.observe(ctx, gwURL, c, an)
+	if err != nil {
+		return false, "", Stats{}, err
+	}
+	bs := r.pooled(w.from, w.to, base)
+	cmp := comparison{canary: w.canary, canaryErr: w.canary.ErrorRate, base: bs}
+	if bs.Total == 0 {
+		cmp.base = prevBase
+	}
+	if w.gw0 != nil && w.gw1 != nil {
+		cmp.addGateway(w.gw0, w.gw1, cid, base)
+	}
+	if w.ms0 != nil && w.ms1 != nil {
+		cmp.addModelServer(w.ms0, w.ms1)
+	}
+	pass, ev := cmp.judge(an)
+	return pass, ev, bs, nil
+}
+
+// window is what one analysis interval observed: the probe's results
+// answered by the canary, and the gateway's and the canary model server's
+// metrics at both ends (nil where a scrape failed).
+type window struct {
+	from, to time.Time
+	canary   Stats
+	gw0, gw1 map[string]*dto.MetricFamily
+	ms0, ms1 map[string]*dto.MetricFamily
+}
+
+// observe scrapes the gateway and the canary, waits one interval (extended
+// up to 4× until the canary has MinSamples requests) and scrapes them again.
+func (r *Rollouter) observe(ctx context.Context, gwURL string, c stack.Service, an Analysis) (window, error) {
+	cid := depID(c)
+	var w window
+	w.from = time.Now()
+	w.gw0, _ = Scrape(ctx, gwURL)
+	w.ms0, _ = Scrape(ctx, c.URL)
 	for ext := 0; ext < 4; ext++ {
 		select {
 		case <-ctx.Done():
-			return false, "", Stats{}, ctx.Err()
+			return window{}, ctx.Err()
 		case <-time.After(an.Interval):
 		}
-		cs = r.o.traffic(from, time.Now(), cid)
-		if cs.Total >= an.MinSamples {
+		w.canary = r.o.traffic(w.from, time.Now(), cid)
+		if w.canary.Total >= an.MinSamples {
 			break
 		}
 	}
-	to := time.Now()
-	gw1, _ := Scrape(ctx, gwURL)
-	ms1, _ := Scrape(ctx, c.URL)
-	// Baseline: every baseline deployment's results pooled.
+	w.to = time.Now()
+	w.gw1, _ = Scrape(ctx, gwURL)
+	w.ms1, _ = Scrape(ctx, c.URL)
+	return w, nil
+}
+
+// pooled is every baseline deployment's probe results in [from, to)
+// pooled: counts summed, the largest p95, the error rate when there was
+// traffic.
+func (r *Rollouter) pooled(from, to time.Time, base []Deployment) Stats {
 	var bs Stats
-	var lat []time.Duration
 	for _, d := range base {
 		s := r.o.traffic(from, to, d.ID())
 		bs.Total += s.Total
 		bs.Failed += s.Failed
 		if s.Total > 0 {
-			lat = append(lat, s.P95)
+			bs.P95 = max(bs.P95, s.P95)
 		}
 	}
-	for _, l := range lat {
-		bs.P95 = max(bs.P95, l)
-	}
-	baseCmp := bs
-	if bs.Total == 0 {
-		baseCmp = prevBase
-	} else {
+	if bs.Total > 0 {
 		bs.ErrorRate = float64(bs.Failed) / float64(bs.Total)
-		baseCmp = bs
 	}
-	// Gateway's view of upstream failures (retries hide them from the probe).
-	cErr := cs.ErrorRate
-	gwNote := ""
-	if gw0 != nil && gw1 != nil {
-		a, b := gatewayCounters(gw0, cid), gatewayCounters(gw1, cid)
-		if n := b.total - a.total; n > 0 {
-			gr := (b.failed - a.failed) / n
-			gwNote = fmt.Sprintf(", gateway upstream error rate %.3f over %.0f calls", gr, n)
-			cErr = max(cErr, gr)
-		}
-		var bt, bf float64
-		for _, d := range base {
-			x, y := gatewayCounters(gw0, d.ID()), gatewayCounters(gw1, d.ID())
-			bt += y.total - x.total
-			bf += y.failed - x.failed
-		}
-		if bt > 0 {
-			baseCmp.ErrorRate = max(baseCmp.ErrorRate, bf/bt)
-		}
+	return bs
+}
+
+// comparison is one interval's canary and baseline figures, as judged.
+type comparison struct {
+	canary    Stats   // the probe's, canary only
+	canaryErr float64 // the larger of the probe's and the gateway's error rate
+	base      Stats   // this interval's baseline, or the last one with traffic
+	gwNote    string  // the gateway's view, when it saw canary calls
+	msNote    string  // the model server's view, when it served requests
+	meanE2E   float64 // the canary model server's mean e2e latency, seconds (0: unknown)
+}
+
+// addGateway takes the gateway's view of upstream failures (retries hide
+// them from the probe) into both error rates.
+func (cmp *comparison) addGateway(gw0, gw1 map[string]*dto.MetricFamily, cid string, base []Deployment) {
+	a, b := gatewayCounters(gw0, cid), gatewayCounters(gw1, cid)
+	if n := b.total - a.total; n > 0 {
+		gr := (b.failed - a.failed) / n
+		cmp.gwNote = fmt.Sprintf(", gateway upstream error rate %.3f over %.0f calls", gr, n)
+		cmp.canaryErr = max(cmp.canaryErr, gr)
 	}
-	msNote := ""
-	var cMean float64
-	if ms0 != nil && ms1 != nil {
-		s0, n0 := HistSumCount(ms0, "vllm:e2e_request_latency_seconds")
-		s1, n1 := HistSumCount(ms1, "vllm:e2e_request_latency_seconds")
-		if n1 > n0 {
-			cMean = (s1 - s0) / float64(n1-n0)
-			msNote = fmt.Sprintf(", model-server mean e2e %.3fs", cMean)
-		}
+	var bt, bf float64
+	for _, d := range base {
+		x, y := gatewayCounters(gw0, d.ID()), gatewayCounters(gw1, d.ID())
+		bt += y.total - x.total
+		bf += y.failed - x.failed
 	}
+	if bt > 0 {
+		cmp.base.ErrorRate = max(cmp.base.ErrorRate, bf/bt)
+	}
+}
+
+// addModelServer takes the canary model server's mean e2e latency over the
+// interval.
+func (cmp *comparison) addModelServer(ms0, ms1 map[string]*dto.MetricFamily) {
+	s0, n0 := HistSumCount(ms0, "vllm:e2e_request_latency_seconds")
+	s1, n1 := HistSumCount(ms1, "vllm:e2e_request_latency_seconds")
+	if n1 > n0 {
+		cmp.meanE2E = (s1 - s0) / float64(n1-n0)
+		cmp.msNote = fmt.Sprintf(", model-server mean e2e %.3fs", cmp.meanE2E)
+	}
+}
+
+// judge says whether the canary passed the thresholds, with the evidence.
+func (cmp comparison) judge(an Analysis) (bool, string) {
+	cs, bc := cmp.canary, cmp.base
 	ev := fmt.Sprintf("canary n=%d err=%.3f p95=%s%s%s; baseline n=%d err=%.3f p95=%s",
-		cs.Total, cErr, cs.P95.Round(time.Millisecond), gwNote, msNote, baseCmp.Total, baseCmp.ErrorRate, baseCmp.P95.Round(time.Millisecond))
-	if cs.Total < an.MinSamples && gwNote == "" {
-		return false, ev + fmt.Sprintf(" -> breach: fewer than %d canary samples", an.MinSamples), bs, nil
+		cs.Total, cmp.canaryErr, cs.P95.Round(time.Millisecond), cmp.gwNote, cmp.msNote, bc.Total, bc.ErrorRate, bc.P95.Round(time.Millisecond))
+	if cs.Total < an.MinSamples && cmp.gwNote == "" {
+		return false, ev + fmt.Sprintf(" -> breach: fewer than %d canary samples", an.MinSamples)
 	}
-	if cErr > baseCmp.ErrorRate+an.MaxErrorRateDelta {
-		return false, ev + fmt.Sprintf(" -> breach: error rate %.3f > baseline %.3f + %.3f", cErr, baseCmp.ErrorRate, an.MaxErrorRateDelta), bs, nil
+	if cmp.canaryErr > bc.ErrorRate+an.MaxErrorRateDelta {
+		return false, ev + fmt.Sprintf(" -> breach: error rate %.3f > baseline %.3f + %.3f", cmp.canaryErr, bc.ErrorRate, an.MaxErrorRateDelta)
 	}
-	limit := time.Duration(float64(baseCmp.P95)*an.MaxP95Factor) + DefaultP95Slack
-	if baseCmp.Total > 0 && cs.Total > 0 && cs.P95 > limit {
-		return false, ev + fmt.Sprintf(" -> breach: p95 %s > %s (baseline × %.2f + %s)", cs.P95.Round(time.Millisecond), limit.Round(time.Millisecond), an.MaxP95Factor, DefaultP95Slack), bs, nil
+	limit := time.Duration(float64(bc.P95)*an.MaxP95Factor) + DefaultP95Slack
+	if bc.Total > 0 && cs.Total > 0 && cs.P95 > limit {
+		return false, ev + fmt.Sprintf(" -> breach: p95 %s > %s (baseline × %.2f + %s)", cs.P95.Round(time.Millisecond), limit.Round(time.Millisecond), an.MaxP95Factor, DefaultP95Slack)
 	}
-	if cMean > 0 && baseCmp.P95 > 0 && time.Duration(cMean*float64(time.Second)) > limit {
-		return false, ev + fmt.Sprintf(" -> breach: model-server mean e2e %.3fs > %s", cMean, limit.Round(time.Millisecond)), bs, nil
+	if cmp.meanE2E > 0 && bc.P95 > 0 && time.Duration(cmp.meanE2E*float64(time.Second)) > limit {
+		return false, ev + fmt.Sprintf(" -> breach: model-server mean e2e %.3fs > %s", cmp.meanE2E, limit.Round(time.Millisecond))
 	}
-	return true, ev + " -> pass", bs, nil
+	return true, ev + " -> pass"
 }

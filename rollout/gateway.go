@@ -67,8 +67,7 @@ func (r *Rollouter) GatewayUpdate(ctx context.Context, rel Release) (*reports.Ro
 	}
 	rep.SwitchSeconds = secs(time.Since(sw))
 	_ = r.rep.RemoveService(context.WithoutCancel(ctx), next)
-	rep.DurationSeconds = time.Since(start).Seconds()
-	rep.FailedRequests = r.failed(start, time.Now())
+	r.finish(rep, start)
 	if err != nil {
 		rep.Decision = DecisionAborted
 		return rep, fmt.Errorf("gateway update: replace primary: %w", err)

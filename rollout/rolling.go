@@ -84,13 +84,11 @@ func (r *Rollouter) RollingUpdate(ctx context.Context, targets []string, rel Rel
 			rep.Decision = DecisionRolledBack
 		}
 		rep.RollbackSeconds = secs(time.Since(rb))
-		rep.DurationSeconds = time.Since(start).Seconds()
-		rep.FailedRequests = r.failed(start, time.Now())
+		r.finish(rep, start)
 		return res, fmt.Errorf("rolling update stopped and rolled back: %w", stopErr)
 	}
 	rep.Decision = DecisionCompleted
-	rep.DurationSeconds = time.Since(start).Seconds()
-	rep.FailedRequests = r.failed(start, time.Now())
+	r.finish(rep, start)
 	rep.Evidence = append(rep.Evidence, fmt.Sprintf("%d replicas in %.1fs (%.1fs per replica); %d failed requests seen by the probe",
 		len(svcs), rep.DurationSeconds, rep.DurationSeconds/float64(len(svcs)), rep.FailedRequests))
 	res.Undo = &Undo{Kind: "rolling-update", Target: rep.Target, run: func(ctx context.Context) error {

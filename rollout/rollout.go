@@ -262,6 +262,13 @@ func (r *Rollouter) failed(from, to time.Time) int64 {
 	return int64(r.o.traffic(from, to, "").Failed)
 }
 
+// finish closes a rollout's report: its duration since start and the
+// failed requests the probe saw meanwhile.
+func (r *Rollouter) finish(rep *reports.Rollout, start time.Time) {
+	rep.DurationSeconds = time.Since(start).Seconds()
+	rep.FailedRequests = r.failed(start, time.Now())
+}
+
 // golden asks a service the golden prompt, retrying briefly (a replica that
 // just turned healthy may still be finishing its load).
 func (r *Rollouter) golden(ctx context.Context, s stack.Service) (string, error) {

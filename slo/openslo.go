@@ -90,105 +90,161 @@ func ParseOpenSLO(data []byte) ([]Objective, error) {
 }
 
 func (d *openSLODoc) objectives() ([]Objective, error) {
-	if d.APIVersion != "openslo/v1" {
-		return nil, fmt.Errorf("apiVersion %q: want openslo/v1", d.APIVersion)
+	if err := d.checkRequired(); err != nil {
+		return nil, err
 	}
-	if d.Metadata.Name == "" {
-		return nil, errors.New("metadata.name: required")
+	period, err := d.period()
+	if err != nil {
+		return nil, err
 	}
-	ind := d.Spec.Indicator
-	if ind == nil {
-		if d.Spec.IndicatorRef != "" {
-			return nil, fmt.Errorf("spec.indicatorRef %q: only inline indicators are supported", d.Spec.IndicatorRef)
-		}
-		return nil, errors.New("spec.indicator: required")
+	timeBased, err := d.timeBased()
+	if err != nil {
+		return nil, err
 	}
-	var period time.Duration
-	if len(d.Spec.TimeWindow) > 0 {
-		p, err := parseLongDuration(d.Spec.TimeWindow[0].Duration)
-		if err != nil {
-			return nil, fmt.Errorf("spec.timeWindow[0].duration: %w", err)
-		}
-		period = p
-	}
-	timeBased := false
-	switch d.Spec.BudgetingMethod {
-	case "", "Occurrences":
-	case "Timeslices", "RatioTimeslices":
-		timeBased = true
-	default:
-		return nil, fmt.Errorf("spec.budgetingMethod %q: want Occurrences, Timeslices or RatioTimeslices", d.Spec.BudgetingMethod)
-	}
-	kind := KindAvailability
-	if ind.Spec.RatioMetric == nil {
-		if ind.Spec.ThresholdMetric == nil {
-			return nil, errors.New("spec.indicator.spec: want ratioMetric or thresholdMetric")
-		}
-		q, _ := ind.Spec.ThresholdMetric.MetricSource.Spec["query"].(string)
-		if q == "" {
-			q = ind.Metadata.Name
-		}
-		var ok bool
-		if kind, ok = thresholdKind(q); !ok {
-			return nil, fmt.Errorf("spec.indicator: thresholdMetric query %q names none of latency, ttft, error_rate, throughput, recovery_time, goodput_rate", q)
-		}
+	kind, err := d.kind()
+	if err != nil {
+		return nil, err
 	}
 	if len(d.Spec.Objectives) == 0 {
 		return nil, errors.New("spec.objectives: at least one required")
 	}
 	var out []Objective
-	for i, ob := range d.Spec.Objectives {
-		at := fmt.Sprintf("spec.objectives[%d]", i)
-		var target float64
-		switch {
-		case ob.Target != nil:
-			target = *ob.Target
-		case ob.TargetPercent != nil:
-			target = *ob.TargetPercent / 100
-		default:
-			return nil, fmt.Errorf("%s.target: required", at)
-		}
-		if !(target > 0 && target <= 1) {
-			return nil, fmt.Errorf("%s.target %v: want a fraction in (0, 1]", at, target)
-		}
-		name := d.Metadata.Name
-		if ob.DisplayName != "" && len(d.Spec.Objectives) > 1 {
-			name += "/" + ob.DisplayName
-		}
-		o := Objective{Name: name, Kind: kind, Period: period, TimeBased: timeBased}
-		if kind == KindAvailability {
-			o.Target = target
-		} else {
-			if ob.Value == nil {
-				return nil, fmt.Errorf("%s.value: required for a threshold metric", at)
-			}
-			wantLess := kind != KindThroughput && kind != KindGoodputRate
-			switch ob.Op {
-			case "lt", "lte":
-				if !wantLess {
-					return nil, fmt.Errorf("%s.op %q: %s needs gt or gte", at, ob.Op, kind)
-				}
-			case "gt", "gte":
-				if wantLess {
-					return nil, fmt.Errorf("%s.op %q: %s needs lt or lte", at, ob.Op, kind)
-				}
-			default:
-				return nil, fmt.Errorf("%s.op %q: want lt, lte, gt or gte", at, ob.Op)
-			}
-			o.Target = *ob.Value
-			if kind == KindLatency || kind == KindTTFT {
-				if target >= 1 {
-					return nil, fmt.Errorf("%s.target %v: a percentile must be below 1", at, target)
-				}
-				o.Percentile = target
-			}
-		}
-		if err := o.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: %w", at, err)
+	for i := range d.Spec.Objectives {
+		o, err := d.objective(i, kind, period, timeBased)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// checkRequired checks the apiVersion and that the name and an inline
+// indicator are there.
+func (d *openSLODoc) checkRequired() error {
+	if d.APIVersion != "openslo/v1" {
+		return fmt.Errorf("apiVersion %q: want openslo/v1", d.APIVersion)
+	}
+	if d.Metadata.Name == "" {
+		return errors.New("metadata.name: required")
+	}
+	if d.Spec.Indicator == nil {
+		if d.Spec.IndicatorRef != "" {
+			return fmt.Errorf("spec.indicatorRef %q: only inline indicators are supported", d.Spec.IndicatorRef)
+		}
+		return errors.New("spec.indicator: required")
+	}
+	return nil
+}
+
+// period is the first time window's duration (0 without one).
+func (d *openSLODoc) period() (time.Duration, error) {
+	if len(d.Spec.TimeWindow) == 0 {
+		return 0, nil
+	}
+	p, err := parseLongDuration(d.Spec.TimeWindow[0].Duration)
+	if err != nil {
+		return 0, fmt.Errorf("spec.timeWindow[0].duration: %w", err)
+	}
+	return p, nil
+}
+
+// timeBased says whether the budgeting method counts time slices rather
+// than occurrences.
+func (d *openSLODoc) timeBased() (bool, error) {
+	switch d.Spec.BudgetingMethod {
+	case "", "Occurrences":
+		return false, nil
+	case "Timeslices", "RatioTimeslices":
+		return true, nil
+	default:
+		return false, fmt.Errorf("spec.budgetingMethod %q: want Occurrences, Timeslices or RatioTimeslices", d.Spec.BudgetingMethod)
+	}
+}
+
+// kind is what the (inline, present) indicator measures: availability for
+// a ratioMetric, else what the thresholdMetric's query (or the indicator's
+// name) names.
+func (d *openSLODoc) kind() (Kind, error) {
+	ind := d.Spec.Indicator
+	if ind.Spec.RatioMetric != nil {
+		return KindAvailability, nil
+	}
+	if ind.Spec.ThresholdMetric == nil {
+		return "", errors.New("spec.indicator.spec: want ratioMetric or thresholdMetric")
+	}
+	q, _ := ind.Spec.ThresholdMetric.MetricSource.Spec["query"].(string)
+	if q == "" {
+		q = ind.Metadata.Name
+	}
+	kind, ok := thresholdKind(q)
+	if !ok {
+		return "", fmt.Errorf("spec.indicator: thresholdMetric query %q names none of latency, ttft, error_rate, throughput, recovery_time, goodput_rate", q)
+	}
+	return kind, nil
+}
+
+// objective turns spec.objectives[i] into an Objective of kind.
+func (d *openSLODoc) objective(i int, kind Kind, period time.Duration, timeBased bool) (Objective, error) {
+	ob := d.Spec.Objectives[i]
+	at := fmt.Sprintf("spec.objectives[%d]", i)
+	var target float64
+	switch {
+	case ob.Target != nil:
+		target = *ob.Target
+	case ob.TargetPercent != nil:
+		target = *ob.TargetPercent / 100
+	default:
+		return Objective{}, fmt.Errorf("%s.target: required", at)
+	}
+	if !(target > 0 && target <= 1) {
+		return Objective{}, fmt.Errorf("%s.target %v: want a fraction in (0, 1]", at, target)
+	}
+	name := d.Metadata.Name
+	if ob.DisplayName != "" && len(d.Spec.Objectives) > 1 {
+		name += "/" + ob.DisplayName
+	}
+	o := Objective{Name: name, Kind: kind, Period: period, TimeBased: timeBased}
+	if kind == KindAvailability {
+		o.Target = target
+	} else {
+		if ob.Value == nil {
+			return Objective{}, fmt.Errorf("%s.value: required for a threshold metric", at)
+		}
+		if err := checkOp(at, ob.Op, kind); err != nil {
+			return Objective{}, err
+		}
+		o.Target = *ob.Value
+		if kind == KindLatency || kind == KindTTFT {
+			if target >= 1 {
+				return Objective{}, fmt.Errorf("%s.target %v: a percentile must be below 1", at, target)
+			}
+			o.Percentile = target
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return Objective{}, fmt.Errorf("%s: %w", at, err)
+	}
+	return o, nil
+}
+
+// checkOp checks that a threshold objective's op points the way kind
+// needs: below the limit, or above it for throughput and goodput.
+func checkOp(at, op string, kind Kind) error {
+	wantLess := kind != KindThroughput && kind != KindGoodputRate
+	switch op {
+	case "lt", "lte":
+		if !wantLess {
+			return fmt.Errorf("%s.op %q: %s needs gt or gte", at, op, kind)
+		}
+	case "gt", "gte":
+		if wantLess {
+			return fmt.Errorf("%s.op %q: %s needs lt or lte", at, op, kind)
+		}
+	default:
+		return fmt.Errorf("%s.op %q: want lt, lte, gt or gte", at, op)
+	}
+	return nil
 }
 
 // decodeSafely turns a decoder panic (goccy/go-yaml v1.18 panics on some
