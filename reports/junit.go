@@ -16,24 +16,26 @@ import (
 
 // JUnitSuites is the <testsuites> root element.
 type JUnitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []JUnitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	Name    string   `xml:"name,attr"`
+	JUnitTotals
+	Suites []JUnitSuite `xml:"testsuite"`
+}
+
+// JUnitTotals are the counts and the time, in seconds, that <testsuites>
+// and <testsuite> both carry as attributes.
+type JUnitTotals struct {
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
 }
 
 // JUnitSuite is one <testsuite>.
 type JUnitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
+	Name string `xml:"name,attr"`
+	JUnitTotals
 	Timestamp  string          `xml:"timestamp,attr"`
 	Hostname   string          `xml:"hostname,attr"`
 	Properties []JUnitProperty `xml:"properties>property"`
@@ -72,9 +74,9 @@ func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 // JUnitOf builds the JUnit document of r.
 func JUnitOf(r *Report) JUnitSuites {
 	suite := JUnitSuite{
-		Name:     r.Plan,
-		Time:     secs(r.DurationSeconds()),
-		Hostname: cmp.Or(r.Environment.Host, "localhost"),
+		Name:        r.Plan,
+		JUnitTotals: JUnitTotals{Time: secs(r.DurationSeconds())},
+		Hostname:    cmp.Or(r.Environment.Host, "localhost"),
 	}
 	if !r.StartedAt.IsZero() {
 		suite.Timestamp = r.StartedAt.UTC().Format("2006-01-02T15:04:05")
@@ -91,10 +93,7 @@ func JUnitOf(r *Report) JUnitSuites {
 	}
 	suite.count()
 	suite.SystemOut = summaryText(r)
-	return JUnitSuites{
-		Name: r.Plan, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
-		Skipped: suite.Skipped, Time: suite.Time, Suites: []JUnitSuite{suite},
-	}
+	return JUnitSuites{Name: r.Plan, JUnitTotals: suite.JUnitTotals, Suites: []JUnitSuite{suite}}
 }
 
 // stepCase is the testcase of one step: a deviated hypothesis is a failure,

@@ -166,35 +166,22 @@ func TestJSONContract(t *testing.T) {
 	if v, ok := get("verdict").(string); !ok || v != "fail" {
 		t.Errorf("verdict = %v", get("verdict"))
 	}
-	steps := get("steps").([]any)
-	s0 := steps[1].(map[string]any)
-	for _, k := range []string{"name", "kind", "started_at", "finished_at", "status", "recovery_seconds"} {
-		if _, ok := s0[k]; !ok {
-			t.Errorf("steps[1] lacks %s", k)
-		}
-	}
-	o := get("outages").([]any)[0].(map[string]any)
-	for _, k := range []string{"start", "end", "duration_seconds", "cause"} {
-		if _, ok := o[k]; !ok {
-			t.Errorf("outages[0] lacks %s", k)
-		}
-	}
-	sv := get("services").([]any)[1].(map[string]any)
-	for _, k := range []string{"name", "role", "url", "version_before", "version_after"} {
-		if _, ok := sv[k]; !ok {
-			t.Errorf("services[1] lacks %s", k)
-		}
-	}
-	rl := get("rollouts").([]any)[0].(map[string]any)
-	for _, k := range []string{"kind", "target", "failed_requests", "decision"} {
-		if _, ok := rl[k]; !ok {
-			t.Errorf("rollouts[0] lacks %s", k)
-		}
-	}
-	al := get("alerts").([]any)[0].(map[string]any)
-	for _, k := range []string{"name", "fired_at", "resolved_at", "delay_seconds"} {
-		if _, ok := al[k]; !ok {
-			t.Errorf("alerts[0] lacks %s", k)
+	for _, el := range []struct {
+		path string
+		i    int
+		keys []string
+	}{
+		{"steps", 1, []string{"name", "kind", "started_at", "finished_at", "status", "recovery_seconds"}},
+		{"outages", 0, []string{"start", "end", "duration_seconds", "cause"}},
+		{"services", 1, []string{"name", "role", "url", "version_before", "version_after"}},
+		{"rollouts", 0, []string{"kind", "target", "failed_requests", "decision"}},
+		{"alerts", 0, []string{"name", "fired_at", "resolved_at", "delay_seconds"}},
+	} {
+		m := get(el.path).([]any)[el.i].(map[string]any)
+		for _, k := range el.keys {
+			if _, ok := m[k]; !ok {
+				t.Errorf("%s[%d] lacks %s", el.path, el.i, k)
+			}
 		}
 	}
 }

@@ -43,61 +43,58 @@ const (
 	CapImages Capability = "images"
 )
 
+// capabilities is every capability in a fixed order, with its words and
+// the interface a provider's Stack implements to offer it.
+var capabilities = []struct {
+	c    Capability
+	desc string
+	has  func(Stack) bool
+}{
+	{CapLifecycle, "service lifecycle (kill, stop, pause, restart)", offers[Lifecycle]},
+	{CapExec, "exec in a service", offers[Execer]},
+	{CapProcesses, "process signalling", offers[Processes]},
+	{CapNetwork, "network namespaces", offers[Networker]},
+	{CapVolumes, "volumes", offers[Volumes]},
+	{CapOwnership, "ownership proof", offers[Owner]},
+	{CapLogs, "service logs", offers[Logger]},
+	{CapReplace, "replacing services", offers[Replacer]},
+	{CapImages, "image checks", offers[ImageChecker]},
+}
+
+// offers reports whether st implements T.
+func offers[T any](st Stack) bool {
+	_, ok := st.(T)
+	return ok
+}
+
 // Describe says in words what a capability is, for messages such as
 // "gpu-kill needs process signalling".
 func (c Capability) Describe() string {
-	switch c {
-	case CapLifecycle:
-		return "service lifecycle (kill, stop, pause, restart)"
-	case CapExec:
-		return "exec in a service"
-	case CapProcesses:
-		return "process signalling"
-	case CapNetwork:
-		return "network namespaces"
-	case CapVolumes:
-		return "volumes"
-	case CapOwnership:
-		return "ownership proof"
-	case CapLogs:
-		return "service logs"
-	case CapReplace:
-		return "replacing services"
-	case CapImages:
-		return "image checks"
+	for _, k := range capabilities {
+		if k.c == c {
+			return k.desc
+		}
 	}
 	return string(c)
 }
 
 // AllCapabilities lists every capability, in a fixed order.
 func AllCapabilities() []Capability {
-	return []Capability{CapLifecycle, CapExec, CapProcesses, CapNetwork, CapVolumes, CapOwnership, CapLogs, CapReplace, CapImages}
+	out := make([]Capability, len(capabilities))
+	for i, k := range capabilities {
+		out[i] = k.c
+	}
+	return out
 }
 
 // Has reports whether st offers capability c.
 func Has(st Stack, c Capability) bool {
-	var ok bool
-	switch c {
-	case CapLifecycle:
-		_, ok = st.(Lifecycle)
-	case CapExec:
-		_, ok = st.(Execer)
-	case CapProcesses:
-		_, ok = st.(Processes)
-	case CapNetwork:
-		_, ok = st.(Networker)
-	case CapVolumes:
-		_, ok = st.(Volumes)
-	case CapOwnership:
-		_, ok = st.(Owner)
-	case CapLogs:
-		_, ok = st.(Logger)
-	case CapReplace:
-		_, ok = st.(Replacer)
-	case CapImages:
-		_, ok = st.(ImageChecker)
+	for _, k := range capabilities {
+		if k.c == c {
+			return k.has(st)
+		}
 	}
-	return ok
+	return false
 }
 
 // CapabilitiesOf lists the capabilities st offers.

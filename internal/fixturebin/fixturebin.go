@@ -158,7 +158,7 @@ func ensure(ctx context.Context, root string, rootErr error, dir, name string, b
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
 	if outp, err := cmd.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("go build %s: %w\n%s", b.pkg, err, tail(string(outp), 20))
+		return fmt.Errorf("go build %s: %w\n%s", b.pkg, err, Tail(string(outp), 20))
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("fixture binary %s: %w", out, err)
@@ -216,7 +216,9 @@ func newerSource(root, src string, t time.Time) bool {
 	return newer
 }
 
-func tail(s string, n int) string {
+// Tail returns the last n lines of a command's output s, as build errors
+// and test logs show them.
+func Tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

@@ -56,3 +56,19 @@ func TestEnsureRefusesUnknownNames(t *testing.T) {
 		t.Fatal("want an error for an unknown binary")
 	}
 }
+
+func TestTail(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"a\nb\nc\n", 2, "b\nc"},
+		{"a\nb", 5, "a\nb"},
+		{"", 3, ""},
+	} {
+		if got := Tail(tc.in, tc.n); got != tc.want {
+			t.Errorf("Tail(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

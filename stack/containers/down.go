@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/dockerhost"
@@ -206,17 +207,45 @@ func removeRunDir(dir string, rm *Removed) error {
 		return nil
 	}
 	data := filepath.Join(dir, "data")
-	if mounted, _ := isMountPoint(data); mounted {
-		if err := unmountDir(data); err != nil {
-			return err // never remove files through a live mount
+	// A mount can be stacked on the data dir more than once, and a container
+	// that is still exiting can hold it for a moment: unmount until it is no
+	// mount point, and retry the removal a few times on EBUSY.
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		unmounted, uerr := unmountAll(data)
+		if uerr != nil {
+			return uerr // never remove files through a live mount
 		}
-		rm.Mounts = append(rm.Mounts, data)
+		if unmounted && attempt == 0 {
+			rm.Mounts = append(rm.Mounts, data)
+		}
+		if err = os.RemoveAll(dir); err == nil {
+			rm.RunDirs = append(rm.RunDirs, dir)
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // no event says a mount was released
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove run dir: %w", err)
+	return fmt.Errorf("remove run dir: %w", err)
+}
+
+// unmountAll unmounts dir until it is no mount point (at most 8 stacked
+// mounts) and reports whether anything was unmounted.
+func unmountAll(dir string) (bool, error) {
+	did := false
+	for i := 0; i < 8; i++ {
+		mounted, err := isMountPoint(dir)
+		if err != nil || !mounted {
+			return did, err
+		}
+		if err := unmountDir(dir); err != nil {
+			return did, err
+		}
+		did = true
 	}
-	rm.RunDirs = append(rm.RunDirs, dir)
-	return nil
+	return did, fmt.Errorf("unmount %s: still a mount point after 8 unmounts", dir)
 }
 
 // removeVolume removes a volume, retrying briefly while a just-removed

@@ -182,3 +182,33 @@ func TestLoopExt4VolumeFillsUp(t *testing.T) {
 		t.Errorf("%s still attached to %s", dev, b)
 	}
 }
+
+// A data dir with two mounts stacked on it (and a file under the top one)
+// is removed whole: every mount comes off before anything is deleted.
+func TestRemoveRunDirStackedMounts(t *testing.T) {
+	skipUnlessRoot(t)
+	run := filepath.Join(t.TempDir(), "run-1")
+	data := filepath.Join(run, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := syscall.Mount("tmpfs", data, "tmpfs", 0, "size=1m"); err != nil {
+			t.Skipf("tmpfs mount: %v", err)
+		}
+	}
+	t.Cleanup(func() { _, _ = unmountAll(data) })
+	if err := os.WriteFile(filepath.Join(data, "f"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var rm Removed
+	if err := removeRunDir(run, &rm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(run); !os.IsNotExist(err) {
+		t.Fatalf("run dir still there: %v", err)
+	}
+	if len(rm.Mounts) != 1 || len(rm.RunDirs) != 1 {
+		t.Errorf("removed = %+v, want one mount dir and one run dir", rm)
+	}
+}

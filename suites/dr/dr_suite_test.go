@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,7 +23,7 @@ import (
 	"github.com/aiuptime/aiuptime/rollout"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
-	"github.com/aiuptime/aiuptime/stack/dockerhost"
+	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
 )
 
 func TestDR(t *testing.T) {
@@ -54,27 +53,10 @@ func newRollouter(ctx context.Context) *rollout.Rollouter {
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	if os.Geteuid() != 0 {
-		Skip("the dr suite needs root (docker, loop-mounted data volume)")
-	}
-	log = slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h := suitekit.NeedRootDocker(ctx, "the dr suite needs root (docker, loop-mounted data volume)")
+	log, stateDir, journal = h.Log, h.StateDir, h.Journal
+	st = h.StartStack(ctx, fmt.Sprintf("dr-%d", os.Getpid()))
 	var err error
-	cli, err := dockerhost.Connect(ctx)
-	if err != nil {
-		Skip("docker unavailable: " + err.Error())
-	}
-	cli.Close()
-	stateDir = GinkgoT().TempDir()
-	journal, err = chaos.OpenJournal(chaos.WithStateDir(stateDir), chaos.WithLogger(log))
-	Expect(err).NotTo(HaveOccurred())
-	st, err = containers.Start(ctx, containers.WithRunID(fmt.Sprintf("dr-%d", os.Getpid())), containers.WithLogger(log),
-		containers.WithReplicas(2), containers.WithDataVolumeSize(32<<20), containers.WithStateDir(filepath.Join(stateDir, "runs")))
-	DeferCleanup(func(ctx context.Context) {
-		if st != nil {
-			Expect(st.Stop(context.WithoutCancel(ctx))).To(Succeed())
-		}
-	}, NodeTimeout(2*time.Minute))
-	Expect(err).NotTo(HaveOccurred())
 	gw, err = st.Service(ctx, containers.ServiceGateway)
 	Expect(err).NotTo(HaveOccurred())
 

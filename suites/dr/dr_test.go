@@ -40,7 +40,9 @@ func containerIDs(ctx context.Context) map[string]string {
 	return out
 }
 
-func deploymentIDs(ctx context.Context, r *rollout.Rollouter) []string {
+// expectDeployments expects the gateway to route to model-0 and model-1
+// only, as before any rollout.
+func expectDeployments(ctx context.Context, r *rollout.Rollouter) {
 	GinkgoHelper()
 	ms, err := r.Admin().Models(ctx)
 	Expect(err).NotTo(HaveOccurred())
@@ -49,7 +51,15 @@ func deploymentIDs(ctx context.Context, r *rollout.Rollouter) []string {
 		ids = append(ids, m.ID())
 	}
 	sort.Strings(ids)
-	return ids
+	Expect(ids).To(Equal([]string{"model-0", "model-1"}))
+}
+
+// expectVersion expects the service to report the server version.
+func expectVersion(ctx context.Context, service, version string) {
+	GinkgoHelper()
+	svc, err := st.Service(ctx, service)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(stack.ServiceVersion(ctx, svc).Version).To(Equal(version))
 }
 
 // settled waits until the probe has seen a few good seconds through the gateway.
@@ -65,6 +75,32 @@ func settled(ctx context.Context) {
 	}).WithTimeout(90 * time.Second).WithPolling(500 * time.Millisecond).Should(Equal(0))
 }
 
+// canary rolls a canary of a release with args through the weights,
+// analysed every 4 s and promoted by a rolling update, expects the
+// decision, and puts the evidence in the report under name.
+func canary(ctx context.Context, r *rollout.Rollouter, name string, weights []float64, decision string, args ...string) *rollout.CanaryResult {
+	GinkgoHelper()
+	an := rollout.DefaultAnalysis()
+	an.Interval = 4 * time.Second
+	res, err := r.Canary(ctx, rollout.Release{Args: args}, weights, an, true)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(res.Report.Decision).To(Equal(decision), "%v", res.Report.Evidence)
+	AddReportEntry(name+" evidence", res.Report.Evidence)
+	return res
+}
+
+// wipe empties the service's volume of the purpose with the disk-wipe
+// fault, reverted when the spec ends, and returns the volume.
+func wipe(ctx context.Context, service, purpose string) stack.Volume {
+	GinkgoHelper()
+	tgt, err := st.Volume(ctx, service, purpose)
+	Expect(err).NotTo(HaveOccurred())
+	revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: purpose}, Target: disk.Target{Service: service, HostPath: tgt.HostPath, MountPath: tgt.MountPath}, Deps: chaos.Deps{Journal: journal, Log: log, RunID: st.RunID()}}).Inject(ctx)
+	DeferCleanup(func(ctx context.Context) { _ = revert(context.WithoutCancel(ctx)) })
+	Expect(err).NotTo(HaveOccurred())
+	return tgt
+}
+
 var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 	BeforeEach(func(ctx SpecContext) { settled(ctx) }, NodeTimeout(2*time.Minute))
 
@@ -77,10 +113,8 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 		for _, t := range res.Replicas {
 			AddReportEntry("rolling update "+t.Service, fmt.Sprintf("drain %s replace %s verify %s total %s", t.Drain, t.Replace, t.Verify, t.Total))
 		}
-		svc, err := st.Service(ctx, "model-0")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(stack.ServiceVersion(ctx, svc).Version).To(Equal("0.10.3"))
-		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+		expectVersion(ctx, "model-0", "0.10.3")
+		expectDeployments(ctx, r)
 	}, SpecTimeout(3*time.Minute))
 
 	It("refuses an image that does not exist and leaves the stack untouched", func(ctx SpecContext) {
@@ -90,7 +124,7 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 		Expect(err).To(MatchError(rollout.ErrImageNotFound))
 		Expect(err.Error()).To(ContainSubstring("aiuptime/does-not-exist:0"))
 		Expect(containerIDs(ctx)).To(Equal(before))
-		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+		expectDeployments(ctx, r)
 	}, SpecTimeout(time.Minute))
 
 	It("stops a rolling update at a replica failing its golden check and rolls it back", func(ctx SpecContext) {
@@ -108,7 +142,7 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		_, err = rollout.Golden(ctx, svc, "", rollout.DefaultGoldenPrompt)
 		Expect(err).NotTo(HaveOccurred(), "model-0 serves the original release again")
-		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+		expectDeployments(ctx, r)
 	}, SpecTimeout(3*time.Minute))
 
 	It("switches to green in one admin step and rolls back to blue", func(ctx SpecContext) {
@@ -121,47 +155,29 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 		Expect(rep.RollbackSeconds).NotTo(BeNil())
 		Expect(rep.FailedRequests).To(BeZero())
 		AddReportEntry("blue-green", fmt.Sprintf("switch %.3fs rollback %.3fs", *rep.SwitchSeconds, *rep.RollbackSeconds))
-		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+		expectDeployments(ctx, r)
 		_, err = st.Service(ctx, "model-0"+rollout.GreenSuffix)
 		Expect(err).To(MatchError(stack.ErrNotFound))
 	}, SpecTimeout(3*time.Minute))
 
 	It("rolls a canary with a bad release (50% errors) back automatically", func(ctx SpecContext) {
 		r := newRollouter(ctx)
-		an := rollout.DefaultAnalysis()
-		an.Interval = 4 * time.Second
-		res, err := r.Canary(ctx, rollout.Release{Args: []string{"--error-rate", "0.5"}}, []float64{25, 50, 100}, an, true)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res.Report.Decision).To(Equal(rollout.DecisionRolledBack), "%v", res.Report.Evidence)
+		res := canary(ctx, r, "bad canary", []float64{25, 50, 100}, rollout.DecisionRolledBack, "--error-rate", "0.5")
 		Expect(res.Promoted).To(BeFalse())
-		AddReportEntry("bad canary evidence", res.Report.Evidence)
-		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
-		_, err = st.Service(ctx, rollout.DefaultCanaryService)
+		expectDeployments(ctx, r)
+		_, err := st.Service(ctx, rollout.DefaultCanaryService)
 		Expect(err).To(MatchError(stack.ErrNotFound))
 	}, SpecTimeout(3*time.Minute))
 
 	It("rolls a slow canary (+500ms) back automatically", func(ctx SpecContext) {
-		r := newRollouter(ctx)
-		an := rollout.DefaultAnalysis()
-		an.Interval = 4 * time.Second
-		res, err := r.Canary(ctx, rollout.Release{Args: []string{"--extra-latency", "500ms"}}, []float64{25, 100}, an, true)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res.Report.Decision).To(Equal(rollout.DecisionRolledBack), "%v", res.Report.Evidence)
-		AddReportEntry("slow canary evidence", res.Report.Evidence)
+		canary(ctx, newRollouter(ctx), "slow canary", []float64{25, 100}, rollout.DecisionRolledBack, "--extra-latency", "500ms")
 	}, SpecTimeout(3*time.Minute))
 
 	It("promotes a canary with a good release", func(ctx SpecContext) {
 		r := newRollouter(ctx)
-		an := rollout.DefaultAnalysis()
-		an.Interval = 4 * time.Second
-		res, err := r.Canary(ctx, rollout.Release{Args: []string{"--server-version", "0.10.5"}}, []float64{25, 100}, an, true)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res.Report.Decision).To(Equal(rollout.DecisionPromoted), "%v", res.Report.Evidence)
-		AddReportEntry("good canary evidence", res.Report.Evidence)
-		svc, err := st.Service(ctx, "model-1")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(stack.ServiceVersion(ctx, svc).Version).To(Equal("0.10.5"))
-		Expect(deploymentIDs(ctx, r)).To(Equal([]string{"model-0", "model-1"}))
+		canary(ctx, r, "good canary", []float64{25, 100}, rollout.DecisionPromoted, "--server-version", "0.10.5")
+		expectVersion(ctx, "model-1", "0.10.5")
+		expectDeployments(ctx, r)
 	}, SpecTimeout(4*time.Minute))
 
 	It("updates the gateway with a second instance serving meanwhile", func(ctx SpecContext) {
@@ -202,12 +218,8 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 			m, err := backup.BackupStack(ctx, snap, st, backup.WithLogger(log))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(m.Entries).NotTo(BeEmpty())
-			tgt, err := st.Volume(ctx, "model-1", stack.VolumeModels)
-			Expect(err).NotTo(HaveOccurred())
 			disaster := time.Now()
-			revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: stack.VolumeModels}, Target: disk.Target{Service: "model-1", HostPath: tgt.HostPath, MountPath: tgt.MountPath}, Deps: chaos.Deps{Journal: journal, Log: log, RunID: st.RunID()}}).Inject(ctx)
-			DeferCleanup(func(ctx context.Context) { _ = revert(context.WithoutCancel(ctx)) })
-			Expect(err).NotTo(HaveOccurred())
+			tgt := wipe(ctx, "model-1", stack.VolumeModels)
 			ents, _ := os.ReadDir(tgt.HostPath)
 			Expect(len(ents)).To(BeNumerically("<=", 1)) // lost+found at most
 			dr, err := backup.Restore(ctx, snap, st, backup.WithOnly("model-1"), backup.WithDisasterAt(disaster), backup.WithLogger(log))
@@ -231,11 +243,7 @@ var _ = Describe("updates and disaster recovery", Ordered, Label("dr"), func() {
 				s, _ := backup.GatewayDB(ctx, gw, st.APIKey())
 				return s.Rows - rows
 			}).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
-			tgt, err := st.Volume(ctx, gw.Name, stack.VolumeData)
-			Expect(err).NotTo(HaveOccurred())
-			revert, err := (&disk.Wipe{Spec: disk.Spec{Volume: stack.VolumeData}, Target: disk.Target{Service: gw.Name, HostPath: tgt.HostPath, MountPath: tgt.MountPath}, Deps: chaos.Deps{Journal: journal, Log: log, RunID: st.RunID()}}).Inject(ctx)
-			DeferCleanup(func(ctx context.Context) { _ = revert(context.WithoutCancel(ctx)) })
-			Expect(err).NotTo(HaveOccurred())
+			wipe(ctx, gw.Name, stack.VolumeData)
 			age := time.Since(m.CreatedAt)
 			dr, err := backup.Restore(ctx, snap, st, backup.WithOnly("data"), backup.WithLogger(log))
 			Expect(err).NotTo(HaveOccurred())

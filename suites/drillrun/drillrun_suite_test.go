@@ -7,7 +7,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
 )
 
 func TestDrillRun(t *testing.T) {
@@ -26,16 +26,7 @@ func TestDrillRun(t *testing.T) {
 // drillBin is the drill CLI under test, built once per suite.
 var drillBin string
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	root, err := moduleRoot()
-	Expect(err).NotTo(HaveOccurred())
-	drillBin = filepath.Join(GinkgoT().TempDir(), "drill")
-	build := exec.CommandContext(ctx, "go", "build", "-o", drillBin, "./cmd/drill")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), "go build ./cmd/drill: %s", out)
-}, NodeTimeout(5*time.Minute))
+var _ = BeforeSuite(func(ctx SpecContext) { drillBin = suitekit.BuildDrill(ctx) }, NodeTimeout(5*time.Minute))
 
 // moduleRoot is the source checkout the suite builds and runs from.
 func moduleRoot() (string, error) { return fixturebin.ModuleRoot() }
@@ -63,16 +54,8 @@ func drill(ctx context.Context, env []string, args ...string) run {
 	} else {
 		Expect(err).NotTo(HaveOccurred())
 	}
-	GinkgoWriter.Printf("drill %v -> %d\nstdout:\n%s\nstderr (tail):\n%s\n", args, r.code, r.stdout, tail(r.stderr, 40))
+	GinkgoWriter.Printf("drill %v -> %d\nstdout:\n%s\nstderr (tail):\n%s\n", args, r.code, r.stdout, fixturebin.Tail(r.stderr, 40))
 	return r
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // labelled counts Docker containers, networks and volumes carrying the

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/reports"
 )
 
@@ -215,7 +216,7 @@ steps:
 			WithPolling(200 * time.Millisecond).Should(ContainSubstring("fault injected"))
 		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 		err = cmd.Wait()
-		GinkgoWriter.Println(tail(se.String(), 30))
+		GinkgoWriter.Println(fixturebin.Tail(se.String(), 30))
 		var ee *exec.ExitError
 		Expect(err).To(BeAssignableToTypeOf(ee))
 		Expect(err.(*exec.ExitError).ExitCode()).To(Equal(5))

@@ -17,21 +17,12 @@ import (
 
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
+	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
 )
 
 var _ = Describe("drill stack", Ordered, Label("cli"), func() {
 	var bin string
-	BeforeAll(func(ctx SpecContext) {
-		gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-		Expect(err).NotTo(HaveOccurred())
-		root := filepath.Dir(string(bytes.TrimSpace(gomod)))
-		bin = filepath.Join(GinkgoT().TempDir(), "drill")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/drill")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := build.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "go build ./cmd/drill: %s", out)
-	}, NodeTimeout(5*time.Minute))
+	BeforeAll(func(ctx SpecContext) { bin = suitekit.BuildDrill(ctx) }, NodeTimeout(5*time.Minute))
 
 	It("up --json prints the contract, serves, and down leaves nothing", func(ctx SpecContext) {
 		runID := fmt.Sprintf("fncli%d", time.Now().UnixNano()%1000000)

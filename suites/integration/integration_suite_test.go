@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
-	"github.com/aiuptime/aiuptime/stack/dockerhost"
+	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
 )
 
 func TestIntegration(t *testing.T) {
@@ -41,40 +40,14 @@ var (
 )
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	if os.Geteuid() != 0 {
-		Skip("the integration suite needs root (netns, mount namespaces, docker)")
-	}
-	log = slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h := suitekit.NeedRootDocker(ctx, "the integration suite needs root (netns, mount namespaces, docker)")
+	log, stateDir, journal = h.Log, h.StateDir, h.Journal
 	var err error
-	cli, err := dockerhost.Connect(ctx)
-	if err != nil {
-		Skip("docker unavailable: " + err.Error())
-	}
-	cli.Close()
-	stateDir = GinkgoT().TempDir()
-	journal, err = chaos.OpenJournal(chaos.WithStateDir(stateDir), chaos.WithLogger(log))
-	Expect(err).NotTo(HaveOccurred())
 	kernel, err = hostcaps.Probe(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	AddReportEntry("kernel capabilities", fmt.Sprintf("%+v", kernel))
-
-	drillBin = filepath.Join(GinkgoT().TempDir(), "drill")
-	build := exec.CommandContext(ctx, "go", "build", "-o", drillBin, "./cmd/drill")
-	build.Dir = "../.."
-	out, err := build.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), string(out))
-
-	runID := fmt.Sprintf("integ-%d", os.Getpid())
-	opts := []containers.Option{containers.WithRunID(runID), containers.WithLogger(log), containers.WithKernel(kernel),
-		containers.WithReplicas(2), containers.WithDataVolumeSize(32 << 20),
-		containers.WithStateDir(filepath.Join(stateDir, "runs"))}
-	st, err = containers.Start(ctx, opts...)
-	DeferCleanup(func(ctx context.Context) {
-		if st != nil {
-			Expect(st.Stop(context.WithoutCancel(ctx))).To(Succeed())
-		}
-	}, NodeTimeout(2*time.Minute))
-	Expect(err).NotTo(HaveOccurred())
+	drillBin = suitekit.BuildDrill(ctx)
+	st = h.StartStack(ctx, fmt.Sprintf("integ-%d", os.Getpid()), containers.WithKernel(kernel))
 	AddReportEntry("stack setup", fmt.Sprintf("%+v", st.Setup()))
 }, NodeTimeout(6*time.Minute))
 

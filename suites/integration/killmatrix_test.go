@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -21,6 +22,22 @@ import (
 	"github.com/aiuptime/aiuptime/chaos/network"
 	"github.com/aiuptime/aiuptime/chaos/process"
 )
+
+// startInject starts `drill fault inject` on the suite's stack with args
+// and the suite's state dir, its stderr to GinkgoWriter, and returns it
+// with its stdout; it is killed when the spec ends.
+func startInject(args ...string) (*exec.Cmd, io.Reader) {
+	GinkgoHelper()
+	args = append([]string{"fault", "inject", "--run", st.RunID(), "--hold", "5m"}, args...)
+	cmd := exec.Command(drillBin, args...)
+	cmd.Env = append(os.Environ(), chaos.StateDirEnv+"="+stateDir)
+	cmd.Stderr = GinkgoWriter
+	out, err := cmd.StdoutPipe()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(cmd.Start()).To(Succeed())
+	DeferCleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, out
+}
 
 // Kill matrix: a `drill fault inject` process applies each fault kind and
 // is SIGKILLed mid-fault; `drill cleanup` must then restore everything and
@@ -67,14 +84,7 @@ var _ = Describe("kill matrix", Label("integration"), func() {
 		}
 		It(name+": SIGKILL mid-fault, then cleanup restores everything", func(ctx SpecContext) {
 			params, _ := json.Marshal(tc.params)
-			cmd := exec.Command(drillBin, "fault", "inject", "--kind", tc.kind, "--target", tc.target, "--run", st.RunID(),
-				"--params", string(params), "--hold", "5m")
-			cmd.Env = append(os.Environ(), chaos.StateDirEnv+"="+stateDir)
-			cmd.Stderr = GinkgoWriter
-			out, err := cmd.StdoutPipe()
-			Expect(err).NotTo(HaveOccurred())
-			Expect(cmd.Start()).To(Succeed())
-			DeferCleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			cmd, out := startInject("--kind", tc.kind, "--target", tc.target, "--params", string(params))
 			injected := make(chan string, 1)
 			go func() {
 				sc := bufio.NewScanner(out)
@@ -114,14 +124,7 @@ var _ = Describe("kill matrix", Label("integration"), func() {
 var _ = Describe("signal handling", Label("integration"), func() {
 	It("drill fault inject reverts on SIGTERM and exits 5", func(ctx SpecContext) {
 		healthy(ctx)
-		cmd := exec.Command(drillBin, "fault", "inject", "--kind", network.KindPartition, "--target", "model-0", "--run", st.RunID(),
-			"--hold", "5m")
-		cmd.Env = append(os.Environ(), chaos.StateDirEnv+"="+stateDir)
-		cmd.Stderr = GinkgoWriter
-		out, err := cmd.StdoutPipe()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(cmd.Start()).To(Succeed())
-		DeferCleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		cmd, out := startInject("--kind", network.KindPartition, "--target", "model-0")
 		sc := bufio.NewScanner(out)
 		Expect(sc.Scan()).To(BeTrue())
 		Expect(sc.Text()).To(HavePrefix("INJECTED"))
@@ -129,7 +132,7 @@ var _ = Describe("signal handling", Label("integration"), func() {
 		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 		for sc.Scan() {
 		}
-		err = cmd.Wait()
+		err := cmd.Wait()
 		var ee *exec.ExitError
 		Expect(errors.As(err, &ee)).To(BeTrue())
 		Expect(ee.ExitCode()).To(Equal(5))

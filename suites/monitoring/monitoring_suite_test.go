@@ -5,7 +5,6 @@
 package monitoring_test
 
 import (
-	"log/slog"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -15,9 +14,4 @@ import (
 func TestMonitoring(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Monitoring Suite")
-}
-
-// newLogger logs to Ginkgo's writer (shown for failed specs or with -v).
-func newLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }

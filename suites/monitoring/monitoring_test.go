@@ -25,6 +25,7 @@ import (
 	"github.com/aiuptime/aiuptime/monitor"
 	"github.com/aiuptime/aiuptime/monitor/rules"
 	"github.com/aiuptime/aiuptime/slo"
+	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
 	"github.com/aiuptime/aiuptime/units"
 )
 
@@ -357,7 +358,7 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		Eventually(func() error { return httpOK(ctx, gatewayURL+"/health/readiness") }).
 			WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
 
-		am, err = monitor.StartAlertmanager(ctx, monitor.WithLogger(newLogger()))
+		am, err = monitor.StartAlertmanager(ctx, monitor.WithLogger(suitekit.Logger()))
 		if am != nil {
 			DeferCleanup(am.Close)
 		}
@@ -375,7 +376,7 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 			targets = append(targets, monitor.Target{Service: m.name, Role: rules.RoleModel, Addr: "127.0.0.1:" + strconv.Itoa(m.port)})
 		}
 		prom, err = monitor.StartPrometheus(ctx, targets, monitor.WithRules(res.File),
-			monitor.WithAlertmanagerURL(am.URL()), monitor.WithLogger(newLogger()))
+			monitor.WithAlertmanagerURL(am.URL()), monitor.WithLogger(suitekit.Logger()))
 		if prom != nil {
 			DeferCleanup(prom.Close)
 		}

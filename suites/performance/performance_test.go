@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +17,7 @@ import (
 	"github.com/aiuptime/aiuptime/k6run"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
+	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
 )
 
 // Fixture latencies of the stack under test: the gate measures the harness
@@ -94,10 +94,9 @@ var _ = Describe("k6 against the embedded stack", Label("performance"), Ordered,
 		k6, err = k6run.Ensure(ctx, repoRoot())
 		Expect(err).NotTo(HaveOccurred())
 
-		logger := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		st, err := containers.Start(ctx,
 			containers.WithRunID(runID()),
-			containers.WithLogger(logger),
+			containers.WithLogger(suitekit.Logger()),
 			containers.WithProxyMode(containers.ProxyNever),
 			containers.WithTTFT(fixtureTTFT),
 			containers.WithITL(fixtureITL),
