@@ -21,17 +21,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/internal/proctest"
 	"github.com/aiuptime/aiuptime/probe"
 )
 
@@ -50,43 +49,12 @@ func startModelServer(b *testing.B) string {
 	if msg, err := exec.Command(bin, "gen-model", "--dir", filepath.Join(dir, "m"), "--name", benchModel, "--size", "65536").CombinedOutput(); err != nil {
 		b.Fatalf("gen-model: %v\n%s", err, msg)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	cmd := exec.Command(bin, "serve", "--model-dir", filepath.Join(dir, "m"), "--host", "127.0.0.1",
+	port := proctest.FreePort(b)
+	ms := proctest.Start(b, bin, "serve", "--model-dir", filepath.Join(dir, "m"), "--host", "127.0.0.1",
 		"--port", strconv.Itoa(port), "--ttft", "0s", "--itl", "0s", "--load-rate", "0", "--run-dir", filepath.Join(dir, "run"))
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url + "/health")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("model server not healthy: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ms.WaitOK(b, 30*time.Second, url+"/health")
+	return url
 }
 
 func BenchmarkClientOverhead(b *testing.B) {

@@ -3,18 +3,16 @@ package probe_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/internal/proctest"
 	"github.com/aiuptime/aiuptime/probe"
 	"github.com/aiuptime/aiuptime/uptime"
 )
@@ -40,38 +38,11 @@ general_settings: {master_key: sk-bench, database_path: %s}
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	logf, _ := os.Create(filepath.Join(dir, "gateway.log"))
-	cmd := exec.Command(bin, "--config", filepath.Join(dir, "config.yaml"), "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", "error")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		logf.Close()
-	})
+	port := proctest.FreePort(b)
+	gw := proctest.Start(b, bin, "--config", filepath.Join(dir, "config.yaml"), "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", "error")
 	url := fmt.Sprintf("http://127.0.0.1:%d/health/liveliness", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("gateway not ready at %s", url)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a real condition
-	}
+	gw.WaitOK(b, 30*time.Second, url)
+	return url
 }
 
 var heyRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
-
-	"github.com/aiuptime/aiuptime/internal/yamldoc"
 )
 
 // Duration is a time.Duration written with units: "250ms", "1m30s", "28d".
@@ -116,27 +114,12 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // UnmarshalYAML decodes a duration, keeping the node's position on error.
 func (d *Duration) UnmarshalYAML(node ast.Node) error {
-	s, err := scalar(node, "a duration such as 500ms or 2s")
-	if err != nil {
-		return err
-	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return yamldoc.NodeError(node, "%v", err)
-	}
-	*d = Duration(v)
-	return nil
+	return unmarshalYAML(node, "a duration such as 500ms or 2s", ParseDuration, (*time.Duration)(d))
 }
 
 // UnmarshalJSON decodes a duration string.
 func (d *Duration) UnmarshalJSON(b []byte) error {
-	v, err := jsonScalar(b)
-	if err != nil {
-		return err
-	}
-	x, err := DurationFrom(v)
-	*d = Duration(x)
-	return err
+	return unmarshalJSON(b, DurationFrom, (*time.Duration)(d))
 }
 
 // MarshalYAML writes the duration as a string.

@@ -8,20 +8,21 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
-
-	"github.com/aiuptime/aiuptime/internal/yamldoc"
 )
 
 // Size is a count of bytes: a number, or a number with a binary unit
 // ("16MiB", "512K", "1G": K, M, G and T are binary like KiB, MiB, GiB, TiB).
 type Size int64
 
+// sizeUnits are the suffixes a size may carry, the binary ones first and
+// largest first (String writes the first that divides a size exactly); "B"
+// comes last, as every "iB" suffix ends with it.
 var sizeUnits = []struct {
 	suffix string
 	mult   int64
 }{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
+	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+	{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1},
 }
 
 // ParseSize reads a non-negative byte count with an optional binary unit.
@@ -63,10 +64,7 @@ func (s Size) Bytes() int64 { return int64(s) }
 
 // String formats the size with the largest exact binary unit ("16MiB").
 func (s Size) String() string {
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+	for _, u := range sizeUnits[:4] {
 		if s != 0 && int64(s)%u.mult == 0 {
 			return strconv.FormatInt(int64(s)/u.mult, 10) + u.suffix
 		}
@@ -76,27 +74,11 @@ func (s Size) String() string {
 
 // UnmarshalYAML decodes a size, keeping the node's position on error.
 func (s *Size) UnmarshalYAML(node ast.Node) error {
-	str, err := scalar(node, "a size such as 1048576 or 16MiB")
-	if err != nil {
-		return err
-	}
-	v, err := ParseSize(str)
-	if err != nil {
-		return yamldoc.NodeError(node, "%v", err)
-	}
-	*s = v
-	return nil
+	return unmarshalYAML(node, "a size such as 1048576 or 16MiB", ParseSize, s)
 }
 
 // UnmarshalJSON decodes a number or a string.
-func (s *Size) UnmarshalJSON(b []byte) error {
-	v, err := jsonScalar(b)
-	if err != nil {
-		return err
-	}
-	*s, err = SizeFrom(v)
-	return err
-}
+func (s *Size) UnmarshalJSON(b []byte) error { return unmarshalJSON(b, SizeFrom, s) }
 
 // MarshalJSON writes the size as a number of bytes.
 func (s Size) MarshalJSON() ([]byte, error) { return json.Marshal(int64(s)) }
@@ -180,27 +162,11 @@ func (r Rate) String() string {
 
 // UnmarshalYAML decodes a rate, keeping the node's position on error.
 func (r *Rate) UnmarshalYAML(node ast.Node) error {
-	s, err := scalar(node, "a rate such as 100kbit or 10mbit")
-	if err != nil {
-		return err
-	}
-	v, err := ParseRate(s)
-	if err != nil {
-		return yamldoc.NodeError(node, "%v", err)
-	}
-	*r = v
-	return nil
+	return unmarshalYAML(node, "a rate such as 100kbit or 10mbit", ParseRate, r)
 }
 
 // UnmarshalJSON decodes a rate string.
-func (r *Rate) UnmarshalJSON(b []byte) error {
-	v, err := jsonScalar(b)
-	if err != nil {
-		return err
-	}
-	*r, err = RateFrom(v)
-	return err
-}
+func (r *Rate) UnmarshalJSON(b []byte) error { return unmarshalJSON(b, RateFrom, r) }
 
 // MarshalJSON writes the rate as a string ("10mbit").
 func (r Rate) MarshalJSON() ([]byte, error) { return json.Marshal(r.String()) }

@@ -50,23 +50,32 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// scalar returns the text of a YAML scalar node, or a positioned error
-// saying what was wanted.
-func scalar(node ast.Node, want string) (string, error) {
+// unmarshalYAML is the UnmarshalYAML of every value type: it reads a
+// scalar node with parse into *dst. A node that is not a scalar is an error
+// saying what was wanted; parse's error gets the node's position.
+func unmarshalYAML[T any](node ast.Node, want string, parse func(string) (T, error), dst *T) error {
 	s, ok := yamldoc.Scalar(node)
 	if !ok {
-		return "", yamldoc.NodeError(node, "want %s, got %s", want, yamldoc.Kind(node))
+		return yamldoc.NodeError(node, "want %s, got %s", want, yamldoc.Kind(node))
 	}
-	return s, nil
+	v, err := parse(s)
+	if err != nil {
+		return yamldoc.NodeError(node, "%v", err)
+	}
+	*dst = v
+	return nil
 }
 
-// jsonScalar decodes a JSON number or string.
-func jsonScalar(b []byte) (any, error) {
+// unmarshalJSON is the UnmarshalJSON of every value type: it decodes a JSON
+// number or string and reads it with from into *dst.
+func unmarshalJSON[T any](b []byte, from func(any) (T, error), dst *T) error {
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, err
+		return err
 	}
-	return v, nil
+	var err error
+	*dst, err = from(v)
+	return err
 }
 
 // ---------------------------------------------------------------- Percent
@@ -115,27 +124,11 @@ func (p Percent) String() string {
 
 // UnmarshalYAML decodes a percentage, keeping the node's position on error.
 func (p *Percent) UnmarshalYAML(node ast.Node) error {
-	s, err := scalar(node, "a percentage such as 99.5 or \"1%\"")
-	if err != nil {
-		return err
-	}
-	v, err := ParsePercent(s)
-	if err != nil {
-		return yamldoc.NodeError(node, "%v", err)
-	}
-	*p = v
-	return nil
+	return unmarshalYAML(node, "a percentage such as 99.5 or \"1%\"", ParsePercent, p)
 }
 
 // UnmarshalJSON decodes a number (percent) or a "N%" string.
-func (p *Percent) UnmarshalJSON(b []byte) error {
-	v, err := jsonScalar(b)
-	if err != nil {
-		return err
-	}
-	*p, err = PercentFrom(v)
-	return err
-}
+func (p *Percent) UnmarshalJSON(b []byte) error { return unmarshalJSON(b, PercentFrom, p) }
 
 // MarshalYAML writes the percentage as a number (99.9).
 func (p Percent) MarshalYAML() (any, error) { return p.percent(), nil }

@@ -9,8 +9,8 @@ package uptime_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/internal/proctest"
 	"github.com/aiuptime/aiuptime/probe"
 	"github.com/aiuptime/aiuptime/uptime"
 )
@@ -41,64 +42,14 @@ func fixtureBins(t *testing.T) string {
 	return fixturebin.ForTest(t, fixturebin.ModelServer, fixturebin.Gateway)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // proc is a fixture process started by a test.
 type proc struct {
-	cmd    *exec.Cmd
+	*proctest.Proc
 	url    string
 	runDir string
 }
 
-func startProc(t *testing.T, name string, args []string, logPath string) *exec.Cmd {
-	t.Helper()
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		// Only our own process group: the server and its engine.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	return cmd
-}
-
-func waitHealthy(t *testing.T, url string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	c := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := c.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not healthy within %v (last error %v)", url, within, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a real condition
-	}
-}
-
-func startModelServer(t *testing.T, bins, name string) *proc {
+func startModelServer(t *testing.T, bins string) *proc {
 	t.Helper()
 	dir := t.TempDir()
 	modelDir, runDir := filepath.Join(dir, "model"), filepath.Join(dir, "run")
@@ -106,12 +57,12 @@ func startModelServer(t *testing.T, bins, name string) *proc {
 	if out, err := gen.CombinedOutput(); err != nil {
 		t.Fatalf("gen-model: %v\n%s", err, out)
 	}
-	port := freePort(t)
-	cmd := startProc(t, filepath.Join(bins, fixturebin.ModelServer), []string{"serve", "--model-dir", modelDir,
+	port := proctest.FreePort(t)
+	p := &proc{Proc: proctest.Start(t, filepath.Join(bins, fixturebin.ModelServer), "serve", "--model-dir", modelDir,
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--engine-restart", "always",
-		"--load-rate", "8MiB", "--ttft", "2ms", "--itl", "1ms", "--run-dir", runDir}, filepath.Join(dir, name+".log"))
-	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), runDir: runDir}
-	waitHealthy(t, p.url+"/health", 30*time.Second)
+		"--load-rate", "8MiB", "--ttft", "2ms", "--itl", "1ms", "--run-dir", runDir),
+		url: fmt.Sprintf("http://127.0.0.1:%d", port), runDir: runDir}
+	p.WaitOK(t, 30*time.Second, p.url+"/health")
 	return p
 }
 
@@ -136,11 +87,11 @@ func startGateway(t *testing.T, bins, key, routerSettings string, replicas ...*p
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	startProc(t, filepath.Join(bins, fixturebin.Gateway), []string{"--config", filepath.Join(dir, "config.yaml"),
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port)}, filepath.Join(dir, "gateway.log"))
+	port := proctest.FreePort(t)
+	gw := proctest.Start(t, filepath.Join(bins, fixturebin.Gateway), "--config", filepath.Join(dir, "config.yaml"),
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHealthy(t, url+"/health/liveliness", 30*time.Second)
+	gw.WaitOK(t, 30*time.Second, url+"/health/liveliness")
 	return url
 }
 
@@ -273,16 +224,16 @@ func (f *feed) stop(t *testing.T) *uptime.Analysis {
 	return f.a.Close()
 }
 
-// await polls cond until it holds or the deadline passes.
+// await polls cond until it holds, failing t when that takes longer than
+// within.
 func await(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
+	proctest.Poll(t, within, what, func() error {
+		if !cond() {
+			return errors.New("condition not met")
 		}
-		time.Sleep(10 * time.Millisecond) // polling a real condition
-	}
+		return nil
+	})
 }
 
 func runs() int {
@@ -309,7 +260,7 @@ func TestAccuracyEngineKill(t *testing.T) {
 	bins := fixtureBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ms := startModelServer(t, bins, "model-0")
+	ms := startModelServer(t, bins)
 	began := time.Now()
 	f := startFeed(t, ctx, ms.url)
 	n := runs()
@@ -384,8 +335,8 @@ func TestAccuracyGatewayFailover(t *testing.T) {
 	bins := fixtureBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	m0 := startModelServer(t, bins, "model-0")
-	m1 := startModelServer(t, bins, "model-1")
+	m0 := startModelServer(t, bins)
+	m1 := startModelServer(t, bins)
 	const key = "sk-accuracy-master-key"
 	gw := startGateway(t, bins, key, "{routing_strategy: simple-shuffle, num_retries: 2, allowed_fails: 3, cooldown_time: 5}", m0, m1)
 
@@ -463,7 +414,7 @@ func TestAccuracyGatewayFailover(t *testing.T) {
 // counts, and the gateway must name the deployment.
 func TestProbeModesAgainstFixtures(t *testing.T) {
 	bins := fixtureBins(t)
-	ms := startModelServer(t, bins, "model-0")
+	ms := startModelServer(t, bins)
 	const key = "sk-modes-master-key"
 	gw := startGateway(t, bins, key, "", ms)
 	for _, tc := range []struct {
