@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,13 +25,9 @@ type markerState struct{ Path string }
 var failReverts atomic.Bool
 
 func init() {
-	chaos.RegisterReverter("test/marker", func(_ context.Context, rec chaos.Record) error {
+	chaos.RegisterStateReverter("test/marker", func(_ context.Context, st markerState) error {
 		if failReverts.Load() {
 			return errors.New("boom")
-		}
-		var st markerState
-		if err := jsonUnmarshal(rec.State, &st); err != nil {
-			return err
 		}
 		if err := os.Remove(st.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
@@ -147,6 +144,23 @@ func TestFailedRevertIsLoudAndReplayable(t *testing.T) {
 	}
 	if recs, _ := j.List(); len(recs) != 0 {
 		t.Fatal("journal left after replay")
+	}
+}
+
+// A journaled state its reverter cannot decode fails loudly, naming the
+// reverter, and keeps its record.
+func TestUndecodableStateKeepsItsRecord(t *testing.T) {
+	j, _, _ := setup(t)
+	rec := chaos.Record{ID: chaos.NewID(), Kind: "marker", Target: "t", Reverter: "test/marker", State: []byte(`"not a markerState"`)}
+	if err := j.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	res, err := chaos.Replay(context.Background(), j.Dir())
+	if !chaos.IsRevertError(err) || !strings.Contains(err.Error(), "decode marker state") || len(res.Failed) != 1 {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	if recs, _ := j.List(); len(recs) != 1 {
+		t.Fatalf("records after a failed replay: %v", recs)
 	}
 }
 

@@ -2,8 +2,10 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"sync"
 	"time"
 
@@ -30,6 +32,19 @@ func RegisterReverter(name string, fn ReverterFunc) {
 		panic("chaos: reverter registered twice: " + name)
 	}
 	reverters[name] = fn
+}
+
+// RegisterStateReverter registers under name a reverter whose journaled
+// state is the JSON of an S: fn gets it decoded. A state that does not
+// decode is an error "decode <last element of name> state: ...".
+func RegisterStateReverter[S any](name string, fn func(ctx context.Context, st S) error) {
+	RegisterReverter(name, func(ctx context.Context, rec Record) error {
+		var st S
+		if err := json.Unmarshal(rec.State, &st); err != nil {
+			return fmt.Errorf("decode %s state: %w", path.Base(name), err)
+		}
+		return fn(ctx, st)
+	})
 }
 
 // lookupReverter finds a reverter registered here, or else an undo

@@ -2,33 +2,23 @@ package container
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/internal/stacktest"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
 )
-
-func up(url string) bool {
-	c := http.Client{Timeout: 300 * time.Millisecond}
-	resp, err := c.Get(url + "/health")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == 200
-}
 
 func waitUp(t *testing.T, st stack.Stack, name string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		svc, err := st.Service(context.Background(), name)
-		if err == nil && up(svc.URL) {
+		if err == nil && stacktest.Health(svc.URL) == 200 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -42,24 +32,16 @@ func waitUp(t *testing.T, st stack.Stack, name string) {
 // fault acts, its revert brings the service back to running (recreated
 // the same after a remove), and the journal is empty again.
 func TestLifecycleFaultsOnTheEmbeddedStack(t *testing.T) {
-	st := stacktest.Start(t, containers.WithReplicas(1), containers.WithProxyMode(containers.ProxyNever))
+	st := stacktest.OneModel(t)
 	ctx := context.Background()
 	for _, kind := range []string{KindKill, KindStop, KindPause, KindRestart, KindRemove} {
 		t.Run(kind, func(t *testing.T) {
-			j, _ := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
-			k, err := chaos.LookupKind(kind)
-			if err != nil {
-				t.Fatal(err)
-			}
+			j := chaostest.Journal(t)
 			params := map[string]any{}
 			if kind == KindStop || kind == KindRestart {
 				params["timeout"] = "1s"
 			}
-			spec, err := k.Decode(params)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f := chaos.Plan(chaos.Env{Stack: st, Journal: j}, spec, "model-0")
+			f := chaostest.Plan(t, chaos.Env{Stack: st, Journal: j}, kind, params, "model-0")
 			before, _ := st.Service(ctx, "model-0")
 			start := time.Now()
 			rev, err := f.Inject(ctx)
@@ -74,7 +56,7 @@ func TestLifecycleFaultsOnTheEmbeddedStack(t *testing.T) {
 					t.Fatalf("still running after %s: %+v %v", kind, rs, rerr)
 				}
 			case KindPause:
-				if !rs.Paused || up(before.URL) {
+				if !rs.Paused || stacktest.Health(before.URL) == 200 {
 					t.Fatalf("not paused: %+v", rs)
 				}
 			case KindRemove:
@@ -87,9 +69,7 @@ func TestLifecycleFaultsOnTheEmbeddedStack(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: inject %v, revert %v", kind, injected, time.Since(start))
-			if recs, _ := j.List(); len(recs) != 0 {
-				t.Fatalf("journal left: %v", recs)
-			}
+			chaostest.JournalEmpty(t, j)
 			waitUp(t, st, "model-0")
 			if err := st.Owns(ctx, "model-0"); err != nil {
 				t.Fatalf("after the revert the run's label is lost: %v", err)
@@ -100,10 +80,8 @@ func TestLifecycleFaultsOnTheEmbeddedStack(t *testing.T) {
 
 // A stack that cannot prove it owns a service gets nothing done to it.
 func TestRefusesWithoutOwnershipProof(t *testing.T) {
-	st := stacktest.Start(t, containers.WithReplicas(1), containers.WithProxyMode(containers.ProxyNever))
-	k, _ := chaos.LookupKind(KindStop)
-	spec, _ := k.Decode(nil)
-	f := chaos.Plan(chaos.Env{Stack: notOwner{st}}, spec, "model-0")
+	st := stacktest.OneModel(t)
+	f := chaostest.Plan(t, chaos.Env{Stack: notOwner{st}}, KindStop, nil, "model-0")
 	if _, err := f.Inject(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot prove") {
 		t.Fatalf("want a refusal, got %v", err)
 	}

@@ -2,7 +2,6 @@ package disk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -110,10 +109,7 @@ func (f *Corrupt) bytes() int {
 
 // Inject saves the bytes, journals them, then writes their inverse.
 func (f *Corrupt) Inject(ctx context.Context) (chaos.Revert, error) {
-	if err := f.Spec.Validate(); err != nil {
-		return chaos.NoRevert, err
-	}
-	root, err := f.Target.root(f.Spec.Path)
+	root, err := f.Target.pathOf(f.Spec)
 	if err != nil {
 		return chaos.NoRevert, err
 	}
@@ -152,11 +148,7 @@ func (f *Corrupt) Inject(ctx context.Context) (chaos.Revert, error) {
 	return rev, err
 }
 
-func revertCorrupt(_ context.Context, rec chaos.Record) error {
-	var st corruptState
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode corrupt state: %w", err)
-	}
+func revertCorrupt(_ context.Context, st corruptState) error {
 	fh, err := os.OpenFile(st.File, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // replaced or removed since: nothing of ours is left

@@ -94,4 +94,12 @@ func (t Target) root(rel string) (string, error) {
 	return p, nil
 }
 
+// pathOf checks s and returns the host path of s.Path in the volume.
+func (t Target) pathOf(s Spec) (string, error) {
+	if err := s.Validate(); err != nil {
+		return "", err
+	}
+	return t.root(s.Path)
+}
+
 func (t Target) pidGone() bool { return t.PID <= 0 || !procfs.Alive(t.PID, t.PIDStart) }

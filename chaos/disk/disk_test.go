@@ -16,24 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/stack"
 )
-
-func deps(t *testing.T) chaos.Deps {
-	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return chaos.Deps{Journal: j, RunID: "test"}
-}
-
-func journalEmpty(t *testing.T, d chaos.Deps) {
-	t.Helper()
-	if recs, err := d.Journal.List(); err != nil || len(recs) != 0 {
-		t.Fatalf("journal not empty: %v %v", recs, err)
-	}
-}
 
 func populate(t *testing.T, dir string) map[string][]byte {
 	files := map[string][]byte{
@@ -66,7 +52,7 @@ func same(t *testing.T, dir string, files map[string][]byte) {
 func TestWipeAndRevert(t *testing.T) {
 	dir := t.TempDir()
 	files := populate(t, dir)
-	d := deps(t)
+	d := chaostest.Deps(t)
 	f := &Wipe{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "model-0", HostPath: dir}, Deps: d}
 	rev, err := f.Inject(context.Background())
 	if err != nil {
@@ -83,16 +69,45 @@ func TestWipeAndRevert(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(t, dir, files)
-	journalEmpty(t, d)
+	chaostest.JournalEmpty(t, d.Journal)
 	if ents, _ := os.ReadDir(filepath.Join(d.Journal.StateDir(), "snapshots")); len(ents) != 0 {
 		t.Fatalf("snapshot left: %v", ents)
 	}
 }
 
+// A wipe that fails half-way keeps its snapshot: the revert brings back
+// what was already deleted.
+func TestWipeFailingHalfWayIsRestored(t *testing.T) {
+	dir := t.TempDir()
+	files := populate(t, dir)
+	stuck := filepath.Join(dir, "zz-stuck", "pinned")
+	if err := os.MkdirAll(filepath.Dir(stuck), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stuck, []byte("pinned"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := setImmutable(stuck, true); err != nil {
+		t.Skipf("no immutable attribute here: %v", err)
+	}
+	t.Cleanup(func() { _ = setImmutable(stuck, false) })
+	d := chaostest.Deps(t)
+	f := &Wipe{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "model-0", HostPath: dir}, Deps: d}
+	rev, err := f.Inject(context.Background())
+	if err == nil {
+		t.Fatal("wipe of a volume with an immutable file succeeded")
+	}
+	if err := rev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	same(t, dir, files)
+	chaostest.JournalEmpty(t, d.Journal)
+}
+
 func TestCorruptAndRevert(t *testing.T) {
 	dir := t.TempDir()
 	files := populate(t, dir)
-	d := deps(t)
+	d := chaostest.Deps(t)
 	f := &Corrupt{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "model-0", HostPath: dir}, Deps: d}
 	rev, err := f.Inject(context.Background())
 	if err != nil {
@@ -109,7 +124,7 @@ func TestCorruptAndRevert(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(t, dir, files)
-	journalEmpty(t, d)
+	chaostest.JournalEmpty(t, d.Journal)
 }
 
 func TestBadParams(t *testing.T) {
@@ -145,7 +160,7 @@ func loopExt4(t *testing.T, mb int) string {
 
 func TestFullOnLoopExt4(t *testing.T) {
 	mnt := loopExt4(t, 32)
-	d := deps(t)
+	d := chaostest.Deps(t)
 	f := &Full{Spec: Spec{Volume: stack.VolumeData, LeaveBytes: 64 << 10}, Target: Target{Service: "gateway", HostPath: mnt}, Deps: d}
 	rev, err := f.Inject(context.Background())
 	if err != nil {
@@ -166,7 +181,7 @@ func TestFullOnLoopExt4(t *testing.T) {
 	if err := rev(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	journalEmpty(t, d)
+	chaostest.JournalEmpty(t, d.Journal)
 	if fs, _ := Fillers(mnt); len(fs) != 0 {
 		t.Fatalf("fillers left: %v", fs)
 	}
@@ -176,12 +191,12 @@ func TestFullOnLoopExt4(t *testing.T) {
 }
 
 func TestFullRefusesHostFilesystem(t *testing.T) {
-	d := deps(t)
+	d := chaostest.Deps(t)
 	f := &Full{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "gateway", HostPath: t.TempDir()}, Deps: d}
 	if _, err := f.Inject(context.Background()); !errors.Is(err, ErrSharedFilesystem) {
 		t.Fatalf("want ErrSharedFilesystem, got %v", err)
 	}
-	journalEmpty(t, d)
+	chaostest.JournalEmpty(t, d.Journal)
 }
 
 // TestReadOnlyInMountNamespace remounts a loop ext4 volume read-only inside
@@ -213,7 +228,7 @@ func TestReadOnlyInMountNamespace(t *testing.T) {
 	if err := writeIn(); err != nil {
 		t.Fatalf("baseline write: %v", err)
 	}
-	d := deps(t)
+	d := chaostest.Deps(t)
 	f := &ReadOnly{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "gateway", PID: pid, HostPath: mnt, MountPath: mnt}, Deps: d}
 	rev, err := f.Inject(context.Background())
 	if err != nil {
@@ -232,7 +247,7 @@ func TestReadOnlyInMountNamespace(t *testing.T) {
 	if err := rev(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	journalEmpty(t, d)
+	chaostest.JournalEmpty(t, d.Journal)
 	if err := writeIn(); err != nil {
 		t.Fatalf("write after revert: %v", err)
 	}
@@ -242,7 +257,7 @@ func TestReadOnlyRefusesHostMountNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	f := &ReadOnly{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "x", PID: os.Getpid(), HostPath: "/tmp", MountPath: "/tmp"}, Deps: deps(t)}
+	f := &ReadOnly{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "x", PID: os.Getpid(), HostPath: "/tmp", MountPath: "/tmp"}, Deps: chaostest.Deps(t)}
 	if _, err := f.Inject(context.Background()); !errors.Is(err, chaos.ErrHostNamespace) {
 		t.Fatalf("want ErrHostNamespace, got %v", err)
 	}
@@ -250,35 +265,12 @@ func TestReadOnlyRefusesHostMountNamespace(t *testing.T) {
 
 // TestCrashReplayWipe: a child wipes and is SIGKILLed; Replay restores.
 func TestCrashReplayWipe(t *testing.T) {
-	if dir := os.Getenv("AIUPTIME_WIPE_DIR"); dir != "" {
-		j, _ := chaos.OpenJournal(chaos.WithStateDir(os.Getenv("AIUPTIME_WIPE_STATE")))
-		f := &Wipe{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "m", HostPath: dir}, Deps: chaos.Deps{Journal: j}}
-		if _, err := f.Inject(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		os.Stdout.WriteString("INJECTED\n")
-		time.Sleep(time.Minute)
-		return
-	}
-	dir, state := t.TempDir(), t.TempDir()
+	chaostest.CrashChild(t, func(d chaos.Deps, dir string) chaos.Fault {
+		return &Wipe{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "m", HostPath: dir}, Deps: d}
+	})
+	dir := t.TempDir()
 	files := populate(t, dir)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReplayWipe$")
-	cmd.Env = append(os.Environ(), "AIUPTIME_WIPE_DIR="+dir, "AIUPTIME_WIPE_STATE="+state)
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 1024)
-	acc := ""
-	for !strings.Contains(acc, "INJECTED") {
-		n, err := out.Read(buf)
-		if err != nil {
-			t.Fatalf("child: %v %s", err, acc)
-		}
-		acc += string(buf[:n])
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
+	state := chaostest.Crash(t, dir)
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatal("not wiped")
 	}
@@ -318,7 +310,7 @@ func TestReadOnlyBusyFallsBackToImmutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	d := deps(t)
+	d := chaostest.Deps(t)
 	f := &ReadOnly{Spec: Spec{Volume: stack.VolumeData}, Target: Target{Service: "gateway", PID: pid, HostPath: mnt, MountPath: mnt}, Deps: d}
 	rev, err := f.Inject(context.Background())
 	if err != nil {
@@ -339,7 +331,7 @@ func TestReadOnlyBusyFallsBackToImmutable(t *testing.T) {
 	if err := rev(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	journalEmpty(t, d)
+	chaostest.JournalEmpty(t, d.Journal)
 	if imm, _ := Immutable(mnt); len(imm) != 0 {
 		t.Fatalf("immutable left: %v", imm)
 	}

@@ -2,7 +2,6 @@ package disk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -159,11 +158,7 @@ func fill(ctx context.Context, file, root string, leave int64) error {
 	return fh.Sync()
 }
 
-func revertFull(_ context.Context, rec chaos.Record) error {
-	var st fullState
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode full state: %w", err)
-	}
+func revertFull(_ context.Context, st fullState) error {
 	if err := os.Remove(st.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove filler %s: %w", st.File, err)
 	}

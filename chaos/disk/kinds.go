@@ -41,55 +41,46 @@ func decode(v param.Values) (Spec, error) {
 
 var needs = []stack.Capability{stack.CapVolumes}
 
+// kinds are the disk fault kinds: what sets them apart; they share the
+// volume params, the decoding, the volumes capability and the audit.
+var kinds = []struct {
+	name, description string
+	params            []param.Spec
+	mechanisms        []string
+	fault             func(Spec, Target, chaos.Deps) chaos.Fault
+}{
+	{KindWipe, "remove every file of a volume (recovery needs a DR restore; the journal keeps a snapshot)",
+		volumeParams, []string{MechUnlink},
+		func(s Spec, t Target, d chaos.Deps) chaos.Fault { return &Wipe{Spec: s, Target: t, Deps: d} }},
+	{KindCorrupt, "flip bytes in the middle of one shard of a volume; revert writes the originals back",
+		withParams(param.Spec{Name: "bytes", Type: param.Size, Default: strconv.Itoa(DefaultCorruptBytes), Positive: true,
+			Unit: "bytes", Doc: "how many bytes to flip (at most 1MiB)"}), []string{MechByteFlip},
+		func(s Spec, t Target, d chaos.Deps) chaos.Fault { return &Corrupt{Spec: s, Target: t, Deps: d} }},
+	{KindReadOnly, "make a volume read-only inside the container (bind remount; immutable files where the mount is busy): writes fail",
+		volumeParams, []string{MechRemount, MechImmutable},
+		func(s Spec, t Target, d chaos.Deps) chaos.Fault { return &ReadOnly{Spec: s, Target: t, Deps: d} }},
+	{KindFull, "fill a size-limited volume's filesystem to ENOSPC; revert deletes the filler",
+		withParams(param.Spec{Name: "leave_bytes", Type: param.Size, Default: "0", Unit: "bytes", Doc: "space left free"}),
+		[]string{MechFill},
+		func(s Spec, t Target, d chaos.Deps) chaos.Fault { return &Full{Spec: s, Target: t, Deps: d} }},
+}
+
 func init() {
-	chaos.Register(chaos.Def[Spec]{
-		Name:        KindWipe,
-		Description: "remove every file of a volume (recovery needs a DR restore; the journal keeps a snapshot)",
-		Params:      volumeParams, Needs: needs, Mechanisms: []string{MechUnlink}, Decode: decode,
-		Build: func(ctx context.Context, env chaos.Env, svc stack.Service, s Spec) (chaos.Fault, error) {
-			t, err := targetOf(ctx, env.Stack, svc.Name, s.Volume)
-			return &Wipe{Spec: s, Target: t, Deps: env.Deps()}, err
-		},
-		Audit: audit,
-	})
-	chaos.Register(chaos.Def[Spec]{
-		Name:        KindCorrupt,
-		Description: "flip bytes in the middle of one shard of a volume; revert writes the originals back",
-		Params: withParams(param.Spec{Name: "bytes", Type: param.Size, Default: strconv.Itoa(DefaultCorruptBytes), Positive: true,
-			Unit: "bytes", Doc: "how many bytes to flip (at most 1MiB)"}),
-		Needs: needs, Mechanisms: []string{MechByteFlip}, Decode: decode,
-		Build: func(ctx context.Context, env chaos.Env, svc stack.Service, s Spec) (chaos.Fault, error) {
-			t, err := targetOf(ctx, env.Stack, svc.Name, s.Volume)
-			return &Corrupt{Spec: s, Target: t, Deps: env.Deps()}, err
-		},
-		Audit: audit,
-	})
-	chaos.Register(chaos.Def[Spec]{
-		Name:        KindReadOnly,
-		Description: "make a volume read-only inside the container (bind remount; immutable files where the mount is busy): writes fail",
-		Params:      volumeParams, Needs: needs, Mechanisms: []string{MechRemount, MechImmutable}, Decode: decode,
-		Build: func(ctx context.Context, env chaos.Env, svc stack.Service, s Spec) (chaos.Fault, error) {
-			t, err := targetOf(ctx, env.Stack, svc.Name, s.Volume)
-			return &ReadOnly{Spec: s, Target: t, Deps: env.Deps()}, err
-		},
-		Audit: audit,
-	})
-	chaos.Register(chaos.Def[Spec]{
-		Name:        KindFull,
-		Description: "fill a size-limited volume's filesystem to ENOSPC; revert deletes the filler",
-		Params: withParams(param.Spec{Name: "leave_bytes", Type: param.Size, Default: "0", Unit: "bytes",
-			Doc: "space left free"}),
-		Needs: needs, Mechanisms: []string{MechFill}, Decode: decode,
-		Build: func(ctx context.Context, env chaos.Env, svc stack.Service, s Spec) (chaos.Fault, error) {
-			t, err := targetOf(ctx, env.Stack, svc.Name, s.Volume)
-			return &Full{Spec: s, Target: t, Deps: env.Deps()}, err
-		},
-		Audit: audit,
-	})
-	chaos.RegisterReverter("disk/wipe", revertWipe)
-	chaos.RegisterReverter("disk/corrupt", revertCorrupt)
-	chaos.RegisterReverter("disk/readonly", revertReadOnly)
-	chaos.RegisterReverter("disk/full", revertFull)
+	for _, k := range kinds {
+		chaos.Register(chaos.Def[Spec]{
+			Name: k.name, Description: k.description, Params: k.params, Needs: needs, Mechanisms: k.mechanisms,
+			Decode: decode,
+			Build: func(ctx context.Context, env chaos.Env, svc stack.Service, s Spec) (chaos.Fault, error) {
+				t, err := targetOf(ctx, env.Stack, svc.Name, s.Volume)
+				return k.fault(s, t, env.Deps()), err
+			},
+			Audit: audit,
+		})
+	}
+	chaos.RegisterStateReverter("disk/wipe", revertWipe)
+	chaos.RegisterStateReverter("disk/corrupt", revertCorrupt)
+	chaos.RegisterStateReverter("disk/readonly", revertReadOnly)
+	chaos.RegisterStateReverter("disk/full", revertFull)
 }
 
 // audit reports what a disk fault may have left in a service's volumes: a

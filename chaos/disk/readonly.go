@@ -2,7 +2,6 @@ package disk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -195,11 +194,7 @@ func Immutable(hostPath string) ([]string, error) {
 	return out, err
 }
 
-func revertReadOnly(_ context.Context, rec chaos.Record) error {
-	var st roState
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode readonly state: %w", err)
-	}
+func revertReadOnly(_ context.Context, st roState) error {
 	var errs []error
 	for _, p := range st.Immutable {
 		if err := setImmutable(p, false); err != nil && !errors.Is(err, unix.ENOENT) {

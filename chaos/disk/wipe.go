@@ -2,7 +2,6 @@ package disk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -57,10 +56,7 @@ func (f *Wipe) Describe(context.Context) ([]string, error) {
 
 // Inject snapshots, journals, then removes every entry under the root.
 func (f *Wipe) Inject(ctx context.Context) (chaos.Revert, error) {
-	if err := f.Spec.Validate(); err != nil {
-		return chaos.NoRevert, err
-	}
-	root, err := f.Target.root(f.Spec.Path)
+	root, err := f.Target.pathOf(f.Spec)
 	if err != nil {
 		return chaos.NoRevert, err
 	}
@@ -74,7 +70,7 @@ func (f *Wipe) Inject(ctx context.Context) (chaos.Revert, error) {
 		return chaos.NoRevert, fmt.Errorf("snapshot %s: %w", root, err)
 	}
 	rec := chaos.Record{ID: id, Kind: "disk-wipe", Target: f.Target.Service, Reverter: "disk/wipe", Mechanism: MechUnlink, Note: RecoveryNote}
-	rev, _, err := chaos.Apply(ctx, f.Deps, rec, wipeState{Root: root, Snapshot: snap}, func(context.Context) error {
+	rev, entry, err := chaos.Apply(ctx, f.Deps, rec, wipeState{Root: root, Snapshot: snap}, func(context.Context) error {
 		ents, err := os.ReadDir(root)
 		if err != nil {
 			return fmt.Errorf("wipe %s: %w", root, err)
@@ -86,17 +82,13 @@ func (f *Wipe) Inject(ctx context.Context) (chaos.Revert, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		_ = os.RemoveAll(snap) // never journaled
+	if err != nil && entry == nil {
+		_ = os.RemoveAll(snap) // never journaled; once journaled, a half-done wipe is restored from it
 	}
 	return rev, err
 }
 
-func revertWipe(ctx context.Context, rec chaos.Record) error {
-	var st wipeState
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode wipe state: %w", err)
-	}
+func revertWipe(ctx context.Context, st wipeState) error {
 	if _, err := os.Stat(st.Snapshot); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -164,10 +164,17 @@ type procState struct {
 
 // Describe lists what Inject would do.
 func (f *Kill) Describe(ctx context.Context) ([]string, error) {
-	ps, err := Find(ctx, f.Stack, f.Service)
+	return describe(ctx, f.Stack, f.Service, func(p stack.Process) string {
+		return fmt.Sprintf("kill -%s %d (%s; pid %d in the PID namespace of %s)", param.SignalName(f.signal()), p.HostPID, p.Cmdline, p.PID, f.Service)
+	})
+}
+
+// describe is one line per GPU process of the service, and Find's error.
+func describe(ctx context.Context, st stack.Stack, service string, line func(stack.Process) string) ([]string, error) {
+	ps, err := Find(ctx, st, service)
 	var out []string
 	for _, p := range ps {
-		out = append(out, fmt.Sprintf("kill -%s %d (%s; pid %d in the PID namespace of %s)", param.SignalName(f.signal()), p.HostPID, p.Cmdline, p.PID, f.Service))
+		out = append(out, line(p))
 	}
 	return out, err
 }
@@ -222,12 +229,9 @@ func (f *Hang) Stopped() []stack.Process { return f.stopped }
 
 // Describe lists what Inject would do.
 func (f *Hang) Describe(ctx context.Context) ([]string, error) {
-	ps, err := Find(ctx, f.Stack, f.Service)
-	var out []string
-	for _, p := range ps {
-		out = append(out, fmt.Sprintf("kill -STOP %d (%s; pid %d in the PID namespace of %s); revert: kill -CONT", p.HostPID, p.Cmdline, p.PID, f.Service))
-	}
-	return out, err
+	return describe(ctx, f.Stack, f.Service, func(p stack.Process) string {
+		return fmt.Sprintf("kill -STOP %d (%s; pid %d in the PID namespace of %s); revert: kill -CONT", p.HostPID, p.Cmdline, p.PID, f.Service)
+	})
 }
 
 // Inject stops the processes.

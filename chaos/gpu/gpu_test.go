@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/internal/stacktest"
 	"github.com/aiuptime/aiuptime/stack/containers"
@@ -67,52 +68,6 @@ func FuzzParseComputeApps(f *testing.F) {
 	})
 }
 
-// realStack is the embedded stack with one model server and no proxy.
-func realStack(t *testing.T) *containers.Stack {
-	return stacktest.Start(t, containers.WithReplicas(1), containers.WithProxyMode(containers.ProxyNever))
-}
-
-func journal(t *testing.T) *chaos.Journal {
-	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return j
-}
-
-func plan(t *testing.T, env chaos.Env, kind string, params map[string]any) chaos.Fault {
-	k, err := chaos.LookupKind(kind)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := k.Decode(params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return chaos.Plan(env, spec, "model-0")
-}
-
-func health(url string) int {
-	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get(url + "/health")
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-func waitHealth(t *testing.T, url string, code int, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for health(url) != code {
-		if time.Now().After(deadline) {
-			t.Fatalf("/health never became %d", code)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func complete(url string, timeout time.Duration) error {
 	c := http.Client{Timeout: timeout}
 	body := `{"model":"aiuptime-tiny","prompt":"hello","max_tokens":4}`
@@ -130,7 +85,7 @@ func complete(url string, timeout time.Duration) error {
 // The engine is found by nvidia-smi inside the container, killed, and the
 // server restarts it: /health turns 503, then 200, with a new engine pid.
 func TestKillOnTheEmbeddedStack(t *testing.T) {
-	st := realStack(t)
+	st := stacktest.OneModel(t)
 	ctx := context.Background()
 	svc, err := st.Service(ctx, "model-0")
 	if err != nil {
@@ -143,14 +98,14 @@ func TestKillOnTheEmbeddedStack(t *testing.T) {
 	if len(before) != 1 || !strings.Contains(before[0].Cmdline, "engine") {
 		t.Fatalf("engine processes: %+v", before)
 	}
-	env := chaos.Env{Stack: st, Journal: journal(t)}
-	f := plan(t, env, KindKill, nil)
+	env := chaos.Env{Stack: st, Journal: chaostest.Journal(t)}
+	f := chaostest.Plan(t, env, KindKill, nil, "model-0")
 	rev, err := f.Inject(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitHealth(t, svc.URL, 503, 10*time.Second)
-	waitHealth(t, svc.URL, 200, 60*time.Second)
+	stacktest.WaitHealth(t, svc.URL, 503, 10*time.Second)
+	stacktest.WaitHealth(t, svc.URL, 200, 60*time.Second)
 	if err := rev(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -161,28 +116,26 @@ func TestKillOnTheEmbeddedStack(t *testing.T) {
 	if after[0].HostPID == before[0].HostPID {
 		t.Fatalf("engine pid unchanged after kill: %d", after[0].HostPID)
 	}
-	if recs, _ := env.Journal.List(); len(recs) != 0 {
-		t.Fatalf("journal left: %+v", recs)
-	}
+	chaostest.JournalEmpty(t, env.Journal)
 }
 
 // A hung engine: requests time out while /health stays 200; the revert
 // (journaled as the stack's signal undo) continues it.
 func TestHangOnTheEmbeddedStack(t *testing.T) {
-	st := realStack(t)
+	st := stacktest.OneModel(t)
 	ctx := context.Background()
 	svc, _ := st.Service(ctx, "model-0")
 	if err := complete(svc.URL, 5*time.Second); err != nil {
 		t.Fatalf("baseline: %v", err)
 	}
-	env := chaos.Env{Stack: st, Journal: journal(t)}
-	f := plan(t, env, KindHang, nil)
+	env := chaos.Env{Stack: st, Journal: chaostest.Journal(t)}
+	f := chaostest.Plan(t, env, KindHang, nil, "model-0")
 	rev, err := f.Inject(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rev(ctx) })
-	stopped := f.(*chaos.Planned).Concrete().(*Hang).Stopped()
+	stopped := f.Concrete().(*Hang).Stopped()
 	for _, p := range stopped {
 		deadline := time.Now().Add(5 * time.Second)
 		for s, _ := procfs.State(p.HostPID); s != "T"; s, _ = procfs.State(p.HostPID) {
@@ -197,7 +150,7 @@ func TestHangOnTheEmbeddedStack(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("request while hung: want a timeout, got %v", err)
 	}
-	if c := health(svc.URL); c != 200 {
+	if c := stacktest.Health(svc.URL); c != 200 {
 		t.Fatalf("/health while hung: %d, want 200", c)
 	}
 	recs, _ := env.Journal.List()
@@ -223,7 +176,7 @@ type lyingSMI struct {
 func (l lyingSMI) Exec(context.Context, string, []string) ([]byte, error) { return []byte(l.out), nil }
 
 func TestFindRefusesPidsOutsideTheService(t *testing.T) {
-	st := realStack(t)
+	st := stacktest.OneModel(t)
 	for _, out := range []string{
 		fmt.Sprintf("%d, aiuptime.test, 100\n", os.Getpid()),
 		"1000000, ghost, 100\n",

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/hostcaps"
 )
 
@@ -34,7 +35,7 @@ func BenchmarkInjectRevert(b *testing.B) {
 		{"linkdown", func(d chaos.Deps) chaos.Fault { return &Partition{Target: tg, Deps: d} }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			d := testDeps(b)
+			d := chaostest.Deps(b)
 			var inj, rev time.Duration
 			for i := 0; i < b.N; i++ {
 				f := tc.mk(d)

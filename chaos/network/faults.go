@@ -29,8 +29,15 @@ func (s DelaySpec) Validate() error {
 		return fmt.Errorf("delay: %v must be positive", s.Delay)
 	case s.Jitter < 0:
 		return fmt.Errorf("jitter: %v must not be negative", s.Jitter)
-	case s.Correlation < 0 || s.Correlation > 1:
-		return fmt.Errorf("correlation: %v is outside 0..100 %%", s.Correlation*100)
+	}
+	return checkCorrelation(s.Correlation)
+}
+
+// checkCorrelation checks a netem correlation, a 0..1 fraction; the error
+// names the field.
+func checkCorrelation(c float64) error {
+	if c < 0 || c > 1 {
+		return fmt.Errorf("correlation: %v is outside 0..100 %%", c*100)
 	}
 	return nil
 }
@@ -97,13 +104,10 @@ type LossSpec struct {
 
 // Validate checks ranges; errors name the field.
 func (s LossSpec) Validate() error {
-	switch {
-	case s.Fraction <= 0 || s.Fraction > 1:
+	if s.Fraction <= 0 || s.Fraction > 1 {
 		return fmt.Errorf("percent: %v is outside (0, 100]", s.Fraction*100)
-	case s.Correlation < 0 || s.Correlation > 1:
-		return fmt.Errorf("correlation: %v is outside 0..100 %%", s.Correlation*100)
 	}
-	return nil
+	return checkCorrelation(s.Correlation)
 }
 
 // Loss drops a fraction of the packets the target sends: netem loss, or

@@ -21,7 +21,7 @@ const (
 var peerParam = param.Spec{Name: "peer", Type: param.Service, Doc: "only traffic to and from this service (nftables); default: all traffic"}
 
 func init() {
-	chaos.Register(chaos.Def[DelaySpec]{
+	register(chaos.Def[DelaySpec]{
 		Name:        KindDelay,
 		Description: "add latency to what the target sends (netem; the Toxiproxy latency toxic in front of the service where sch_netem is missing)",
 		Params: []param.Spec{
@@ -29,7 +29,6 @@ func init() {
 			{Name: "jitter", Type: param.Duration, Default: "0s", Doc: "random variation of the delay"},
 			{Name: "correlation", Type: param.Percent, Default: "0", Unit: "%", Doc: "correlation with the previous packet's delay (netem only)"},
 		},
-		Needs:      []stack.Capability{stack.CapNetwork},
 		Mechanisms: []string{MechNetem, MechToxiproxy},
 		Decode: func(v param.Values) (DelaySpec, error) {
 			return DelaySpec{Delay: v.Duration("delay"), Jitter: v.Duration("jitter"), Correlation: v.Percent("correlation").Fraction()}, nil
@@ -38,9 +37,8 @@ func init() {
 			t, err := targetOf(ctx, env.Stack, svc.Name, env.Kernel.Netem)
 			return &Delay{Spec: s, Target: t, Deps: env.Deps(), Kernel: env.Kernel}, err
 		},
-		Audit: audit,
 	})
-	chaos.Register(chaos.Def[LossSpec]{
+	register(chaos.Def[LossSpec]{
 		Name:        KindLoss,
 		Description: "drop a share of the packets the target sends (netem loss; nftables numgen random drop where sch_netem is missing, or towards one peer)",
 		Params: []param.Spec{
@@ -48,57 +46,57 @@ func init() {
 			{Name: "correlation", Type: param.Percent, Default: "0", Unit: "%", Doc: "correlation with the previous packet's fate (netem only)"},
 			peerParam,
 		},
-		Needs:      []stack.Capability{stack.CapNetwork},
 		Mechanisms: []string{MechNetem, MechNftables},
 		Decode: func(v param.Values) (LossSpec, error) {
 			return LossSpec{Fraction: v.Percent("percent").Fraction(), Correlation: v.Percent("correlation").Fraction(), Peer: v.String("peer")}, nil
 		},
 		Build: func(ctx context.Context, env chaos.Env, svc stack.Service, s LossSpec) (chaos.Fault, error) {
-			t, err := targetOf(ctx, env.Stack, svc.Name, true)
-			if err != nil {
-				return nil, err
-			}
-			if t.PeerIPs, err = peerIPs(ctx, env.Stack, s.Peer); err != nil {
-				return nil, err
-			}
-			return &Loss{Spec: s, Target: t, Deps: env.Deps(), Kernel: env.Kernel}, nil
+			t, err := peerTarget(ctx, env.Stack, svc.Name, s.Peer)
+			return &Loss{Spec: s, Target: t, Deps: env.Deps(), Kernel: env.Kernel}, err
 		},
-		Audit: audit,
 	})
-	chaos.Register(chaos.Def[BandwidthSpec]{
+	register(chaos.Def[BandwidthSpec]{
 		Name:        KindBandwidth,
 		Description: "limit what the target sends with a token bucket (tbf)",
 		Params: []param.Spec{
 			{Name: "rate", Type: param.Rate, Required: true, Unit: "bit/s", Doc: "the most the target may send, e.g. 100kbit or 10mbit"},
 		},
-		Needs:      []stack.Capability{stack.CapNetwork},
 		Mechanisms: []string{MechTBF},
 		Decode:     func(v param.Values) (BandwidthSpec, error) { return BandwidthSpec{Rate: v.Rate("rate")}, nil },
 		Build: func(ctx context.Context, env chaos.Env, svc stack.Service, s BandwidthSpec) (chaos.Fault, error) {
 			t, err := targetOf(ctx, env.Stack, svc.Name, true)
 			return &Bandwidth{Spec: s, Target: t, Deps: env.Deps()}, err
 		},
-		Audit: audit,
 	})
-	chaos.Register(chaos.Def[PartitionSpec]{
+	register(chaos.Def[PartitionSpec]{
 		Name:        KindPartition,
 		Description: "cut the target off the network: every link down, or nftables drops to and from one peer",
 		Params:      []param.Spec{peerParam},
-		Needs:       []stack.Capability{stack.CapNetwork},
 		Mechanisms:  []string{MechLinkDown, MechNftables},
 		Decode:      func(v param.Values) (PartitionSpec, error) { return PartitionSpec{Peer: v.String("peer")}, nil },
 		Build: func(ctx context.Context, env chaos.Env, svc stack.Service, s PartitionSpec) (chaos.Fault, error) {
-			t, err := targetOf(ctx, env.Stack, svc.Name, true)
-			if err != nil {
-				return nil, err
-			}
-			if t.PeerIPs, err = peerIPs(ctx, env.Stack, s.Peer); err != nil {
-				return nil, err
-			}
-			return &Partition{Spec: s, Target: t, Deps: env.Deps()}, nil
+			t, err := peerTarget(ctx, env.Stack, svc.Name, s.Peer)
+			return &Partition{Spec: s, Target: t, Deps: env.Deps()}, err
 		},
-		Audit: audit,
 	})
+}
+
+// register adds a network kind: every one acts through the stack's
+// network capability, and they share the audit.
+func register[S any](d chaos.Def[S]) {
+	d.Needs, d.Audit = []stack.Capability{stack.CapNetwork}, audit
+	chaos.Register(d)
+}
+
+// peerTarget is the service's namespace target limited to the peer's
+// addresses ("" is every peer).
+func peerTarget(ctx context.Context, st stack.Stack, service, peer string) (Target, error) {
+	t, err := targetOf(ctx, st, service, true)
+	if err != nil {
+		return t, err
+	}
+	t.PeerIPs, err = peerIPs(ctx, st, peer)
+	return t, err
 }
 
 // peerIPs resolves a peer service to its addresses ("" is every peer).

@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -34,60 +33,53 @@ type linkDownState struct {
 	Routes []routeState `json:"routes"`
 }
 
-func init() { chaos.RegisterReverter("network/linkdown", revertLinkDown) }
+func init() { chaos.RegisterStateReverter("network/linkdown", revertLinkDown) }
 
-func revertLinkDown(_ context.Context, rec chaos.Record) error {
-	var st linkDownState
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode linkdown state: %w", err)
-	}
+func revertLinkDown(_ context.Context, st linkDownState) error {
 	return st.Target.revertIn(func(h *netlink.Handle) error {
-		var errs []error
-		for _, l := range st.Links {
-			link, err := h.LinkByIndex(l.Index)
+		up := eachLink(h, st.Links, func(l Link, link netlink.Link) error {
+			if err := h.LinkSetUp(link); err != nil {
+				return fmt.Errorf("set %s up: %w", l.Name, err)
+			}
+			return nil
+		})
+		return errors.Join(up, restoreRoutes(h, st.Routes))
+	})
+}
+
+// restoreRoutes puts saved routes back, link-scope routes first, so
+// gateways are reachable when default routes return.
+func restoreRoutes(h *netlink.Handle, saved []routeState) error {
+	rs := append([]routeState(nil), saved...)
+	sort.SliceStable(rs, func(a, b int) bool { return rs[a].Scope > rs[b].Scope })
+	var errs []error
+	for _, r := range rs {
+		route := &netlink.Route{LinkIndex: r.LinkIndex, Scope: netlink.Scope(r.Scope), Protocol: netlink.RouteProtocol(r.Protocol), Table: r.Table, Priority: r.Priority, Family: r.Family}
+		if r.Dst != "" {
+			_, dst, err := net.ParseCIDR(r.Dst)
 			if err != nil {
+				errs = append(errs, err)
 				continue
 			}
-			if err := h.LinkSetUp(link); err != nil {
-				errs = append(errs, fmt.Errorf("set %s up: %w", l.Name, err))
-			}
+			route.Dst = dst
 		}
-		// Link-scope routes first, so gateways are reachable when default routes return.
-		rs := append([]routeState(nil), st.Routes...)
-		sort.SliceStable(rs, func(a, b int) bool { return rs[a].Scope > rs[b].Scope })
-		for _, r := range rs {
-			route := &netlink.Route{LinkIndex: r.LinkIndex, Scope: netlink.Scope(r.Scope), Protocol: netlink.RouteProtocol(r.Protocol), Table: r.Table, Priority: r.Priority, Family: r.Family}
-			if r.Dst != "" {
-				_, dst, err := net.ParseCIDR(r.Dst)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				route.Dst = dst
-			}
-			route.Gw = net.ParseIP(r.Gw)
-			route.Src = net.ParseIP(r.Src)
-			if err := h.RouteReplace(route); err != nil && !errors.Is(err, unix.EEXIST) {
-				errs = append(errs, fmt.Errorf("restore route %+v: %w", r, err))
-			}
+		route.Gw = net.ParseIP(r.Gw)
+		route.Src = net.ParseIP(r.Src)
+		if err := h.RouteReplace(route); err != nil && !errors.Is(err, unix.EEXIST) {
+			errs = append(errs, fmt.Errorf("restore route %+v: %w", r, err))
 		}
-		return errors.Join(errs...)
-	})
+	}
+	return errors.Join(errs...)
 }
 
 // applyLinkDown saves routes, journals, then sets every non-loopback link down.
 // Equivalent to: ip netns exec NS ip link set IF down
 func applyLinkDown(ctx context.Context, d chaos.Deps, kind string, t Target) (chaos.Revert, error) {
-	h, ns, err := t.open()
+	h, links, done, err := t.openLinks(kind)
 	if err != nil {
 		return chaos.NoRevert, err
 	}
-	defer ns.Close()
-	defer h.Close()
-	links, err := ifaces(h)
-	if err != nil {
-		return chaos.NoRevert, fmt.Errorf("%s on %s: %w", kind, t.Service, err)
-	}
+	defer done()
 	st := linkDownState{Target: t, Links: links}
 	for _, l := range links {
 		link, err := h.LinkByIndex(l.Index)

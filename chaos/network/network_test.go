@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/hostcaps"
 )
 
@@ -171,26 +169,10 @@ func echoed(c *net.UDPConn, n int) int {
 	return got
 }
 
-func testDeps(t testing.TB) chaos.Deps {
-	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return chaos.Deps{Journal: j, RunID: "test"}
-}
-
-func journalEmpty(t testing.TB, d chaos.Deps) {
-	t.Helper()
-	recs, err := d.Journal.List()
-	if err != nil || len(recs) != 0 {
-		t.Fatalf("journal not empty after revert: %v %v", recs, err)
-	}
-}
-
 func TestRefusesHostNamespace(t *testing.T) {
 	skipUnlessRoot(t)
 	for _, path := range []string{"/proc/self/ns/net", "/proc/thread-self/ns/net", fmt.Sprintf("/proc/%d/ns/net", os.Getpid())} {
-		f := &Partition{Target: Target{Service: "host", NetNS: path}, Deps: testDeps(t)}
+		f := &Partition{Target: Target{Service: "host", NetNS: path}, Deps: chaostest.Deps(t)}
 		_, err := f.Inject(context.Background())
 		if !errors.Is(err, chaos.ErrHostNamespace) {
 			t.Fatalf("%s: want ErrHostNamespace, got %v", path, err)
@@ -207,7 +189,7 @@ func TestLossNftables(t *testing.T) {
 	if got := echoed(c, 50); got != 50 {
 		t.Fatalf("baseline: %d/50 echoed", got)
 	}
-	d := testDeps(t)
+	d := chaostest.Deps(t)
 	f := &Loss{Spec: LossSpec{Fraction: 0.3}, Target: Target{Service: "a", NetNS: p.path(p.a)}, Deps: d, Kernel: hostcaps.Kernel{NftNumgen: true}}
 	rev, err := f.Inject(context.Background())
 	if err != nil {
@@ -233,7 +215,7 @@ func TestLossNftables(t *testing.T) {
 	if err := rev(context.Background()); err != nil {
 		t.Fatalf("second revert: %v", err)
 	}
-	journalEmpty(t, d)
+	chaostest.JournalEmpty(t, d.Journal)
 	if got := echoed(c, 100); got != 100 {
 		t.Fatalf("after revert %d/100 echoed", got)
 	}
@@ -251,7 +233,7 @@ func TestPartition(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPair(t)
 			c := udpEcho(t, p)
-			d := testDeps(t)
+			d := chaostest.Deps(t)
 			f := &Partition{Spec: PartitionSpec{Peer: map[bool]string{true: "b"}[tc.peers != nil]}, Target: Target{Service: "a", NetNS: p.path(p.a), PeerIPs: tc.peers}, Deps: d}
 			rev, err := f.Inject(context.Background())
 			if err != nil {
@@ -266,7 +248,7 @@ func TestPartition(t *testing.T) {
 			if err := rev(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			journalEmpty(t, d)
+			chaostest.JournalEmpty(t, d.Journal)
 			if got := echoed(c, 20); got != 20 {
 				t.Fatalf("after revert: %d/20 echoed", got)
 			}
@@ -330,7 +312,7 @@ func TestBandwidthTBF(t *testing.T) {
 		return float64(n*8) / time.Since(start).Seconds()
 	}
 	base := send(1 << 20)
-	d := testDeps(t)
+	d := chaostest.Deps(t)
 	f := &Bandwidth{Spec: BandwidthSpec{Rate: 2_000_000}, Target: Target{Service: "a", NetNS: p.path(p.a)}, Deps: d}
 	rev, err := f.Inject(context.Background())
 	if err != nil {
@@ -340,7 +322,7 @@ func TestBandwidthTBF(t *testing.T) {
 	if err := rev(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	journalEmpty(t, d)
+	chaostest.JournalEmpty(t, d.Journal)
 	t.Logf("requested 2mbit: observed %.2f mbit/s (unshaped %.0f mbit/s)", shaped/1e6, base/1e6)
 	if shaped > 2.6e6 || shaped < 1e6 {
 		t.Fatalf("shaped throughput %.2f mbit/s is not about 2 mbit/s", shaped/1e6)
@@ -350,39 +332,12 @@ func TestBandwidthTBF(t *testing.T) {
 // TestCrashReplay injects in a child process that is SIGKILLed, then
 // replays the journal.
 func TestCrashReplay(t *testing.T) {
-	if os.Getenv("AIUPTIME_CRASH_CHILD") != "" {
-		j, err := chaos.OpenJournal(chaos.WithStateDir(os.Getenv("AIUPTIME_CRASH_STATE")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := &Partition{Spec: PartitionSpec{Mode: MechNftables}, Target: Target{Service: "a", NetNS: os.Getenv("AIUPTIME_CRASH_NETNS")}, Deps: chaos.Deps{Journal: j}}
-		if _, err := f.Inject(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Println("INJECTED")
-		time.Sleep(time.Minute)
-		return
-	}
+	chaostest.CrashChild(t, func(d chaos.Deps, netns string) chaos.Fault {
+		return &Partition{Spec: PartitionSpec{Mode: MechNftables}, Target: Target{Service: "a", NetNS: netns}, Deps: d}
+	})
 	p := newPair(t)
 	c := udpEcho(t, p)
-	state := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReplay$", "-test.v")
-	cmd.Env = append(os.Environ(), "AIUPTIME_CRASH_CHILD=1", "AIUPTIME_CRASH_STATE="+state, "AIUPTIME_CRASH_NETNS="+p.path(p.a))
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	acc := ""
-	for !strings.Contains(acc, "INJECTED") {
-		n, err := out.Read(buf)
-		if err != nil {
-			t.Fatalf("child: %v: %s", err, acc)
-		}
-		acc += string(buf[:n])
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
+	state := chaostest.Crash(t, p.path(p.a))
 	if got := echoed(c, 10); got != 0 {
 		t.Fatalf("fault not in place after SIGKILL: %d/10", got)
 	}

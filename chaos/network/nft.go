@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -22,7 +21,7 @@ type nftState struct {
 	Table  string `json:"table"`
 }
 
-func init() { chaos.RegisterReverter("network/nft", revertNft) }
+func init() { chaos.RegisterStateReverter("network/nft", revertNft) }
 
 func nftConn(t Target) (*nftables.Conn, func(), error) {
 	h, ns, err := t.open()
@@ -38,11 +37,7 @@ func nftConn(t Target) (*nftables.Conn, func(), error) {
 	return c, func() { c.CloseLasting(); ns.Close() }, nil
 }
 
-func revertNft(_ context.Context, rec chaos.Record) error {
-	var st nftState
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode nft state: %w", err)
-	}
+func revertNft(_ context.Context, st nftState) error {
 	if st.Target.gone() {
 		return nil
 	}
@@ -110,28 +105,22 @@ func notLoopback(key expr.MetaKey) []expr.Any {
 }
 
 // matchIP matches the IPv4 or IPv6 source (src) or destination address.
+// The header offsets are those of the IPv4 (saddr 12, daddr 16) and IPv6
+// (saddr 8, daddr 24) headers.
 func matchIP(ip net.IP, src bool) []expr.Any {
+	proto, addr, srcOff, dstOff := byte(unix.NFPROTO_IPV6), ip.To16(), uint32(8), uint32(24)
 	if v4 := ip.To4(); v4 != nil {
-		off := uint32(16)
-		if src {
-			off = 12
-		}
-		return []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: v4},
-		}
+		proto, addr, srcOff, dstOff = unix.NFPROTO_IPV4, v4, 12, 16
 	}
-	off := uint32(24)
+	off := dstOff
 	if src {
-		off = 8
+		off = srcOff
 	}
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV6}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 16},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip.To16()},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: uint32(len(addr))},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr},
 	}
 }
 

@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -39,25 +38,16 @@ type qdiscState struct {
 	Kind   string `json:"kind"`
 }
 
-func init() { chaos.RegisterReverter("network/qdisc", revertQdisc) }
+func init() { chaos.RegisterStateReverter("network/qdisc", revertQdisc) }
 
-func revertQdisc(_ context.Context, rec chaos.Record) error {
-	var st qdiscState
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode qdisc state: %w", err)
-	}
+func revertQdisc(_ context.Context, st qdiscState) error {
 	return st.Target.revertIn(func(h *netlink.Handle) error {
-		var errs []error
-		for _, l := range st.Links {
-			link, err := h.LinkByIndex(l.Index)
-			if err != nil {
-				continue // interface gone with its qdisc
-			}
+		return eachLink(h, st.Links, func(l Link, link netlink.Link) error {
 			qs, err := h.QdiscList(link)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("list qdiscs on %s: %w", l.Name, err))
-				continue
+				return fmt.Errorf("list qdiscs on %s: %w", l.Name, err)
 			}
+			var errs []error
 			for _, q := range qs {
 				if q.Attrs().Handle == st.Handle && q.Attrs().Parent == netlink.HANDLE_ROOT {
 					if err := h.QdiscDel(q); err != nil && !goneErr(err) {
@@ -65,8 +55,8 @@ func revertQdisc(_ context.Context, rec chaos.Record) error {
 					}
 				}
 			}
-		}
-		return errors.Join(errs...)
+			return errors.Join(errs...)
+		})
 	})
 }
 
@@ -74,16 +64,11 @@ func revertQdisc(_ context.Context, rec chaos.Record) error {
 // non-loopback interface of the target.
 // Equivalent to: ip netns exec NS tc qdisc add dev IF root handle a17e: KIND ...
 func applyQdisc(ctx context.Context, d chaos.Deps, kind, mech string, t Target, mk func(attrs netlink.QdiscAttrs) netlink.Qdisc) (chaos.Revert, error) {
-	h, ns, err := t.open()
+	h, links, done, err := t.openLinks(kind)
 	if err != nil {
 		return chaos.NoRevert, err
 	}
-	defer ns.Close()
-	defer h.Close()
-	links, err := ifaces(h)
-	if err != nil {
-		return chaos.NoRevert, fmt.Errorf("%s on %s: %w", kind, t.Service, err)
-	}
+	defer done()
 	st := qdiscState{Target: t, Links: links, Handle: QdiscHandle, Kind: mech}
 	rec := chaos.Record{Kind: kind, Target: t.Service, Reverter: "network/qdisc", Mechanism: mech}
 	rev, _, err := chaos.Apply(ctx, d, rec, st, func(context.Context) error {

@@ -154,6 +154,35 @@ func ifaces(h *netlink.Handle) ([]Link, error) {
 	return out, nil
 }
 
+// openLinks opens the target's namespace and lists its non-loopback
+// interfaces, for a fault of kind; done closes the handle and namespace.
+func (t Target) openLinks(kind string) (h *netlink.Handle, links []Link, done func(), err error) {
+	h, ns, err := t.open()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	done = func() { h.Close(); ns.Close() }
+	if links, err = ifaces(h); err != nil {
+		done()
+		return nil, nil, nil, fmt.Errorf("%s on %s: %w", kind, t.Service, err)
+	}
+	return h, links, done, nil
+}
+
+// eachLink calls fn for every link of ls still in h's namespace (a link
+// that is gone took its state with it) and joins fn's errors.
+func eachLink(h *netlink.Handle, ls []Link, fn func(l Link, link netlink.Link) error) error {
+	var errs []error
+	for _, l := range ls {
+		link, err := h.LinkByIndex(l.Index)
+		if err != nil {
+			continue
+		}
+		errs = append(errs, fn(l, link))
+	}
+	return errors.Join(errs...)
+}
+
 // goneErr reports kernel errors meaning "already not there".
 func goneErr(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ESRCH)

@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -18,18 +17,14 @@ type toxicState struct {
 	Toxic  string `json:"toxic"`
 }
 
-func init() { chaos.RegisterReverter("network/toxic", revertToxic) }
+func init() { chaos.RegisterStateReverter("network/toxic", revertToxic) }
 
 func notFound(err error) bool {
 	var ae *toxiproxy.ApiError
 	return errors.As(err, &ae) && ae.Status == 404
 }
 
-func revertToxic(_ context.Context, rec chaos.Record) error {
-	var st toxicState
-	if err := json.Unmarshal(rec.State, &st); err != nil {
-		return fmt.Errorf("decode toxic state: %w", err)
-	}
+func revertToxic(_ context.Context, st toxicState) error {
 	c := toxiproxy.NewClient(st.APIURL)
 	p, err := c.Proxy(st.Proxy)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/stack"
 )
@@ -88,7 +89,7 @@ func TestDelayToxiproxy(t *testing.T) {
 	url := "http://" + listen + "/"
 	base := medianRTT(t, url, 20)
 	for _, want := range []time.Duration{50 * time.Millisecond, 200 * time.Millisecond} {
-		d := testDeps(t)
+		d := chaostest.Deps(t)
 		f := &Delay{Spec: DelaySpec{Delay: want}, Target: Target{Service: "model-0", Proxy: &stack.Proxy{APIURL: api, Name: "model-0"}}, Deps: d, Kernel: hostcaps.Kernel{Netem: false}}
 		if f.Mechanism() != MechToxiproxy {
 			t.Fatalf("mechanism %q", f.Mechanism())
@@ -108,7 +109,7 @@ func TestDelayToxiproxy(t *testing.T) {
 		if got < want*9/10 || got > want*11/10 {
 			t.Fatalf("observed added latency %v not within ±10%% of %v", got, want)
 		}
-		journalEmpty(t, d)
+		chaostest.JournalEmpty(t, d.Journal)
 		if ts, _ := Toxics(api, "model-0"); len(ts) != 0 {
 			t.Fatalf("toxics left: %v", ts)
 		}

@@ -3,15 +3,14 @@ package process
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/internal/stacktest"
 	"github.com/aiuptime/aiuptime/param"
-	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
 func TestDecode(t *testing.T) {
@@ -44,54 +43,26 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-func health(url string) int {
-	resp, err := (&http.Client{Timeout: time.Second}).Get(url + "/health")
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-func waitHealth(t *testing.T, url string, code int, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for health(url) != code {
-		if time.Now().After(deadline) {
-			t.Fatalf("/health never became %d", code)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Killing the engine core by command line, as a drill step would: the
 // model server's /health turns 503, its supervisor restarts the engine, and
 // a new engine process runs. A pattern matching nothing is refused and
 // signals nothing.
 func TestKillTheEngineOfTheEmbeddedStack(t *testing.T) {
-	st := stacktest.Start(t, containers.WithReplicas(1), containers.WithProxyMode(containers.ProxyNever))
+	st := stacktest.OneModel(t)
 	ctx := context.Background()
 	svc, err := st.Service(ctx, "model-0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := chaos.LookupKind(Kind)
+	j := chaostest.Journal(t)
 	env := chaos.Env{Stack: st, Journal: j}
 
-	none, _ := k.Decode(map[string]any{"match": "no-such-process"})
-	if _, err := chaos.Plan(env, none, "model-0").Inject(ctx); !errors.Is(err, ErrNoMatch) {
+	none := chaostest.Plan(t, env, Kind, map[string]any{"match": "no-such-process"}, "model-0")
+	if _, err := none.Inject(ctx); !errors.Is(err, ErrNoMatch) {
 		t.Fatalf("a pattern matching nothing: want ErrNoMatch, got %v", err)
 	}
 
-	spec, err := k.Decode(map[string]any{"match": "EngineCore"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := chaos.Plan(env, spec, "model-0")
+	f := chaostest.Plan(t, env, Kind, map[string]any{"match": "EngineCore"}, "model-0")
 	rev, err := f.Inject(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -100,14 +71,12 @@ func TestKillTheEngineOfTheEmbeddedStack(t *testing.T) {
 	if len(killed) != 1 || !strings.Contains(killed[0].Cmdline, "EngineCore") || killed[0].PID == 1 {
 		t.Fatalf("signalled %+v, want the engine core only", killed)
 	}
-	waitHealth(t, svc.URL, 503, 10*time.Second)
-	waitHealth(t, svc.URL, 200, 60*time.Second)
+	stacktest.WaitHealth(t, svc.URL, 503, 10*time.Second)
+	stacktest.WaitHealth(t, svc.URL, 200, 60*time.Second)
 	if err := rev(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if recs, _ := j.List(); len(recs) != 0 {
-		t.Fatalf("journal left: %+v", recs)
-	}
+	chaostest.JournalEmpty(t, j)
 	ps, err := st.Processes(ctx, "model-0")
 	if err != nil {
 		t.Fatal(err)

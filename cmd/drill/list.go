@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -82,9 +81,7 @@ func newListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ps := listPlans()
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"plans": ps, "faults": chaos.Kinds(), "actions": plan.ActionKinds, "awaits": plan.AwaitKinds})
+				return printJSON(cmd, map[string]any{"plans": ps, "faults": chaos.Kinds(), "actions": plan.ActionKinds, "awaits": plan.AwaitKinds})
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "PLANS")
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -53,6 +54,13 @@ func main() {
 	defer stop()
 	err := newRoot().ExecuteContext(ctx)
 	os.Exit(report(err))
+}
+
+// printJSON writes v to the command's output as indented JSON.
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // report prints err and returns the exit code it carries.

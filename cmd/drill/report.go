@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -180,10 +179,4 @@ func runTrend(cmd *cobra.Command, dirs, flags []string, asJSON bool) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "%d runs\n\n", len(runs))
 	_, err = fmt.Fprint(cmd.OutOrStdout(), reports.TrendMarkdown(lines))
 	return err
-}
-
-func printJSON(cmd *cobra.Command, v any) error {
-	enc := json.NewEncoder(cmd.OutOrStdout())
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

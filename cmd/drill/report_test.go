@@ -17,17 +17,18 @@ func copyGoldenReport(t *testing.T, dir string) *reports.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	writeReport(t, dir, r)
+	return r
+}
+
+// writeReport stores r as dir's report.json.
+func writeReport(t *testing.T, dir string, r *reports.Report) {
+	t.Helper()
 	b, err := reports.MarshalJSON(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, reports.FileJSON), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	writeFile(t, filepath.Join(dir, reports.FileJSON), string(b))
 }
 
 func TestReportRerender(t *testing.T) {
@@ -60,10 +61,7 @@ func TestReportCompareAndTrend(t *testing.T) {
 		r := copyGoldenReport(t, d)
 		r.StartedAt = t0.AddDate(0, 0, 7*i)
 		r.Latency.P95 = p95
-		b, _ := reports.MarshalJSON(r)
-		if err := os.WriteFile(filepath.Join(d, reports.FileJSON), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeReport(t, d, r)
 	}
 	out, code, err := runCLI(t, "report", "--compare", filepath.Join(hist, "a"), filepath.Join(hist, "c"))
 	if code != exitcode.Pass || !strings.Contains(out, "| latency_p95 | 1.200 s | 1.800 s | +600.0 ms | +50.0% | worse |") {

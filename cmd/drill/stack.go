@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -96,9 +95,7 @@ Remove the stack with: drill stack down --run ID`,
 			}
 			logger.Info("stack is up", "run", st.RunID(), "kind", st.Kind(), "took", time.Since(start).Round(time.Millisecond))
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+				return printJSON(cmd, out)
 			}
 			return printStackUp(cmd.OutOrStdout(), out)
 		},
@@ -157,9 +154,7 @@ func newStackDownCmd() *cobra.Command {
 			defer cancel()
 			rm, err := containers.Down(ctx, runID)
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if eerr := enc.Encode(rm); eerr != nil {
+				if eerr := printJSON(cmd, rm); eerr != nil {
 					return exitcode.Wrap(exitcode.Harness, eerr)
 				}
 			} else {

@@ -28,6 +28,17 @@ func runCLI(t *testing.T, args ...string) (string, int, error) {
 	return out.String(), exitcode.Of(err, exitcode.Usage), err
 }
 
+// writeFile writes data to path, creating its directory.
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestValidateShippedPlans(t *testing.T) {
 	for _, name := range []string{"quarterly-dr", "gpu-failover.yaml", "../../plans/network-degradation.yaml"} {
 		out, code, err := runCLI(t, "validate", name)
@@ -43,9 +54,7 @@ func TestValidateShippedPlans(t *testing.T) {
 func TestValidateBadPlanExit2(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("name: bad\nsteps:\n  - name: a\n    faultt: gpu-kill\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, bad, "name: bad\nsteps:\n  - name: a\n    faultt: gpu-kill\n")
 	_, code, err := runCLI(t, "validate", bad)
 	if code != exitcode.Usage || err == nil {
 		t.Fatalf("exit %d, err %v; want 2", code, err)
@@ -98,13 +107,9 @@ func TestList(t *testing.T) {
 // anything starts.
 func TestValidateRefusesFaultsTheStackCannotDo(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "urls.yaml"), []byte("kind: endpoints\nendpoints:\n  - {name: gateway, role: gateway, url: \"http://127.0.0.1:1\"}\n  - {name: model-0, role: model, url: \"http://127.0.0.1:2\"}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "urls.yaml"), "kind: endpoints\nendpoints:\n  - {name: gateway, role: gateway, url: \"http://127.0.0.1:1\"}\n  - {name: model-0, role: model, url: \"http://127.0.0.1:2\"}\n")
 	p := filepath.Join(dir, "p.yaml")
-	if err := os.WriteFile(p, []byte("name: p\nstack: urls.yaml\nsteps:\n  - name: kill\n    fault: gpu-kill\n    target: model-0\n  - name: other\n    fault: container-pause\n    target: model-9\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, p, "name: p\nstack: urls.yaml\nsteps:\n  - name: kill\n    fault: gpu-kill\n    target: model-0\n  - name: other\n    fault: container-pause\n    target: model-9\n")
 	_, code, err := runCLI(t, "validate", p)
 	if code != exitcode.Usage || err == nil {
 		t.Fatalf("exit %d, %v; want 2", code, err)

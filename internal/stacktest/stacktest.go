@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"testing"
 	"time"
 
@@ -51,4 +52,35 @@ func Start(t testing.TB, opts ...containers.Option) *containers.Stack {
 		t.Fatalf("start stack: %v", err)
 	}
 	return st
+}
+
+// OneModel starts an embedded stack of one model server and no Toxiproxy
+// in front of it (model-0), as Start does.
+func OneModel(t testing.TB) *containers.Stack {
+	t.Helper()
+	return Start(t, containers.WithReplicas(1), containers.WithProxyMode(containers.ProxyNever))
+}
+
+// Health is the status code of GET url/health, or 0 when the server does
+// not answer within a second.
+func Health(url string) int {
+	resp, err := (&http.Client{Timeout: time.Second}).Get(url + "/health")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// WaitHealth polls url/health until it answers code, failing t when it has
+// not within the given time.
+func WaitHealth(t testing.TB, url string, code int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for Health(url) != code {
+		if time.Now().After(deadline) {
+			t.Fatalf("/health never became %d", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
