@@ -295,8 +295,10 @@ func TestReadOnlyBusyFallsBackToImmutable(t *testing.T) {
 	pid := child.Process.Pid
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		links, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/3", pid))
-		if len(links) == 1 && procfs.CheckNotHost(procfs.NSPath(pid, "mnt"), "mnt") == nil {
+		// fd 3 of unshare itself (before it execs sh) is not the file:
+		// wait until the shell's fd 3 points at db.
+		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", pid))
+		if link == db && procfs.CheckNotHost(procfs.NSPath(pid, "mnt"), "mnt") == nil {
 			break
 		}
 		if time.Now().After(deadline) {
