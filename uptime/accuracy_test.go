@@ -243,6 +243,22 @@ func runs() int {
 	return 5
 }
 
+// offInterval is how far t lies outside [from, to] (negative before, 0 inside).
+func offInterval(t, from, to time.Time) time.Duration {
+	switch {
+	case t.Before(from):
+		return t.Sub(from)
+	case t.After(to):
+		return t.Sub(to)
+	}
+	return 0
+}
+
+// offDuration is how far d lies outside [lo, hi].
+func offDuration(d, lo, hi time.Duration) time.Duration {
+	return offInterval(time.Unix(0, int64(d)), time.Unix(0, int64(lo)), time.Unix(0, int64(hi)))
+}
+
 func durs(ds []time.Duration) string {
 	s := slices.Clone(ds)
 	slices.Sort(s)
@@ -292,13 +308,17 @@ func TestAccuracyEngineKill(t *testing.T) {
 	}
 	var startErr, endErr, mttrErr []time.Duration
 	bound := 2 * accInterval
-	var mttrTruth time.Duration
+	var mttrTruth, mttrTruthHi time.Duration
 	for i, o := range a.Outages {
 		died, ready := tr[i][0], tr[i][1]
 		t.Logf("kill %d: SIGKILL at %s, fixture died event %v later", i, kills[i].Format("15:04:05.000"), died.Sub(kills[i]))
-		se, ee := o.Start.Sub(died), o.End.Sub(ready)
-		me := o.Duration - ready.Sub(died)
+		// The engine died between the SIGKILL (sent by this test) and the
+		// fixture's "died" record (written when its supervisor woke up,
+		// 26 ms late on a loaded machine): the truth is that interval.
+		se, ee := offInterval(o.Start, kills[i], died), o.End.Sub(ready)
+		me := offDuration(o.Duration, ready.Sub(died), ready.Sub(kills[i]))
 		mttrTruth += ready.Sub(died)
+		mttrTruthHi += ready.Sub(kills[i])
 		startErr, endErr, mttrErr = append(startErr, se), append(endErr, ee), append(mttrErr, me)
 		t.Logf("kill %d: truth died %s ready %s (%v); measured %s .. %s (%v): start err %v, end err %v, duration err %v, %d failed",
 			i, died.Format("15:04:05.000"), ready.Format("15:04:05.000"), ready.Sub(died),
@@ -316,12 +336,14 @@ func TestAccuracyEngineKill(t *testing.T) {
 		}
 	}
 	mttrTruth /= time.Duration(n)
+	mttrTruthHi /= time.Duration(n)
 	t.Logf("direct, %d kills at %v: start error %s", n, accInterval, durs(startErr))
 	t.Logf("direct: end error %s", durs(endErr))
 	t.Logf("direct: duration error %s", durs(mttrErr))
-	t.Logf("direct: MTTR measured %v, truth %v, error %v", a.MTTR, mttrTruth, a.MTTR-mttrTruth)
-	if (a.MTTR - mttrTruth).Abs() > bound {
-		t.Errorf("MTTR error %v beyond %v", a.MTTR-mttrTruth, bound)
+	off := offDuration(a.MTTR, mttrTruth, mttrTruthHi)
+	t.Logf("direct: MTTR measured %v, truth %v..%v, off by %v", a.MTTR, mttrTruth, mttrTruthHi, off)
+	if off.Abs() > bound {
+		t.Errorf("MTTR off by %v, beyond %v", off, bound)
 	}
 }
 
@@ -344,12 +366,14 @@ func TestAccuracyGatewayFailover(t *testing.T) {
 	direct := startFeed(t, ctx, m0.url)
 	via := startFeed(t, ctx, gw, probe.WithAPIKey(key))
 	n := max(runs()/2, 2)
+	var kills []time.Time
 	for i := range n {
 		await(t, "steady state", 30*time.Second, func() bool {
 			d, g := direct.w.Stats(time.Now()), via.w.Stats(time.Now())
 			return d.Recovered && d.Streak >= 50 && g.Recovered && g.Streak >= 50
 		})
 		at := m0.killEngine(t)
+		kills = append(kills, at)
 		t.Logf("kill %d: SIGKILL at %s", i, at.Format("15:04:05.000"))
 		ev := uptime.Event{At: at, Kind: uptime.FaultInjected, Step: fmt.Sprintf("kill %d", i), Target: "model-0"}
 		direct.a.AddEvent(ev)
@@ -366,7 +390,7 @@ func TestAccuracyGatewayFailover(t *testing.T) {
 	bound := 2 * accInterval
 	var startErr, endErr []time.Duration
 	for i, o := range ad.Outages {
-		se, ee := o.Start.Sub(tr[i][0]), o.End.Sub(tr[i][1])
+		se, ee := offInterval(o.Start, kills[i], tr[i][0]), o.End.Sub(tr[i][1])
 		startErr, endErr = append(startErr, se), append(endErr, ee)
 		if se.Abs() > bound || ee.Abs() > bound {
 			t.Errorf("direct outage %d: start err %v end err %v beyond %v", i, se, ee, bound)
