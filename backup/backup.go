@@ -153,10 +153,24 @@ func hashFile(p string) (string, int64, error) {
 		return "", 0, err
 	}
 	defer f.Close()
+	return hashOpen(f)
+}
+
+// hashIn hashes rel beneath root (no link followed).
+func hashIn(root *files.Root, rel string) (string, int64, error) {
+	f, err := root.Open(rel)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	return hashOpen(f)
+}
+
+func hashOpen(f *os.File) (string, int64, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return "", 0, fmt.Errorf("hash %s: %w", p, err)
+		return "", 0, fmt.Errorf("hash %s: %w", f.Name(), err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
@@ -207,6 +221,9 @@ func Verify(dir string) (*Manifest, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
+		if !d.Type().IsRegular() { // a link would make a restore read what it points to
+			return fmt.Errorf("%s: %w: %s is not a regular file (%s)", dir, ErrCorrupt, rel, d.Type())
+		}
 		if !listed[filepath.ToSlash(rel)] {
 			return fmt.Errorf("%s: %w: %s is not in the manifest", dir, ErrCorrupt, rel)
 		}

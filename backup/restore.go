@@ -162,11 +162,20 @@ func (r *restore) refillModels(name, source, live string) error {
 	return nil
 }
 
-// config puts the gateway config back where it was read when it differs,
-// then restarts the gateway so it reads it.
+// config puts the gateway config back into the stack's live config file
+// when it differs (never through a link: the file's directory is opened as
+// a root), then restarts the gateway so it reads it.
 func (r *restore) config() error {
 	ci, ok := r.m.SourceInfo(SourceGatewayConfig)
 	if !ok || !r.o.wants("config", "") {
+		return nil
+	}
+	v, ok, err := volume(r.ctx, r.st, "gateway", stack.VolumeConfig)
+	if err != nil {
+		return fmt.Errorf("restore gateway config: %w", err)
+	}
+	if !ok {
+		r.dr.Notes = append(r.dr.Notes, "gateway config in the backup, but the stack mounts none: not restored")
 		return nil
 	}
 	snap := filepath.Join(r.dir, SourceGatewayConfig, filepath.Base(ci.From))
@@ -174,11 +183,17 @@ func (r *restore) config() error {
 	if err != nil {
 		return fmt.Errorf("restore gateway config: %w", err)
 	}
-	if got, _, err := hashFile(ci.From); err == nil && got == want {
+	dir, err := files.OpenRoot(filepath.Dir(v.HostPath))
+	if err != nil {
+		return fmt.Errorf("restore gateway config: %w", err)
+	}
+	defer dir.Close()
+	name := filepath.Base(v.HostPath)
+	if got, _, err := hashIn(dir, name); err == nil && got == want {
 		return nil
 	}
-	if err := files.CopyFile(snap, ci.From, 0); err != nil {
-		return fmt.Errorf("restore gateway config to %s: %w", ci.From, err)
+	if err := copyIn(snap, dir, name); err != nil {
+		return fmt.Errorf("restore gateway config to %s: %w", v.HostPath, err)
 	}
 	if err := r.lc.Act(r.ctx, "gateway", stack.Action{Op: stack.OpRestart, Timeout: 10 * time.Second}); err != nil {
 		return fmt.Errorf("restore gateway config: restart gateway: %w", err)
@@ -188,6 +203,21 @@ func (r *restore) config() error {
 	}
 	r.dr.Notes = append(r.dr.Notes, "gateway config restored and the gateway restarted")
 	return nil
+}
+
+// copyIn copies the file src to rel beneath dst (mode: src's, writable by
+// its owner), refusing a link at rel.
+func copyIn(src string, dst *files.Root, rel string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	return dst.WriteFrom(rel, in, st.Mode().Perm()|0o600)
 }
 
 func (r *restore) waitGateway() error {
@@ -241,8 +271,14 @@ func (r *restore) golden() error {
 }
 
 // sameFiles reports whether the live dir holds exactly the snapshot's files
-// of source (by size and sha256).
+// of source (by size and sha256), reading them beneath it without
+// following links (a link counts as a difference).
 func sameFiles(m *Manifest, source, live string) (bool, error) {
+	root, err := files.OpenRoot(live)
+	if err != nil {
+		return false, fmt.Errorf("restore %s: %w", source, err)
+	}
+	defer root.Close()
 	n := 0
 	for _, e := range m.Entries {
 		if e.Source != source {
@@ -250,7 +286,7 @@ func sameFiles(m *Manifest, source, live string) (bool, error) {
 		}
 		n++
 		rel := strings.TrimPrefix(e.Path, source+"/")
-		sum, size, err := hashFile(filepath.Join(live, filepath.FromSlash(rel)))
+		sum, size, err := hashIn(root, filepath.FromSlash(rel))
 		if err != nil || sum != e.SHA256 || size != e.Size {
 			return false, nil
 		}
@@ -258,16 +294,27 @@ func sameFiles(m *Manifest, source, live string) (bool, error) {
 	return n > 0, nil
 }
 
-// refill replaces the contents of live (but lost+found) with src.
+// refill replaces the contents of live (but lost+found) with src; live is
+// opened as a root, so nothing is removed or written through a link.
 func refill(ctx context.Context, src, live string) error {
 	keep := map[string]bool{}
 	for _, k := range volumeSkip {
 		keep[k] = true
 	}
-	if err := files.Empty(live, keep); err != nil {
+	dst, err := files.OpenRoot(live)
+	if err != nil {
 		return err
 	}
-	return files.CopyTree(ctx, src, live, files.TreeOptions{KeepModes: true})
+	defer dst.Close()
+	if err := dst.Empty(".", keep); err != nil {
+		return fmt.Errorf("empty %s: %w", live, err)
+	}
+	from, err := files.OpenRoot(src)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	return files.CopyTreeAt(ctx, from, ".", dst, ".", files.TreeOptions{KeepModes: true})
 }
 
 func (r *restore) restoreDB(dbi SourceInfo) (int64, float64, error) {
@@ -325,18 +372,30 @@ func (r *restore) restoreDB(dbi SourceInfo) (int64, float64, error) {
 	return lost, secs, nil
 }
 
-// replaceDB swaps the live database files in volume dir for the snapshot's.
+// replaceDB swaps the live database files in volume dir for the
+// snapshot's, beneath dir opened as a root: links there are removed, never
+// followed, and nothing is written through one.
 func (r *restore) replaceDB(dir, base, snapDB string) error {
-	for _, suf := range []string{"", "-wal", "-shm", "-journal"} {
-		if err := os.Remove(filepath.Join(dir, base+suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("restore gateway data: %w", err)
-		}
-	}
-	if err := files.CopyFile(snapDB, filepath.Join(dir, base), 0); err != nil {
+	vol, err := files.OpenRoot(dir)
+	if err != nil {
 		return fmt.Errorf("restore gateway data: %w", err)
 	}
+	defer vol.Close()
+	for _, suf := range []string{"", "-wal", "-shm", "-journal"} {
+		if err := vol.Remove(base + suf); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("restore gateway data in %s: %w", dir, err)
+		}
+	}
+	if err := copyIn(snapDB, vol, base); err != nil {
+		return fmt.Errorf("restore gateway data in %s: %w", dir, err)
+	}
 	if _, ok := r.m.SourceInfo(SourceGatewayFiles); ok {
-		if err := files.CopyTree(r.ctx, filepath.Join(r.dir, SourceGatewayFiles), dir, files.TreeOptions{KeepModes: true}); err != nil {
+		src, err := files.OpenRoot(filepath.Join(r.dir, SourceGatewayFiles))
+		if err != nil {
+			return fmt.Errorf("restore gateway files: %w", err)
+		}
+		defer src.Close()
+		if err := files.CopyTreeAt(r.ctx, src, ".", vol, ".", files.TreeOptions{KeepModes: true}); err != nil {
 			return fmt.Errorf("restore gateway files: %w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aiuptime/aiuptime/files"
 	"github.com/aiuptime/aiuptime/rollout"
 	"github.com/aiuptime/aiuptime/stack"
 )
@@ -70,15 +72,30 @@ func newOptions(opts []Option) options {
 	return o
 }
 
+// dbFile finds the gateway database in its data volume dir: a regular
+// file directly in it (a link planted there is refused: a backup never
+// reads through one).
 func dbFile(dir, name string) (string, error) {
-	if name != "" {
-		return filepath.Join(dir, name), nil
+	if name == "" {
+		m, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+		if len(m) != 1 {
+			return "", fmt.Errorf("gateway data volume %s: want exactly one *.db file, found %d (set the database name)", dir, len(m))
+		}
+		name = filepath.Base(m[0])
 	}
-	m, _ := filepath.Glob(filepath.Join(dir, "*.db"))
-	if len(m) != 1 {
-		return "", fmt.Errorf("gateway data volume %s: want exactly one *.db file, found %d (set the database name)", dir, len(m))
+	root, err := files.OpenRoot(dir)
+	if err != nil {
+		return "", fmt.Errorf("gateway data volume: %w", err)
 	}
-	return m[0], nil
+	defer root.Close()
+	fi, err := root.Lstat(name)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		err = &fs.PathError{Op: "backup", Path: name, Err: files.ErrSymlink}
+	}
+	if err != nil {
+		return "", fmt.Errorf("gateway data volume %s: %w", dir, err)
+	}
+	return filepath.Join(dir, name), nil
 }
 
 // volume returns the service's volume with the purpose, ok false when it

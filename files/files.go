@@ -1,6 +1,12 @@
 // Package files copies files and trees durably (every file fsync'd) and
 // empties directories: the file handling that disk faults (snapshots),
 // backups (copy and restore) and the embedded stack (model volumes) share.
+//
+// Everything that acts beneath a volume goes through a Root: paths are
+// resolved beneath it without following any symbolic link (openat2 with
+// RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS, or an
+// equivalent openat(O_NOFOLLOW) walk on older kernels), and walks descend
+// by descriptor, so a link planted in a volume never leads outside it.
 package files
 
 import (
@@ -81,71 +87,41 @@ type TreeOptions struct {
 	KeepModes bool
 }
 
-// CopyTree copies the tree under src into dst, checking ctx between files.
+// CopyTree copies the tree under src into dst (made if missing), checking
+// ctx between files. Both are opened as roots and the copy never follows a
+// link (CopyTreeAt).
 func CopyTree(ctx context.Context, src, dst string, o TreeOptions) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if o.Skip[d.Name()] && p != src {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		if o.OnlyMissing {
-			if _, err := os.Lstat(out); err == nil {
-				return nil
-			}
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		dirMode, fileMode := fs.FileMode(0o755), fs.FileMode(0o644)
-		if o.KeepModes {
-			dirMode, fileMode = info.Mode().Perm()|0o700, info.Mode().Perm()|0o600
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(out, dirMode)
-		case info.Mode()&fs.ModeSymlink != 0:
-			if !o.Symlinks {
-				return nil
-			}
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, out)
-		case info.Mode().IsRegular():
-			if o.Link && os.Link(p, out) == nil {
-				return nil
-			}
-			return CopyFile(p, out, fileMode)
-		}
-		return nil // sockets, devices: not data
-	})
-}
-
-// Empty removes every entry of dir except those named in keep.
-func Empty(dir string, keep map[string]bool) error {
-	ents, err := os.ReadDir(dir)
+	sr, err := OpenRoot(src)
 	if err != nil {
 		return err
 	}
-	for _, e := range ents {
-		if keep[e.Name()] {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
+	defer sr.Close()
+	info, err := sr.Stat()
+	if err != nil {
+		return err
 	}
-	return nil
+	mode := fs.FileMode(0o755)
+	if o.KeepModes {
+		mode = info.Mode().Perm() | 0o700
+	}
+	if err := os.MkdirAll(dst, mode); err != nil {
+		return err
+	}
+	dr, err := OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	return CopyTreeAt(ctx, sr, ".", dr, ".", o)
+}
+
+// Empty removes every entry of dir except those named in keep, never
+// following a link (Root.Empty).
+func Empty(dir string, keep map[string]bool) error {
+	r, err := OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.Empty(".", keep)
 }

@@ -49,6 +49,16 @@ func same(t *testing.T, dir string, files map[string][]byte) {
 	}
 }
 
+// chattr sets or clears the immutable attribute of the host path p.
+func chattr(p string, on bool) error {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return setImmutable(f, on)
+}
+
 func TestWipeAndRevert(t *testing.T) {
 	dir := t.TempDir()
 	files := populate(t, dir)
@@ -87,10 +97,10 @@ func TestWipeFailingHalfWayIsRestored(t *testing.T) {
 	if err := os.WriteFile(stuck, []byte("pinned"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := setImmutable(stuck, true); err != nil {
+	if err := chattr(stuck, true); err != nil {
 		t.Skipf("no immutable attribute here: %v", err)
 	}
-	t.Cleanup(func() { _ = setImmutable(stuck, false) })
+	t.Cleanup(func() { _ = chattr(stuck, false) })
 	d := chaostest.Deps(t)
 	f := &Wipe{Spec: Spec{Volume: stack.VolumeModels}, Target: Target{Service: "model-0", HostPath: dir}, Deps: d}
 	rev, err := f.Inject(context.Background())
@@ -204,20 +214,7 @@ func TestFullRefusesHostFilesystem(t *testing.T) {
 // host's view stays writable, the revert makes it writable again.
 func TestReadOnlyInMountNamespace(t *testing.T) {
 	mnt := loopExt4(t, 16)
-	child := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "120")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	pid := child.Process.Pid
-	// Wait until the child is in its own mount namespace.
-	deadline := time.Now().Add(5 * time.Second)
-	for procfs.CheckNotHost(procfs.NSPath(pid, "mnt"), "mnt") != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("child never got its own mount namespace")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	pid := nsChild(t, "sleep 120")
 	writeIn := func() error {
 		out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-m", "--", "sh", "-c", "echo x > "+mnt+"/probe").CombinedOutput()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/files"
 )
 
 // Full fills the volume's filesystem until only LeaveBytes are free, with
@@ -34,20 +35,28 @@ func (f *Full) Mechanism() string { return MechFill }
 
 type fullState struct {
 	File string `json:"file"`
+	// Volume is the volume's host path: the revert removes File beneath it
+	// (empty in records of older versions).
+	Volume string `json:"volume,omitempty"`
 }
 
 // ErrSharedFilesystem refuses to fill a filesystem the host needs.
 var ErrSharedFilesystem = errors.New("volume shares a filesystem with the host")
 
-func (f *Full) check() (string, error) {
-	root, err := f.Target.root("")
+// check opens the volume root, refuses links in it and a filesystem shared
+// with the host, the state dir or the temporary directory.
+func (f *Full) check() (*files.Root, error) {
+	vol, _, err := f.Target.beneath(KindFull, "", f.Deps.Log)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	var vs, hs unix.Stat_t
-	if err := unix.Stat(root, &vs); err != nil {
-		return "", fmt.Errorf("disk-full: %w", err)
+	info, err := vol.Stat()
+	if err != nil {
+		vol.Close()
+		return nil, fmt.Errorf("disk-full: %w", err)
 	}
+	vs := info.Sys().(*unix.Stat_t)
+	var hs unix.Stat_t
 	for _, ref := range []string{"/", f.Deps.Journal.StateDir(), os.TempDir()} {
 		if ref == "" {
 			continue
@@ -56,19 +65,21 @@ func (f *Full) check() (string, error) {
 			continue
 		}
 		if hs.Dev == vs.Dev {
-			return "", fmt.Errorf("disk-full on %s: %s is on the same filesystem as %s: %w (give the volume its own size-limited filesystem)", f.Target.Service, root, ref, ErrSharedFilesystem)
+			vol.Close()
+			return nil, fmt.Errorf("disk-full on %s: %s is on the same filesystem as %s: %w (give the volume its own size-limited filesystem)", f.Target.Service, vol.Name(), ref, ErrSharedFilesystem)
 		}
 	}
-	return root, nil
+	return vol, nil
 }
 
 // Describe lists what Inject would do.
 func (f *Full) Describe(context.Context) ([]string, error) {
-	root, err := f.check()
+	vol, err := f.check()
 	if err != nil {
 		return nil, err
 	}
-	return []string{fmt.Sprintf("fallocate %s%s<id> to leave %d bytes free", filepath.Join(root, ""), "/"+FillerPrefix, f.Spec.LeaveBytes)}, nil
+	defer vol.Close()
+	return []string{fmt.Sprintf("fallocate %s%s<id> to leave %d bytes free", filepath.Join(vol.Name(), ""), "/"+FillerPrefix, f.Spec.LeaveBytes)}, nil
 }
 
 // Inject journals, then fills the filesystem.
@@ -76,33 +87,37 @@ func (f *Full) Inject(ctx context.Context) (chaos.Revert, error) {
 	if err := f.Spec.Validate(); err != nil {
 		return chaos.NoRevert, err
 	}
-	root, err := f.check()
+	vol, err := f.check()
 	if err != nil {
 		return chaos.NoRevert, err
 	}
+	defer vol.Close()
 	id := chaos.NewID()
-	file := filepath.Join(root, FillerPrefix+id)
+	name := FillerPrefix + id
 	rec := chaos.Record{ID: id, Kind: "disk-full", Target: f.Target.Service, Reverter: "disk/full", Mechanism: MechFill}
-	rev, _, err := chaos.Apply(ctx, f.Deps, rec, fullState{File: file}, func(ctx context.Context) error {
-		return fill(ctx, file, root, f.Spec.LeaveBytes)
+	rev, _, err := chaos.Apply(ctx, f.Deps, rec, fullState{File: filepath.Join(vol.Name(), name), Volume: vol.Name()}, func(ctx context.Context) error {
+		return fill(ctx, vol, name, f.Spec.LeaveBytes)
 	})
 	return rev, err
 }
 
-func fill(ctx context.Context, file, root string, leave int64) error {
-	var s unix.Statfs_t
-	if err := unix.Statfs(root, &s); err != nil {
-		return fmt.Errorf("statfs %s: %w", root, err)
+// fill creates the filler name in vol (O_EXCL, no link followed) and
+// grows it until leave bytes are free on vol's filesystem.
+func fill(ctx context.Context, vol *files.Root, name string, leave int64) error {
+	s, err := vol.Statfs()
+	if err != nil {
+		return fmt.Errorf("statfs %s: %w", vol.Name(), err)
 	}
 	free := int64(s.Bfree) * s.Bsize
 	size := free - leave
 	if size <= 0 {
 		return nil // already fuller than asked
 	}
-	fh, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	fh, err := vol.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("create filler: %w", err)
 	}
+	file := fh.Name()
 	defer fh.Close()
 	err = unix.Fallocate(int(fh.Fd()), 0, 0, size)
 	if err != nil && !errors.Is(err, unix.ENOSPC) {
@@ -126,7 +141,7 @@ func fill(ctx context.Context, file, root string, leave int64) error {
 	}
 	// Reserved and metadata blocks skew the first estimate: top up.
 	for i := 0; i < 4; i++ {
-		if err := unix.Statfs(root, &s); err != nil {
+		if s, err = vol.Statfs(); err != nil {
 			break
 		}
 		extra := int64(s.Bfree)*s.Bsize - leave
@@ -148,7 +163,7 @@ func fill(ctx context.Context, file, root string, leave int64) error {
 		}
 	}
 	// Metadata may have taken a little: shrink until leave bytes are free.
-	if err := unix.Statfs(root, &s); err == nil {
+	if s, err = vol.Statfs(); err == nil {
 		if deficit := leave - int64(s.Bfree)*s.Bsize; deficit > 0 {
 			if st, err := fh.Stat(); err == nil {
 				_ = fh.Truncate(max(0, st.Size()-deficit-s.Bsize))
@@ -158,8 +173,18 @@ func fill(ctx context.Context, file, root string, leave int64) error {
 	return fh.Sync()
 }
 
+// revertFull removes the filler beneath the volume (a link there is
+// removed, never followed). A volume that is gone counts as reverted.
 func revertFull(_ context.Context, st fullState) error {
-	if err := os.Remove(st.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	vol, rel, err := openBeneath(st.Volume, st.File, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove filler %s: %w", st.File, err)
+	}
+	defer vol.Close()
+	if err := vol.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove filler %s: %w", st.File, err)
 	}
 	return nil

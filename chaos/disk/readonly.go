@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/files"
 	"github.com/aiuptime/aiuptime/internal/procfs"
 )
 
@@ -56,6 +57,10 @@ type roState struct {
 	// Immutable lists the host paths that got the immutable attribute
 	// (fallback); empty when the remount was used.
 	Immutable []string `json:"immutable,omitempty"`
+	// Volume is the volume's host path: the revert resolves every path of
+	// Immutable beneath it without following links (empty in records of
+	// older versions).
+	Volume string `json:"volume,omitempty"`
 }
 
 // Describe lists what Inject would do.
@@ -77,7 +82,13 @@ func (f *ReadOnly) Inject(ctx context.Context) (chaos.Revert, error) {
 	if err := procfs.CheckNotHost(procfs.NSPath(f.Target.PID, "mnt"), "mnt"); err != nil {
 		return chaos.NoRevert, fmt.Errorf("disk-readonly on %s: %w", f.Target.Service, err)
 	}
-	st := roState{PID: f.Target.PID, PIDStart: f.Target.PIDStart, MountPath: f.Target.MountPath}
+	// Check the volume first: the immutable fallback walks it.
+	vol, _, err := f.Target.beneath(KindReadOnly, "", f.Deps.Log)
+	if err != nil {
+		return chaos.NoRevert, err
+	}
+	defer vol.Close()
+	st := roState{PID: f.Target.PID, PIDStart: f.Target.PIDStart, MountPath: f.Target.MountPath, Volume: vol.Name()}
 	if st.PIDStart == 0 {
 		s, err := procfs.StartTime(st.PID)
 		if err != nil {
@@ -95,78 +106,80 @@ func (f *ReadOnly) Inject(ctx context.Context) (chaos.Revert, error) {
 	if err == nil || !errors.Is(err, unix.EBUSY) {
 		return e.Revert(), err
 	}
-	// Busy: fall back to immutable attributes on the host side of the volume.
-	root, rerr := f.Target.root("")
-	if rerr != nil {
-		return e.Revert(), errors.Join(err, rerr)
-	}
-	paths, werr := mutablePaths(root)
-	if werr != nil {
-		return e.Revert(), fmt.Errorf("disk-readonly on %s: list %s: %w", f.Target.Service, root, werr)
-	}
-	st.Immutable = paths
-	f.mech = MechImmutable
-	if err := e.UpdateRecord(func(r *chaos.Record) { r.Mechanism = MechImmutable }, st); err != nil {
-		return e.Revert(), err
-	}
-	f.Deps.Logger().Info("bind mount busy (files open for writing); using immutable attributes", "target", f.Target.Service, "files", len(paths))
-	// Files first, directories last (deepest first was listed last).
-	for i := len(paths) - 1; i >= 0; i-- {
-		if err := setImmutable(paths[i], true); err != nil {
-			return e.Revert(), fmt.Errorf("disk-readonly on %s: chattr +i %s: %w", f.Target.Service, paths[i], err)
-		}
-	}
-	return e.Revert(), nil
+	return e.Revert(), f.immutable(e, st, vol)
 }
 
-// mutablePaths lists regular files and directories under root (root
-// included, first) that are not already immutable.
-func mutablePaths(root string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// immutable is the fallback for a busy mount: it lists the volume's files
+// and directories (by descriptor, no link followed), journals them, then
+// sets their immutable attribute, each opened beneath the volume.
+func (f *ReadOnly) immutable(e *chaos.Entry, st roState, vol *files.Root) error {
+	rels, err := mutablePaths(vol)
+	if err != nil {
+		return fmt.Errorf("disk-readonly on %s: list %s: %w", f.Target.Service, vol.Name(), err)
+	}
+	for _, rel := range rels {
+		st.Immutable = append(st.Immutable, filepath.Join(vol.Name(), rel))
+	}
+	f.mech = MechImmutable
+	if err := e.UpdateRecord(func(r *chaos.Record) { r.Mechanism = MechImmutable }, st); err != nil {
+		return err
+	}
+	f.Deps.Logger().Info("bind mount busy (files open for writing); using immutable attributes", "target", f.Target.Service, "files", len(rels))
+	// Files first, directories last (deepest first was listed last).
+	for i := len(rels) - 1; i >= 0; i-- {
+		if err := setImmutableAt(vol, rels[i], true); err != nil {
+			return fmt.Errorf("disk-readonly on %s: chattr +i %s: %w", f.Target.Service, st.Immutable[i], err)
 		}
-		if !d.IsDir() && !d.Type().IsRegular() {
+	}
+	return nil
+}
+
+// mutablePaths lists the regular files and directories beneath vol (the
+// root first, as ".") that are not already immutable.
+func mutablePaths(vol *files.Root) ([]string, error) {
+	var out []string
+	err := vol.Walk(".", func(e *files.Entry) error {
+		if !e.IsDir() && !e.Type().IsRegular() {
 			return nil
 		}
-		if imm, err := isImmutable(p); err == nil && !imm {
-			out = append(out, p)
+		if imm, err := entryImmutable(e); err == nil && !imm {
+			out = append(out, e.Path())
 		}
 		return nil
 	})
 	return out, err
 }
 
-func attrFlags(p string) (int, int, error) {
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, 0, err
-	}
-	fl, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
-	if err != nil {
-		unix.Close(fd)
-		return -1, 0, err
-	}
-	return fd, fl, nil
-}
+// attrFlags reads the inode flags of f (FS_IOC_GETFLAGS).
+func attrFlags(f *os.File) (int, error) { return unix.IoctlGetInt(int(f.Fd()), unix.FS_IOC_GETFLAGS) }
 
-func isImmutable(p string) (bool, error) {
-	fd, fl, err := attrFlags(p)
+func entryImmutable(e *files.Entry) (bool, error) {
+	f, err := e.OpenFile(os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return false, err
 	}
-	unix.Close(fd)
-	return fl&fsImmutableFL != 0, nil
+	defer f.Close()
+	fl, err := attrFlags(f)
+	return fl&fsImmutableFL != 0, err
 }
 
-// setImmutable sets or clears the immutable attribute (chattr +i / -i).
-func setImmutable(p string, on bool) error {
-	fd, fl, err := attrFlags(p)
+// setImmutableAt sets or clears the immutable attribute of rel beneath vol
+// (chattr +i / -i); a link there is files.ErrSymlink.
+func setImmutableAt(vol *files.Root, rel string, on bool) error {
+	f, err := vol.OpenFile(rel, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
+	defer f.Close()
+	return setImmutable(f, on)
+}
+
+// setImmutable sets or clears the immutable attribute of the open file f.
+func setImmutable(f *os.File, on bool) error {
+	fl, err := attrFlags(f)
+	if err != nil {
+		return err
+	}
 	nfl := fl &^ fsImmutableFL
 	if on {
 		nfl = fl | fsImmutableFL
@@ -174,19 +187,22 @@ func setImmutable(p string, on bool) error {
 	if nfl == fl {
 		return nil
 	}
-	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, nfl)
+	return unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, nfl)
 }
 
-// Immutable lists immutable files and directories under hostPath, for doctor.
+// Immutable lists immutable files and directories under hostPath, for
+// doctor (walked by descriptor; links are not followed).
 func Immutable(hostPath string) ([]string, error) {
+	vol, err := files.OpenRoot(hostPath)
+	if err != nil {
+		return nil, err
+	}
+	defer vol.Close()
 	var out []string
-	err := filepath.WalkDir(hostPath, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || d.Type().IsRegular() {
-			if imm, err := isImmutable(p); err == nil && imm {
-				out = append(out, p)
+	err = vol.Walk(".", func(e *files.Entry) error {
+		if e.IsDir() || e.Type().IsRegular() {
+			if imm, err := entryImmutable(e); err == nil && imm {
+				out = append(out, filepath.Join(hostPath, e.Path()))
 			}
 		}
 		return nil
@@ -194,10 +210,18 @@ func Immutable(hostPath string) ([]string, error) {
 	return out, err
 }
 
+// revertReadOnly clears exactly the attributes it set, each path opened
+// beneath the volume (a link there is refused, never followed; a path gone
+// is done), then remounts read-write if the remount was used.
 func revertReadOnly(_ context.Context, st roState) error {
 	var errs []error
 	for _, p := range st.Immutable {
-		if err := setImmutable(p, false); err != nil && !errors.Is(err, unix.ENOENT) {
+		vol, rel, err := openBeneath(st.Volume, p, false)
+		if err == nil {
+			err = setImmutableAt(vol, rel, false)
+			vol.Close()
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("chattr -i %s: %w", p, err))
 		}
 	}

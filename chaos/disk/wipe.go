@@ -41,8 +41,12 @@ func (f *Wipe) RequiresRestore() bool { return true }
 var snapshotCopy = files.TreeOptions{Link: true, Symlinks: true, KeepModes: true}
 
 type wipeState struct {
+	// Root is the host path that was wiped (the volume, or Path in it).
 	Root     string `json:"root"`
 	Snapshot string `json:"snapshot"`
+	// Volume is the volume's host path: the restore resolves Root beneath
+	// it without following links (empty in records of older versions).
+	Volume string `json:"volume,omitempty"`
 }
 
 // Describe lists what Inject would do.
@@ -51,34 +55,34 @@ func (f *Wipe) Describe(context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []string{"snapshot " + root + " into <state dir>/snapshots/<id>", "remove every entry under " + root}, nil
+	return []string{"snapshot " + root + " into <state dir>/snapshots/<id> (links kept as links)", "remove every entry under " + root + " (refused if a symbolic link is there)"}, nil
 }
 
-// Inject snapshots, journals, then removes every entry under the root.
+// Inject checks the volume (no symbolic link on the way or below), then
+// snapshots, journals and removes every entry under the root.
 func (f *Wipe) Inject(ctx context.Context) (chaos.Revert, error) {
-	root, err := f.Target.pathOf(f.Spec)
-	if err != nil {
+	if err := f.Spec.Validate(); err != nil {
 		return chaos.NoRevert, err
 	}
 	if f.Deps.Journal == nil {
 		return chaos.NoRevert, errors.New("disk-wipe needs a journal (for the pre-fault snapshot)")
 	}
+	vol, rel, err := f.Target.beneath(KindWipe, f.Spec.Path, f.Deps.Log)
+	if err != nil {
+		return chaos.NoRevert, err
+	}
+	defer vol.Close()
+	root := filepath.Join(vol.Name(), rel)
 	id := chaos.NewID()
 	snap := filepath.Join(f.Deps.Journal.StateDir(), "snapshots", id)
-	if err := files.CopyTree(ctx, root, snap, snapshotCopy); err != nil {
+	if err := snapshot(ctx, vol, rel, snap); err != nil {
 		_ = os.RemoveAll(snap)
 		return chaos.NoRevert, fmt.Errorf("snapshot %s: %w", root, err)
 	}
 	rec := chaos.Record{ID: id, Kind: "disk-wipe", Target: f.Target.Service, Reverter: "disk/wipe", Mechanism: MechUnlink, Note: RecoveryNote}
-	rev, entry, err := chaos.Apply(ctx, f.Deps, rec, wipeState{Root: root, Snapshot: snap}, func(context.Context) error {
-		ents, err := os.ReadDir(root)
-		if err != nil {
+	rev, entry, err := chaos.Apply(ctx, f.Deps, rec, wipeState{Root: root, Snapshot: snap, Volume: vol.Name()}, func(context.Context) error {
+		if err := vol.Empty(rel, nil); err != nil {
 			return fmt.Errorf("wipe %s: %w", root, err)
-		}
-		for _, e := range ents {
-			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
-				return fmt.Errorf("wipe %s: %w", root, err)
-			}
 		}
 		return nil
 	})
@@ -88,14 +92,44 @@ func (f *Wipe) Inject(ctx context.Context) (chaos.Revert, error) {
 	return rev, err
 }
 
+// snapshot copies rel beneath vol into the new directory snap.
+func snapshot(ctx context.Context, vol *files.Root, rel, snap string) error {
+	if err := os.MkdirAll(snap, 0o700); err != nil {
+		return err
+	}
+	dst, err := files.OpenRoot(snap)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	return files.CopyTreeAt(ctx, vol, rel, dst, ".", snapshotCopy)
+}
+
+// revertWipe puts back what is missing from the snapshot, resolving every
+// path beneath the volume: a link planted since is refused (the revert
+// fails and the snapshot is kept), never written through. A volume that is
+// gone counts as reverted.
 func revertWipe(ctx context.Context, st wipeState) error {
-	if _, err := os.Stat(st.Snapshot); errors.Is(err, fs.ErrNotExist) {
+	snap, err := files.OpenRoot(st.Snapshot)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("restore %s: open snapshot: %w", st.Root, err)
+	}
+	defer snap.Close()
+	vol, rel, err := openBeneath(st.Volume, st.Root, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		return os.RemoveAll(st.Snapshot)
+	}
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", st.Root, err)
+	}
+	defer vol.Close()
 	restore := snapshotCopy
 	restore.OnlyMissing = true
-	if err := files.CopyTree(ctx, st.Snapshot, st.Root, restore); err != nil {
-		return fmt.Errorf("restore %s from snapshot: %w", st.Root, err)
+	if err := files.CopyTreeAt(ctx, snap, ".", vol, rel, restore); err != nil {
+		return fmt.Errorf("restore %s from snapshot (kept at %s): %w", st.Root, st.Snapshot, err)
 	}
 	return os.RemoveAll(st.Snapshot)
 }
