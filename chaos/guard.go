@@ -228,6 +228,9 @@ type Deps struct {
 	Log *slog.Logger
 	// RunID is the stack's run id, copied into journal records.
 	RunID string
+	// Labels are the stack's ownership labels, copied into journal
+	// records: a replay acts only on what carries them.
+	Labels map[string]string
 }
 
 // Logger returns Log or a discarding logger.
@@ -245,6 +248,9 @@ func (d Deps) Logger() *slog.Logger {
 func Apply(ctx context.Context, d Deps, rec Record, state any, apply func(ctx context.Context) error) (Revert, *Entry, error) {
 	if rec.RunID == "" {
 		rec.RunID = d.RunID
+	}
+	if rec.Labels == nil {
+		rec.Labels = d.Labels
 	}
 	e, err := d.Journal.Begin(rec, state)
 	if err != nil {

@@ -20,7 +20,19 @@ type marker struct {
 	fail bool // inject applies and then fails
 }
 
-type markerState struct{ Path string }
+type markerState struct {
+	Path   string
+	Secret string `json:",omitempty"`
+}
+
+// Check proves the marker file is the run's own: beneath its run directory
+// in the state directory.
+func (st markerState) Check(ctx context.Context, sc chaos.Scope) error {
+	return sc.OwnsPath(ctx, st.Path)
+}
+
+// testRun is the run id of the marker records.
+const testRun = "t1"
 
 var failReverts atomic.Bool
 
@@ -39,7 +51,7 @@ func init() {
 func (m *marker) Name() string { return "marker " + filepath.Base(m.path) }
 
 func (m *marker) Inject(ctx context.Context) (chaos.Revert, error) {
-	rev, _, err := chaos.Apply(ctx, chaos.Deps{Journal: m.j}, chaos.Record{Kind: "marker", Target: "t", Reverter: "test/marker"}, markerState{m.path}, func(context.Context) error {
+	rev, _, err := chaos.Apply(ctx, chaos.Deps{Journal: m.j, RunID: testRun}, chaos.Record{Kind: "marker", Target: "t", Reverter: "test/marker"}, markerState{Path: m.path}, func(context.Context) error {
 		if err := os.WriteFile(m.path, nil, 0o600); err != nil {
 			return err
 		}
@@ -53,8 +65,11 @@ func (m *marker) Inject(ctx context.Context) (chaos.Revert, error) {
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func setup(t *testing.T) (*chaos.Journal, *chaos.Guard, string) {
-	j, err := chaos.OpenJournal(chaos.WithStateDir(t.TempDir()))
+// setup opens a journal in a fresh state dir; the marker file is to be
+// made in the test run's directory there.
+func setup(t testing.TB) (*chaos.Journal, *chaos.Guard, string) {
+	state := t.TempDir()
+	j, err := chaos.OpenJournal(chaos.WithStateDir(state))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +77,11 @@ func setup(t *testing.T) (*chaos.Journal, *chaos.Guard, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return j, g, filepath.Join(t.TempDir(), "marker")
+	run := filepath.Join(state, "runs", testRun)
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return j, g, filepath.Join(run, "marker")
 }
 
 func TestGuardRevertsOnSuccessFailureCancelPanic(t *testing.T) {
@@ -138,7 +157,11 @@ func TestFailedRevertIsLoudAndReplayable(t *testing.T) {
 	if len(recs) != 1 || !exists(p) {
 		t.Fatalf("a failed revert must keep its record: %v", recs)
 	}
-	res, err := chaos.Replay(context.Background(), j.Dir())
+	// This process owns the record: a replay leaves it alone unless forced.
+	if res, err := chaos.Replay(context.Background(), j.Dir()); err != nil || len(res.Live) != 1 || !exists(p) {
+		t.Fatalf("replay of a live owner's record: %+v %v", res, err)
+	}
+	res, err := chaos.Replay(context.Background(), j.Dir(), chaos.WithRun(testRun), chaos.WithForce())
 	if err != nil || len(res.Reverted) != 1 || exists(p) {
 		t.Fatalf("replay: %+v %v", res, err)
 	}
@@ -147,20 +170,20 @@ func TestFailedRevertIsLoudAndReplayable(t *testing.T) {
 	}
 }
 
-// A journaled state its reverter cannot decode fails loudly, naming the
-// reverter, and keeps its record.
-func TestUndecodableStateKeepsItsRecord(t *testing.T) {
+// A journaled state its reverter cannot decode is quarantined, naming the
+// reverter, and leaves the journal.
+func TestUndecodableStateIsQuarantined(t *testing.T) {
 	j, _, _ := setup(t)
 	rec := chaos.Record{ID: chaos.NewID(), Kind: "marker", Target: "t", Reverter: "test/marker", State: []byte(`"not a markerState"`)}
 	if err := j.Write(rec); err != nil {
 		t.Fatal(err)
 	}
 	res, err := chaos.Replay(context.Background(), j.Dir())
-	if !chaos.IsRevertError(err) || !strings.Contains(err.Error(), "decode marker state") || len(res.Failed) != 1 {
+	if !errors.Is(err, chaos.ErrQuarantined) || len(res.Quarantined) != 1 || !strings.Contains(res.Quarantined[0].Reason, "decode marker state") {
 		t.Fatalf("replay: %+v %v", res, err)
 	}
-	if recs, _ := j.List(); len(recs) != 1 {
-		t.Fatalf("records after a failed replay: %v", recs)
+	if recs, _ := j.List(); len(recs) != 0 {
+		t.Fatalf("records after quarantine: %v", recs)
 	}
 }
 

@@ -15,14 +15,18 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aiuptime/aiuptime/internal/procfs"
+	"github.com/aiuptime/aiuptime/internal/statedir"
+	"github.com/aiuptime/aiuptime/stack"
 )
 
 // DefaultStateDir is where the journal and snapshots live unless
 // WithStateDir or the AIUPTIME_STATE_DIR environment variable says otherwise.
-const DefaultStateDir = "/var/lib/aiuptime"
+const DefaultStateDir = statedir.Default
 
 // StateDirEnv names the environment variable that overrides DefaultStateDir.
-const StateDirEnv = "AIUPTIME_STATE_DIR"
+const StateDirEnv = statedir.Env
 
 // DefaultRevertTimeout bounds one revert.
 const DefaultRevertTimeout = 30 * time.Second
@@ -46,12 +50,35 @@ type Record struct {
 	Note string `json:"note,omitempty"`
 	// Created is when the record was written, before the fault was applied.
 	Created time.Time `json:"created"`
-	// Owner is the pid of the process that injected.
-	Owner int `json:"owner"`
+	// Owner is the pid of the process that injected, OwnerStart its start
+	// time (clock ticks since boot) and OwnerBoot the boot id: together
+	// they tell a live owner from a recycled pid (OwnerAlive).
+	Owner      int    `json:"owner"`
+	OwnerStart uint64 `json:"owner_start,omitempty"`
+	OwnerBoot  string `json:"owner_boot,omitempty"`
+	// Labels are carried by every container of the stack the fault acts on
+	// (its run label, or the attached compose project or selector): a
+	// replay acts only on objects that provably belong to them.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Sealed says State is encrypted and authenticated with the state
+	// directory's journal key (it holds secrets, e.g. a container's
+	// environment): only this state directory's journal can open it.
+	Sealed bool `json:"sealed,omitempty"`
 	// State is the reverter's input: device, netns path, container pid and id,
 	// nft table, original bytes, snapshot path, ...
 	State json.RawMessage `json:"state"`
 }
+
+// OwnerIdent is the identity of the process that injected.
+func (r Record) OwnerIdent() procfs.Ident {
+	return procfs.Ident{PID: r.Owner, Start: r.OwnerStart, Boot: r.OwnerBoot}
+}
+
+// OwnerAlive reports whether the process that injected still runs (same
+// boot, same pid, same start time): its faults are its own to revert, and
+// `drill cleanup` leaves them alone. A record of an older version without
+// start time and boot id counts as alive while its pid exists.
+func (r Record) OwnerAlive() bool { return r.OwnerIdent().Alive() }
 
 // Option configures a Journal, a Guard or Replay.
 type Option func(*options) error
@@ -60,6 +87,12 @@ type options struct {
 	stateDir string
 	log      *slog.Logger
 	timeout  time.Duration
+	run      string
+	force    bool
+	prover   stack.Prover
+	// runDefault and labels fill records journaled without them.
+	runDefault string
+	labels     map[string]string
 }
 
 func buildOptions(opts []Option) (options, error) {
@@ -104,13 +137,38 @@ func WithRevertTimeout(d time.Duration) Option {
 	}
 }
 
-// StateDir returns the state directory from AIUPTIME_STATE_DIR or DefaultStateDir.
-func StateDir() string {
-	if d := os.Getenv(StateDirEnv); d != "" {
-		return d
+// WithRun limits Replay to the records of one run.
+func WithRun(id string) Option {
+	return func(o *options) error {
+		if id == "" {
+			return errors.New("run: empty id")
+		}
+		o.run = id
+		return nil
 	}
-	return DefaultStateDir
 }
+
+// WithRunLabels makes the journal fill records written without a run id
+// or labels with these: a drill opens its journal with its run and its
+// stack's ownership labels, so every record it writes carries them.
+func WithRunLabels(run string, labels map[string]string) Option {
+	return func(o *options) error { o.runDefault, o.labels = run, labels; return nil }
+}
+
+// WithForce makes Replay revert the records of the run chosen by WithRun
+// even while their owner still runs (it may be a hung drill).
+func WithForce() Option {
+	return func(o *options) error { o.force = true; return nil }
+}
+
+// WithProver sets how Replay proves what a record's owner holds (default:
+// the prover stack/dockerhost registers).
+func WithProver(p stack.Prover) Option {
+	return func(o *options) error { o.prover = p; return nil }
+}
+
+// StateDir returns the state directory from AIUPTIME_STATE_DIR or DefaultStateDir.
+func StateDir() string { return statedir.Dir() }
 
 // JournalDir returns the journal directory inside a state directory.
 func JournalDir(stateDir string) string { return filepath.Join(stateDir, "journal") }
@@ -122,19 +180,24 @@ type Journal struct {
 	stateDir string
 	log      *slog.Logger
 	timeout  time.Duration
+	run      string
+	labels   map[string]string
 }
 
 // OpenJournal creates (if needed) and opens the journal in the state dir.
+// The state dir and the journal must belong to this user and be writable by
+// nobody else (created 0700); otherwise the error names the dir and the
+// problem (statedir.ErrUnsafe, exit code 2).
 func OpenJournal(opts ...Option) (*Journal, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	dir := JournalDir(o.stateDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := statedir.Sub(o.stateDir, "journal")
+	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	return &Journal{dir: dir, stateDir: o.stateDir, log: o.log, timeout: o.timeout}, nil
+	return &Journal{dir: dir, stateDir: o.stateDir, log: o.log, timeout: o.timeout, run: o.runDefault, labels: o.labels}, nil
 }
 
 // Dir is the journal directory.
@@ -214,33 +277,75 @@ func (j *Journal) List() ([]Record, error) {
 	return ListRecords(j.dir)
 }
 
-// ListRecords reads every record in a journal directory, oldest first. A
-// missing directory holds no records.
-func ListRecords(dir string) ([]Record, error) {
+// BadFile is a journal file that is no readable record.
+type BadFile struct {
+	Name string
+	Err  error
+}
+
+// Scan is what a journal directory holds: its records, oldest first, and
+// the files that are no readable record.
+type Scan struct {
+	Records []Record
+	Bad     []BadFile
+}
+
+// ScanJournal reads every record in a journal directory; a file that is
+// no readable record (bad JSON, no id, an id that does not match its
+// name) is listed in Bad and stops nothing. A missing directory holds no
+// records.
+func ScanJournal(dir string) (Scan, error) {
+	var sc Scan
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return sc, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list journal: %w", err)
+		return sc, fmt.Errorf("list journal: %w", err)
 	}
-	var recs []Record
 	for _, e := range ents {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		r, err := readRecord(filepath.Join(dir, e.Name()))
 		if err != nil {
-			return recs, fmt.Errorf("read journal record %s: %w", e.Name(), err)
+			sc.Bad = append(sc.Bad, BadFile{Name: e.Name(), Err: err})
+			continue
 		}
-		var r Record
-		if err := json.Unmarshal(b, &r); err != nil {
-			return recs, fmt.Errorf("decode journal record %s: %w", e.Name(), err)
-		}
-		recs = append(recs, r)
+		sc.Records = append(sc.Records, r)
 	}
-	sort.Slice(recs, func(a, b int) bool { return recs[a].Created.Before(recs[b].Created) })
-	return recs, nil
+	sort.SliceStable(sc.Records, func(a, b int) bool { return sc.Records[a].Created.Before(sc.Records[b].Created) })
+	return sc, nil
+}
+
+func readRecord(path string) (Record, error) {
+	var r Record
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, fmt.Errorf("read journal record: %w", err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("decode journal record: %w", err)
+	}
+	if name := strings.TrimSuffix(filepath.Base(path), ".json"); r.ID != name {
+		return r, fmt.Errorf("journal record %s holds id %q", filepath.Base(path), r.ID)
+	}
+	return r, nil
+}
+
+// ListRecords reads every record in a journal directory, oldest first. A
+// missing directory holds no records; files that are no readable record
+// are skipped and named in the error.
+func ListRecords(dir string) ([]Record, error) {
+	sc, err := ScanJournal(dir)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, b := range sc.Bad {
+		errs = append(errs, fmt.Errorf("%s: %w", b.Name, b.Err))
+	}
+	return sc.Records, errors.Join(errs...)
 }
 
 func syncDir(dir string) error {
@@ -270,14 +375,22 @@ func (j *Journal) Begin(rec Record, state any) (*Entry, error) {
 	if rec.Created.IsZero() {
 		rec.Created = time.Now().UTC()
 	}
-	rec.Owner = os.Getpid()
-	b, err := json.Marshal(state)
-	if err != nil {
-		return nil, fmt.Errorf("journal %s state: %w", rec.Kind, err)
+	if j != nil && rec.RunID == "" {
+		rec.RunID = j.run
 	}
-	rec.State = b
+	if j != nil && rec.Labels == nil {
+		rec.Labels = j.labels
+	}
+	owner, err := procfs.Self()
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", rec.Kind, err)
+	}
+	rec.Owner, rec.OwnerStart, rec.OwnerBoot = owner.PID, owner.Start, owner.Boot
 	if _, ok := lookupReverter(rec.Reverter); !ok {
 		return nil, fmt.Errorf("journal %s: no reverter registered as %q", rec.Kind, rec.Reverter)
+	}
+	if err := j.encode(&rec, state); err != nil {
+		return nil, err
 	}
 	if err := j.Write(rec); err != nil {
 		return nil, err
@@ -291,11 +404,9 @@ func (e *Entry) Record() Record { return e.rec }
 // Update rewrites the record with new state (e.g. after a recreated
 // container got a new id), again fsync'd.
 func (e *Entry) Update(state any) error {
-	b, err := json.Marshal(state)
-	if err != nil {
-		return fmt.Errorf("journal %s state: %w", e.rec.Kind, err)
+	if err := e.j.encode(&e.rec, state); err != nil {
+		return err
 	}
-	e.rec.State = b
 	return e.j.Write(e.rec)
 }
 
@@ -306,6 +417,16 @@ func (e *Entry) UpdateRecord(edit func(*Record), state any) error {
 		edit(&e.rec)
 	}
 	return e.Update(state)
+}
+
+// scope is what rec may act on, for an in-process revert (not verified:
+// this process wrote the record).
+func (j *Journal) scope(rec Record) Scope {
+	sc := Scope{Run: rec.RunID, RecordID: rec.ID, Labels: rec.Labels}
+	if j != nil {
+		sc.StateDir = j.stateDir
+	}
+	return sc
 }
 
 // Revert returns the Revert for this entry: it runs the registered reverter
@@ -326,7 +447,7 @@ func (e *Entry) Revert() Revert {
 		if e.j != nil {
 			timeout, log = e.j.timeout, e.j.log
 		}
-		if err := runReverter(ctx, e.rec, timeout); err != nil {
+		if err := runReverter(ctx, e.rec, timeout, e.j.scope(e.rec)); err != nil {
 			return err
 		}
 		if err := e.j.Remove(e.rec.ID); err != nil {

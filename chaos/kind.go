@@ -26,13 +26,24 @@ type Env struct {
 	Kernel  hostcaps.Kernel
 	Journal *Journal
 	Log     *slog.Logger
+	// RunID names the drill's run in journal records when the stack is no
+	// embedded run of its own (an attached deployment); default: the
+	// stack's.
+	RunID string
 }
 
-// Deps are the journaling dependencies of a fault built in env.
+// Deps are the journaling dependencies of a fault built in env: the run id
+// and the stack's ownership labels go into every record.
 func (e Env) Deps() Deps {
 	d := Deps{Journal: e.Journal, Log: e.Log}
-	if e.Stack != nil {
+	if id, ok := stack.IdentityOf(e.Stack); ok {
+		d.RunID, d.Labels = id.Run, id.Labels
+	}
+	if d.RunID == "" && e.Stack != nil {
 		d.RunID = e.Stack.RunID()
+	}
+	if d.RunID == "" {
+		d.RunID = e.RunID
 	}
 	return d
 }
@@ -212,9 +223,10 @@ func AuditServices(ctx context.Context, env Env) ([]Finding, error) {
 		}
 	}
 	out = dedupe(out)
+	run := env.Deps().RunID // an attached view of an embedded run names the run
 	for i := range out {
 		if out[i].Run == "" {
-			out[i].Run = env.Stack.RunID()
+			out[i].Run = run
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"sync"
 	"time"
 
@@ -24,7 +25,10 @@ var (
 )
 
 // RegisterReverter makes fn replayable under name (e.g. "network/qdisc").
-// Fault packages call it from init; registering a name twice panics.
+// Fault packages call it from init; registering a name twice panics. It is
+// for reverters that act on nothing (an instant fault's "none"): a
+// reverter that acts registers with RegisterStateReverter, so a replay
+// checks its state first.
 func RegisterReverter(name string, fn ReverterFunc) {
 	reverterMu.Lock()
 	defer reverterMu.Unlock()
@@ -34,17 +38,68 @@ func RegisterReverter(name string, fn ReverterFunc) {
 	reverters[name] = fn
 }
 
+// Scope is what one journaled revert may act on (see stack.Scope): the
+// objects of the record's owner, and under the state directory the files
+// of its own run and record.
+type Scope = stack.Scope
+
+// Checker is journaled state that proves, before a replay acts on it, that
+// it acts only within its record's scope: on containers carrying the
+// record's labels, on their processes and namespaces, beneath the roots
+// they mount, under the state directory's files of its own run and
+// record, and on names derived from the record's id. A refusal wraps
+// stack.ErrUntrusted (the record is quarantined); stack.ErrGone says the
+// target no longer exists, which counts as reverted.
+type Checker = stack.UndoChecker
+
+// Sentinels of journaled state checks.
+var (
+	// ErrUntrusted refuses a record: it is quarantined, never replayed.
+	ErrUntrusted = stack.ErrUntrusted
+	// ErrGone says what a record would act on is gone: reverted.
+	ErrGone = stack.ErrGone
+)
+
+type scopeKey struct{}
+
+// ScopeOf returns the scope a reverter runs in.
+func ScopeOf(ctx context.Context) (Scope, bool) {
+	sc, ok := ctx.Value(scopeKey{}).(Scope)
+	return sc, ok
+}
+
 // RegisterStateReverter registers under name a reverter whose journaled
-// state is the JSON of an S: fn gets it decoded. A state that does not
-// decode is an error "decode <last element of name> state: ...".
-func RegisterStateReverter[S any](name string, fn func(ctx context.Context, st S) error) {
+// state is the JSON of an S: fn gets it decoded. When the record is
+// replayed from disk, S's Check runs first. A state that does not decode
+// is untrusted: "decode <last element of name> state: ...".
+func RegisterStateReverter[S Checker](name string, fn func(ctx context.Context, st S) error) {
 	RegisterReverter(name, func(ctx context.Context, rec Record) error {
 		var st S
 		if err := json.Unmarshal(rec.State, &st); err != nil {
-			return fmt.Errorf("decode %s state: %w", path.Base(name), err)
+			return stack.Untrusted("decode %s state: %v", path.Base(name), err)
+		}
+		if sc, ok := ScopeOf(ctx); ok && sc.Verify {
+			if err := st.Check(ctx, sc); errors.Is(err, ErrGone) {
+				return nil
+			} else if err != nil {
+				return err
+			}
 		}
 		return fn(ctx, st)
 	})
+}
+
+// ReverterNames lists the registered reverters and the stack providers'
+// undo functions, sorted.
+func ReverterNames() []string {
+	reverterMu.RLock()
+	out := stack.UndoNames()
+	for n := range reverters {
+		out = append(out, n)
+	}
+	reverterMu.RUnlock()
+	sort.Strings(out)
+	return out
 }
 
 // lookupReverter finds a reverter registered here, or else an undo
@@ -58,7 +113,10 @@ func lookupReverter(name string) (ReverterFunc, bool) {
 		return fn, true
 	}
 	if undo, ok := stack.LookupUndo(name); ok {
-		return func(ctx context.Context, rec Record) error { return undo(ctx, rec.State) }, true
+		return func(ctx context.Context, rec Record) error {
+			sc, _ := ScopeOf(ctx)
+			return undo(ctx, sc, rec.State)
+		}, true
 	}
 	return nil, false
 }
@@ -88,11 +146,18 @@ func IsRevertError(err error) bool {
 	return errors.As(err, &re)
 }
 
-func runReverter(ctx context.Context, rec Record, timeout time.Duration) (err error) {
+// runReverter opens rec's state and runs its reverter in scope sc.
+func runReverter(ctx context.Context, rec Record, timeout time.Duration, sc Scope) (err error) {
 	fn, ok := lookupReverter(rec.Reverter)
 	if !ok {
-		return &RevertError{Fault: rec.Kind, Target: rec.Target, Err: fmt.Errorf("no reverter %q registered (link chaos/kinds and the stack providers)", rec.Reverter)}
+		return &RevertError{Fault: rec.Kind, Target: rec.Target, Err: stack.Untrusted("no reverter %q registered (link chaos/kinds and the stack providers)", rec.Reverter)}
 	}
+	state, err := openState(rec, sc.StateDir)
+	if err != nil {
+		return &RevertError{Fault: rec.Kind, Target: rec.Target, Err: err}
+	}
+	rec.State = state
+	ctx = context.WithValue(ctx, scopeKey{}, sc)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	defer func() {
@@ -104,46 +169,6 @@ func runReverter(ctx context.Context, rec Record, timeout time.Duration) (err er
 		return &RevertError{Fault: rec.Kind, Target: rec.Target, Err: err}
 	}
 	return nil
-}
-
-// ReplayResult lists what Replay did.
-type ReplayResult struct {
-	Reverted []Record
-	Failed   []Record
-}
-
-// Replay reverts every record left in journalDir (after a crash or SIGKILL),
-// oldest last-in first-out, removing each record whose revert succeeded.
-// Failures are joined into an error holding *RevertError values (exit 4).
-func Replay(ctx context.Context, journalDir string, opts ...Option) (ReplayResult, error) {
-	var res ReplayResult
-	o, err := buildOptions(opts)
-	if err != nil {
-		return res, err
-	}
-	recs, err := ListRecords(journalDir)
-	if err != nil {
-		return res, err
-	}
-	j := &Journal{dir: journalDir, log: o.log, timeout: o.timeout}
-	var errs []error
-	for i := len(recs) - 1; i >= 0; i-- {
-		rec := recs[i]
-		if err := runReverter(ctx, rec, o.timeout); err != nil {
-			o.log.Error("replay revert failed", "id", rec.ID, "kind", rec.Kind, "target", rec.Target, "err", err)
-			res.Failed = append(res.Failed, rec)
-			errs = append(errs, err)
-			continue
-		}
-		if err := j.Remove(rec.ID); err != nil {
-			res.Failed = append(res.Failed, rec)
-			errs = append(errs, &RevertError{Fault: rec.Kind, Target: rec.Target, Err: err})
-			continue
-		}
-		o.log.Info("replayed revert", "id", rec.ID, "kind", rec.Kind, "target", rec.Target, "mechanism", rec.Mechanism)
-		res.Reverted = append(res.Reverted, rec)
-	}
-	return res, errors.Join(errs...)
 }
 
 // RevertNothing is the reverter of a record with nothing to undo (an

@@ -60,22 +60,16 @@ func rollouter(ctx context.Context, env *ActionEnv, v param.Values) (*rollout.Ro
 	return rollout.New(ctx, env.Stack, opts...)
 }
 
-// targetNames resolves a step's target against the stack (nil: default).
-func targetNames(ctx context.Context, env *ActionEnv, step plan.Step) ([]string, error) {
+// targetNames is the services the step's target resolved to when the step
+// started (nil: no target, the action's default).
+func targetNames(_ context.Context, env *ActionEnv, step plan.Step) ([]string, error) {
 	if step.Target == nil {
 		return nil, nil
 	}
-	svcs, err := env.Stack.Services(ctx)
-	if err != nil {
-		return nil, err
+	if names := StepTargets(env, step.Name); len(names) > 0 {
+		return names, nil
 	}
-	names := make([]string, len(svcs))
-	roles := map[string]string{}
-	for i, s := range svcs {
-		names[i] = s.Name
-		roles[s.Name] = string(s.Role)
-	}
-	return step.Target.Pick(names, roles)
+	return nil, fmt.Errorf("step %q: its targets were not resolved before it ran", step.Name)
 }
 
 func outcome(rep *reports.Rollout, err error) (*ActionOutcome, error) {

@@ -16,8 +16,16 @@ func (r *Runner) dryRun(ctx context.Context) error {
 	w := r.o.dryOut
 	env := chaos.Env{Stack: r.stack, Kernel: r.kernelOrProbe(ctx), Log: r.o.log}
 	fmt.Fprintf(w, "plan %s: %d steps against a %s stack (dry run: nothing is changed)\n", r.plan.Name, len(r.plan.Steps), r.stack.Kind())
+	fmt.Fprintf(w, "seed %d: shares of a role pick the same services again with --seed %d\n", r.seed(), r.seed())
 	for i, s := range r.plan.Steps {
 		fmt.Fprintf(w, "%2d. %s [%s]\n", i+1, s.Name, s.Kind())
+		names, err := r.resolveStep(ctx, s)
+		if err != nil {
+			return exitcode.Wrap(exitcode.Usage, fmt.Errorf("step %q: %w", s.Name, err))
+		}
+		if s.Target != nil {
+			fmt.Fprintf(w, "    targets %s\n", resolvedTarget(s.Target, names))
+		}
 		switch s.Kind() {
 		case plan.StepWait:
 			fmt.Fprintf(w, "    wait %s\n", s.Wait.D())
@@ -27,7 +35,7 @@ func (r *Runner) dryRun(ctx context.Context) error {
 			fmt.Fprintf(w, "    revert the faults of step %q\n", s.Revert)
 		case plan.StepAction:
 			_, ok := LookupAction(s.Action)
-			fmt.Fprintf(w, "    action %s on %s params %v (implemented: %v)\n", s.Action, orDefault(targetString(s.Target)), s.Params, ok)
+			fmt.Fprintf(w, "    action %s on %s params %v (implemented: %v)\n", s.Action, orDefault(resolvedTarget(s.Target, names)), s.Params, ok)
 		case plan.StepFault:
 			if err := r.describeFault(ctx, s, env); err != nil {
 				return exitcode.Wrap(exitcode.Harness, fmt.Errorf("step %q: %w", s.Name, err))

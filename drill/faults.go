@@ -24,7 +24,7 @@ type heldFault struct {
 
 // faultEnv is what the fault kinds build with.
 func (r *Runner) faultEnv() chaos.Env {
-	return chaos.Env{Stack: r.stack, Kernel: r.kernel, Journal: r.journal, Log: r.o.log}
+	return chaos.Env{Stack: r.stack, Kernel: r.kernel, Journal: r.journal, Log: r.o.log, RunID: r.runID}
 }
 
 // planFaults decodes a fault step and plans one fault per target.
@@ -56,6 +56,9 @@ func (r *Runner) runFault(ctx context.Context, s plan.Step, rec *stepRecord) err
 	var held []*heldFault
 	var mechs []string
 	for _, f := range fs {
+		// The fault acts from the moment its injection begins (a stop
+		// takes the server down at its SIGTERM, not when docker returns).
+		began := time.Now()
 		inj, err := r.guard.Inject(ctx, f)
 		if inj != nil {
 			held = append(held, &heldFault{inj: inj, target: f.Target(), start: time.Now(), kind: s.Fault})
@@ -65,7 +68,7 @@ func (r *Runner) runFault(ctx context.Context, s plan.Step, rec *stepRecord) err
 			r.hold(s.Name, held)
 			return fmt.Errorf("inject %s on %s: %w", s.Fault, f.Target(), err)
 		}
-		r.event(uptime.Event{Kind: uptime.FaultInjected, Step: s.Name, Target: f.Target(), Detail: inj.Mechanism})
+		r.event(uptime.Event{At: began, Kind: uptime.FaultInjected, Step: s.Name, Target: f.Target(), Detail: inj.Mechanism})
 		r.o.log.Info("fault injected", "kind", s.Fault, "target", f.Target(), "mechanism", inj.Mechanism, "took", inj.Injected)
 	}
 	rec.mechanism = strings.Join(uniq(mechs), ",")

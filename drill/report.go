@@ -34,6 +34,7 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 		Plan:          r.plan.Name,
 		Description:   r.plan.Description,
 		RunID:         r.stack.RunID(),
+		Seed:          r.plan.Seed,
 		StartedAt:     r.started,
 		FinishedAt:    time.Now(),
 		Availability:  reports.Availability{RequestBased: a.Availability.RequestBased, TimeBased: a.Availability.TimeBased},
@@ -165,6 +166,9 @@ func (r *Runner) fillSteps(rep *reports.Report, a *uptime.Analysis) {
 	for _, s := range steps {
 		rs := reports.Step{Name: s.step.Name, Kind: stepKind(s), Target: s.target, StartedAt: s.start, FinishedAt: s.end,
 			Status: s.status, Error: s.err, Mechanism: s.mechanism}
+		if s.status != reports.StatusSkipped {
+			rs.Targets = loadTargets(&r.shared, s.step.Name)
+		}
 		if s.kind == plan.StepFault || s.kind == plan.StepAction {
 			if rv, ok := rec[s.step.Name]; ok {
 				v := secs(rv.Time)

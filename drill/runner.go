@@ -20,6 +20,7 @@ import (
 	"github.com/aiuptime/aiuptime/drill/plan"
 	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/internal/runlock"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/uptime"
@@ -54,6 +55,9 @@ type Runner struct {
 	journal *chaos.Journal
 	guard   *chaos.Guard
 	kernel  hostcaps.Kernel
+	lock    *runlock.Lock
+	runID   string
+	labels  map[string]string
 
 	traffic *traffic
 	mon     *monitoring
@@ -145,10 +149,17 @@ func (r *Runner) Run(ctx context.Context) (*reports.Report, error) {
 	if r.o.dryRun {
 		return nil, r.dryRun(ctx)
 	}
+	// The stack is known: no other drill may hurt it until this one ends.
+	// A refusal (exit 2) changes nothing.
+	if err := r.lockStack(); err != nil {
+		return nil, err
+	}
+	defer r.lock.Release()
 	load, err := r.setUp(ctx)
 	if err != nil {
 		r.abandon(load)
-		return nil, exitcode.Wrap(exitcode.Harness, err)
+		// An unsafe state directory keeps its own code (2).
+		return nil, exitcode.Wrap(exitcode.Of(err, exitcode.Harness), err)
 	}
 	versionsBefore, _ := stack.Versions(ctx, r.stack)
 
@@ -172,6 +183,28 @@ func (r *Runner) Run(ctx context.Context) (*reports.Report, error) {
 	return rep, r.verdict(rep, stepErr, revertErr, aborted(stepErr))
 }
 
+// lockStack takes the run lock of the stack (runlock: embedded stacks by
+// run id, attached ones by compose project or selector) and names the
+// run: the stack's run, or a fresh id for an attached deployment. A stack
+// that cannot say what it is (plain URLs) cannot be hurt and is not locked.
+func (r *Runner) lockStack() error {
+	id, _ := stack.IdentityOf(r.stack)
+	r.labels = id.Labels
+	run, l, err := runlock.ForStack(r.o.stateDir, r.stack, "d", r.plan.Name)
+	if err != nil {
+		return err
+	}
+	r.runID, r.lock = run, l
+	if l != nil {
+		r.o.log.Info("stack locked", "stack", id.Text, "run", run, "lock", l.Path())
+	}
+	return nil
+}
+
+// RunID is the run's id: the embedded stack's, or for an attached
+// deployment the one its journal records carry ("" before Run).
+func (r *Runner) RunID() string { return r.runID }
+
 // setUp probes the kernel (unless told), opens the journal and starts the
 // components: traffic (the probe), monitoring and k6 load.
 func (r *Runner) setUp(ctx context.Context) (*k6Load, error) {
@@ -184,7 +217,7 @@ func (r *Runner) setUp(ctx context.Context) (*k6Load, error) {
 	} else {
 		r.kernel = k
 	}
-	j, err := chaos.OpenJournal(chaos.WithStateDir(r.o.stateDir), chaos.WithLogger(log))
+	j, err := chaos.OpenJournal(chaos.WithStateDir(r.o.stateDir), chaos.WithLogger(log), chaos.WithRunLabels(r.runID, r.labels))
 	if err != nil {
 		return nil, fmt.Errorf("open revert journal: %w", err)
 	}

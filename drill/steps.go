@@ -14,6 +14,7 @@ import (
 // cancellation cause when aborted.
 func (r *Runner) runSteps(ctx context.Context) error {
 	log := r.o.log
+	log.Info("shares of a role are chosen by the seed (drill run --seed repeats them)", "seed", r.seed())
 	for i, s := range r.plan.Steps {
 		if ctx.Err() != nil {
 			r.skipFrom(i)
@@ -23,9 +24,15 @@ func (r *Runner) runSteps(ctx context.Context) error {
 		r.current, r.stepIdx = s.Name, i+1
 		r.mu.Unlock()
 		rec := stepRecord{step: s, kind: s.Kind(), start: time.Now(), status: reports.StatusPassed, target: targetString(s.Target)}
+		names, err := r.resolveStep(ctx, s)
+		if err == nil {
+			rec.target = resolvedTarget(s.Target, names)
+		}
 		r.event(uptime.Event{At: rec.start, Kind: uptime.StepStarted, Step: s.Name, Target: rec.target})
-		log.Info("step", "n", i+1, "of", len(r.plan.Steps), "name", s.Name, "kind", rec.kind)
-		err := r.runStep(ctx, s, &rec)
+		log.Info("step", "n", i+1, "of", len(r.plan.Steps), "name", s.Name, "kind", rec.kind, "targets", names)
+		if err == nil {
+			err = r.runStep(ctx, s, &rec)
+		}
 		rec.end = time.Now()
 		if rec.impactEnd.IsZero() {
 			rec.impactEnd = rec.end
@@ -104,21 +111,6 @@ func targetString(t *plan.Target) string {
 		return ""
 	}
 	return t.String()
-}
-
-// pick resolves a step's target against the live stack (names in order).
-func (r *Runner) pick(ctx context.Context, t *plan.Target) ([]string, error) {
-	svcs, err := r.stack.Services(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("select targets: %w", err)
-	}
-	names := make([]string, len(svcs))
-	roles := map[string]string{}
-	for i, s := range svcs {
-		names[i] = s.Name
-		roles[s.Name] = string(s.Role)
-	}
-	return t.Pick(names, roles)
 }
 
 func (r *Runner) runAction(ctx context.Context, s plan.Step, rec *stepRecord) error {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/redact"
 )
 
 // Metric names the extension and k6 produce, as keys of Summary.Metrics.
@@ -64,11 +66,16 @@ type options struct {
 	out         io.Writer
 	logger      *slog.Logger
 	grace       time.Duration
+	red         *redact.Redactor
+	points      string
 }
 
 // WithEnv adds environment variables for the script (__ENV). They are passed
 // in the process environment, not on the command line, so secrets such as
-// API_KEY do not show in process listings.
+// API_KEY do not show in process listings, and they are never logged: the
+// values of secret-named variables (redact.IsSecretName) and the secrets
+// any value holds (a URL's password) are masked in everything Run passes
+// on from k6.
 func WithEnv(env map[string]string) Option {
 	return func(o *options) error {
 		for k, v := range env {
@@ -104,6 +111,19 @@ func WithOutput(w io.Writer) Option {
 	return func(o *options) error { o.out = w; return nil }
 }
 
+// WithRedactor masks k6's output, errors, summary and points with r (the
+// run's redactor) besides the secrets of WithEnv, which Run adds to r.
+// Default: a redactor of its own that knows WithEnv's secrets.
+func WithRedactor(r *redact.Redactor) Option {
+	return func(o *options) error {
+		if r == nil {
+			return errors.New("nil redactor")
+		}
+		o.red = r
+		return nil
+	}
+}
+
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
@@ -128,7 +148,7 @@ func WithGracePeriod(d time.Duration) Option {
 
 // ExitError is returned when k6 fails for another reason than thresholds
 // (bad script, bad options, killed). Stderr holds the tail of k6's stderr,
-// with secret-looking environment values redacted.
+// masked (see WithEnv).
 type ExitError struct {
 	Code   int
 	Stderr string
@@ -146,18 +166,11 @@ func (e *ExitError) Error() string {
 // write its summary; Run then returns that summary (nil if k6 wrote none)
 // and an error wrapping ctx's cause (errors.Is(err, context.Canceled)).
 func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, error) {
-	o := options{
-		env:    map[string]string{},
-		out:    io.Discard,
-		logger: slog.New(slog.DiscardHandler),
-		grace:  DefaultGracePeriod,
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
 	}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("k6run option: %w", err)
-		}
-	}
-	script, err := filepath.Abs(script)
+	script, err = filepath.Abs(script)
 	if err != nil {
 		return nil, fmt.Errorf("resolve script: %w", err)
 	}
@@ -175,11 +188,14 @@ func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, 
 
 	cmd := o.command(ctx, k6Path, script, summaryPath)
 	tail := &tailBuffer{max: 16 << 10}
-	cmd.Stdout = o.out
-	cmd.Stderr = io.MultiWriter(o.out, tail)
+	out := &lockedWriter{w: o.out} // k6's stdout and stderr are copied concurrently
+	stdout, stderr := o.red.LineWriter(out), o.red.LineWriter(out)
+	cmd.Stdout = stdout
+	cmd.Stderr = io.MultiWriter(stderr, tail)
 	o.logger.Info("k6 run", "script", script, "summary", summaryPath)
 	started := time.Now()
 	code, err := exitCode(cmd.Run())
+	_, _ = stdout.Flush(), stderr.Flush()
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", k6Path, err)
 	}
@@ -188,21 +204,66 @@ func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, 
 	sum, readErr := ReadSummary(summaryPath)
 	if sum != nil {
 		sum.ExitCode = code
+		sum.redact(o.red)
 		if o.summaryPath != "" {
 			sum.Path = summaryPath
 		}
 	}
+	o.scrubKept(summaryPath)
 	if ctx.Err() != nil {
 		// Stopped by the caller: whatever k6 managed to summarise is returned.
 		return sum, fmt.Errorf("k6 stopped: %w", context.Cause(ctx))
 	}
 	if code != 0 && code != ExitThresholdsFailed {
-		return sum, &ExitError{Code: code, Stderr: redact(tail.String(), o.env)}
+		return sum, &ExitError{Code: code, Stderr: o.red.String(tail.String())}
 	}
 	if readErr != nil {
 		return nil, readErr
 	}
 	return sum, nil
+}
+
+// buildOptions applies opts over the defaults and teaches the redactor the
+// environment's secrets.
+func buildOptions(opts []Option) (*options, error) {
+	o := &options{
+		env:    map[string]string{},
+		out:    io.Discard,
+		logger: slog.New(slog.DiscardHandler),
+		grace:  DefaultGracePeriod,
+	}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, fmt.Errorf("k6run option: %w", err)
+		}
+	}
+	if o.red == nil {
+		o.red = redact.New()
+	}
+	for k, v := range o.env {
+		o.red.AddNamed(k, v)
+	}
+	o.logger = slog.New(redact.NewHandler(o.logger.Handler(), o.red))
+	return o, nil
+}
+
+// scrubKept masks the files k6 wrote that outlive Run: the summary when
+// WithSummaryPath kept it, and the points of WithPointsPath. A file that
+// cannot be masked is removed rather than left holding a secret.
+func (o *options) scrubKept(summaryPath string) {
+	var kept []string
+	if o.summaryPath != "" {
+		kept = append(kept, summaryPath)
+	}
+	if o.points != "" {
+		kept = append(kept, o.points)
+	}
+	for _, p := range kept {
+		if err := scrubFile(p, o.red); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			o.logger.Warn("k6 output could not be masked; removed", "file", p, "err", err)
+			_ = os.Remove(p)
+		}
+	}
 }
 
 // summaryFile returns the absolute path k6 exports its summary to, with no
@@ -255,19 +316,6 @@ func exitCode(runErr error) (int, error) {
 		return 0, runErr
 	}
 	return ee.ExitCode(), nil
-}
-
-// redact replaces the values of secret-looking variables (KEY, TOKEN,
-// SECRET, PASSWORD in the name) in s.
-func redact(s string, env map[string]string) string {
-	for k, v := range env {
-		u := strings.ToUpper(k)
-		if len(v) >= 4 && (strings.Contains(u, "KEY") || strings.Contains(u, "TOKEN") ||
-			strings.Contains(u, "SECRET") || strings.Contains(u, "PASSWORD")) {
-			s = strings.ReplaceAll(s, v, "[REDACTED]")
-		}
-	}
-	return s
 }
 
 // lastLines returns the last n non-empty lines of s, joined by " | ".

@@ -1,10 +1,14 @@
 package k6run
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/redact"
+	"github.com/aiuptime/aiuptime/redact/redacttest"
 )
 
 // k6Binary returns the k6 binary with the extension, built once per run
@@ -79,6 +85,46 @@ func TestRunScriptErrorRedactsSecrets(t *testing.T) {
 	}
 	if !strings.Contains(ee.Stderr, "[REDACTED]") || !strings.Contains(ee.Stderr, "boom in init") {
 		t.Errorf("stderr tail lacks the redacted key or the error: %q", ee.Stderr)
+	}
+}
+
+// TestRunMasksEverythingK6Writes runs a script that prints its API key and
+// base URL (with a password and a ?key=) and requests that URL, and greps
+// k6's output, the kept summary, the points file, the summary's metric
+// names and the logs for them.
+func TestRunMasksEverythingK6Writes(t *testing.T) {
+	t.Parallel()
+	k6 := k6Binary(t)
+	const key, pw, query = "k6-canary-key-0123456789", "k6-url-pw-42", "k6-query-canary"
+	base := "http://user:" + pw + "@127.0.0.1:1/?key=" + query
+	dir := t.TempDir()
+	var out, logs bytes.Buffer
+	s, err := Run(t.Context(), k6, "testdata/leaky.js",
+		WithEnv(map[string]string{"API_KEY": key, "BASE_URL": base}), WithOutput(&out),
+		WithSummaryPath(filepath.Join(dir, "summary.json")), WithPointsPath(filepath.Join(dir, "points.json")),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !strings.Contains(out.String(), "key is "+redact.Mask) {
+		t.Errorf("k6's output is not there to check:\n%s", out.String())
+	}
+	names := strings.Join(slices.Collect(maps.Keys(s.Metrics)), "\n")
+	if !strings.Contains(names, "http_req_duration{url:http://user:"+redact.Mask) {
+		t.Errorf("the sub-metric of the URL is missing or unmasked:\n%s", names)
+	}
+	leaks, err := redacttest.ScanFiles([]string{dir}, key, pw, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"output": out.String(), "logs": logs.String(), "metric names": names} {
+		leaks = append(leaks, redacttest.ScanText(name, text, key, pw, query)...)
+	}
+	if len(leaks) > 0 {
+		t.Errorf("secrets leaked:\n%s", redacttest.Report(leaks))
+	}
+	if files, _ := redacttest.Files(dir); len(files) != 2 {
+		t.Errorf("checked %v, want the summary and the points", files)
 	}
 }
 

@@ -12,13 +12,15 @@ import (
 )
 
 // WithPointsPath makes k6 stream every sample to path (`--out json=PATH`), so
-// ReadRequests can rebuild one record per request for timelines.
+// ReadRequests can rebuild one record per request for timelines. Run masks
+// the file's secrets (a URL's password in a tag) once k6 has finished.
 func WithPointsPath(path string) Option {
 	return func(o *options) error {
 		if path == "" {
 			return fmt.Errorf("empty points path")
 		}
 		o.args = append(o.args, "--out", "json="+path)
+		o.points = path
 		return nil
 	}
 }

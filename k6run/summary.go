@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/aiuptime/aiuptime/redact"
 )
 
 // Summary is k6's end-of-test summary (the --summary-export JSON).
@@ -249,6 +251,23 @@ func Compare(baseline, current *Summary, checks []Check, tolerance, floor float6
 		}
 	}
 	return out
+}
+
+// redact masks the metric names (a sub-metric's tags may hold a URL) and
+// threshold sources with red.
+func (s *Summary) redact(red *redact.Redactor) {
+	metrics := make(map[string]Metric, len(s.Metrics))
+	for name, m := range s.Metrics {
+		if len(m.Thresholds) > 0 {
+			th := make(map[string]bool, len(m.Thresholds))
+			for src, ok := range m.Thresholds {
+				th[red.String(src)] = ok
+			}
+			m.Thresholds = th
+		}
+		metrics[red.String(name)] = m
+	}
+	s.Metrics = metrics
 }
 
 // Trim returns a copy of s with only the named metrics, for storing as a

@@ -6,7 +6,9 @@
 package param
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -127,8 +129,6 @@ func find(specs []Spec, name string) (Spec, bool) {
 	return Spec{}, false
 }
 
-var serviceName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 // Parse reads one value of the spec's type from a decoded YAML value.
 func (s Spec) Parse(v any) (any, error) {
 	switch s.Type {
@@ -179,8 +179,8 @@ func (s Spec) Parse(v any) (any, error) {
 		}
 		return nil, fmt.Errorf("want one of %s, got %q", strings.Join(s.Enum, ", "), str)
 	case Service:
-		if !serviceName.MatchString(str) {
-			return nil, fmt.Errorf("%q is not a service name", str)
+		if err := CheckServiceName(str); err != nil {
+			return nil, err
 		}
 	case Regexp:
 		re, err := regexp.Compile(str)
@@ -200,15 +200,24 @@ func parseInt(v any, positive bool) (int64, error) {
 	case int64:
 		n = t
 	case uint64:
+		if t > math.MaxInt64 {
+			return 0, fmt.Errorf("%d overflows (the largest is %d)", t, int64(math.MaxInt64))
+		}
 		n = int64(t)
 	case float64:
-		if t != float64(int64(t)) {
+		if t != math.Trunc(t) {
 			return 0, fmt.Errorf("want a whole number, got %v", t)
+		}
+		if math.Abs(t) >= math.MaxInt64 {
+			return 0, fmt.Errorf("%v overflows (the largest is %d)", t, int64(math.MaxInt64))
 		}
 		n = int64(t)
 	case string:
 		var err error
 		if n, err = strconv.ParseInt(strings.TrimSpace(t), 10, 64); err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return 0, fmt.Errorf("%s overflows (the largest is %d)", strings.TrimSpace(t), int64(math.MaxInt64))
+			}
 			return 0, fmt.Errorf("want a whole number, got %q", t)
 		}
 	default:
@@ -296,7 +305,7 @@ func Schema(specs []Spec) map[string]any {
 func (s Spec) schema() map[string]any {
 	switch s.Type {
 	case Duration:
-		return units.Duration(0).JSONSchema()
+		return units.DurationSchema(s.Positive)
 	case Percent:
 		return units.Percent(0).JSONSchema()
 	case Size:

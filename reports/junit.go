@@ -216,6 +216,21 @@ func junitProperties(r *Report) []JUnitProperty {
 	if r.Environment.ToolVersion != "" {
 		p = append(p, JUnitProperty{"tool_version", r.Environment.ToolVersion})
 	}
+	return append(p, targetProperties(r)...)
+}
+
+// targetProperties are the run's seed and, per step that acted on
+// services, the ones its target resolved to ("step.NAME.targets").
+func targetProperties(r *Report) []JUnitProperty {
+	var p []JUnitProperty
+	if r.Seed != nil {
+		p = append(p, JUnitProperty{"seed", strconv.FormatUint(*r.Seed, 10)})
+	}
+	for _, s := range r.Steps {
+		if len(s.Targets) > 0 {
+			p = append(p, JUnitProperty{"step." + s.Name + ".targets", strings.Join(s.Targets, ",")})
+		}
+	}
 	return p
 }
 

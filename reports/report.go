@@ -46,7 +46,10 @@ type Report struct {
 	// Description is the plan's description.
 	Description string `json:"description,omitempty"`
 	// RunID is the aiuptime.run label value of the run.
-	RunID      string    `json:"run_id,omitempty"`
+	RunID string `json:"run_id,omitempty"`
+	// Seed chose the services of each share of a role (a step's
+	// {role: model, count: 1}); `drill run --seed N` repeats the choice.
+	Seed       *uint64   `json:"seed,omitempty"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
 	Verdict    Verdict   `json:"verdict"`
@@ -139,8 +142,13 @@ type Step struct {
 	Name string `json:"name"`
 	// Kind is wait, fault, action, await or revert; for faults and actions
 	// the fault or action kind follows after a colon (fault:gpu-kill).
-	Kind       string    `json:"kind"`
-	Target     string    `json:"target,omitempty"`
+	Kind string `json:"kind"`
+	// Target is what the step hit as a line: the services, and for a share
+	// of a role what the plan asked ("model-2 (1 of role model)").
+	Target string `json:"target,omitempty"`
+	// Targets are the services the step's target resolved to, the ones it
+	// acted on (a step that did not run has none).
+	Targets    []string  `json:"targets,omitempty"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
 	// Status is passed, failed, error or skipped.

@@ -1,15 +1,16 @@
 package reports
 
 import (
-	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
-	"strings"
+
+	"github.com/aiuptime/aiuptime/redact"
 )
 
 // Output file names written by Write.
@@ -25,31 +26,71 @@ const (
 var Files = []string{FileJSON, FileJUnit, FileMarkdown, FileHTML, FileProm}
 
 // Redacted replaces every secret in every output.
-const Redacted = "[REDACTED]"
+const Redacted = redact.Mask
+
+// ErrUnsafeTarget is returned when a file Write would replace is not a
+// regular file (a symlink, a directory, a device, a FIFO): Write never
+// writes through or over one.
+var ErrUnsafeTarget = errors.New("refusing to replace a file that is not a regular file")
 
 // Option configures Write.
 type Option func(*options) error
 
 type options struct {
+	red     *redact.Redactor
 	secrets []string
+	raw     []byte
 }
 
 // WithSecrets names values (API keys, master keys) that must never appear in
-// any output: every occurrence is replaced with "[REDACTED]". Empty values
-// are ignored.
+// any output: every occurrence, raw or escaped, is replaced with
+// "[REDACTED]". Values shorter than redact.MinSecretLen are ignored (the
+// patterns still apply). With WithRedactor, they are added to its redactor.
 func WithSecrets(keys ...string) Option {
 	return func(o *options) error {
-		for _, k := range keys {
-			if k != "" {
-				o.secrets = append(o.secrets, k)
-			}
-		}
+		o.secrets = append(o.secrets, keys...)
 		return nil
 	}
 }
 
+// WithRedactor masks the outputs with r (the run's one redactor, which
+// knows its keys and secret environment values). Without it, and without
+// WithSecrets, Write still masks what looks like a secret (URL passwords,
+// ?key=, Bearer tokens, sk- keys).
+func WithRedactor(r *redact.Redactor) Option {
+	return func(o *options) error {
+		if r == nil {
+			return errors.New("nil redactor")
+		}
+		o.red = r
+		return nil
+	}
+}
+
+// WithOriginal gives Write the report.json the report was read from (a
+// Document's Raw): fields this build does not know are kept in the
+// re-rendered report.json, masked like the rest.
+func WithOriginal(raw []byte) Option {
+	return func(o *options) error { o.raw = raw; return nil }
+}
+
+// redactor is WithRedactor's redactor (or a new one) taught WithSecrets.
+func (o *options) redactor() *redact.Redactor {
+	if o.red == nil {
+		o.red = redact.New()
+	}
+	o.red.Add(o.secrets...)
+	return o.red
+}
+
 // Write renders r into dir as report.json, junit.xml, report.md,
 // report.html and drill.prom, creating dir if needed. r is not modified.
+//
+// Every string is masked before rendering and every rendered file is
+// masked again as a whole. Write writes only inside dir and replaces only
+// the five files it renders, each through a temporary file renamed over it;
+// when one of them exists and is not a regular file (CheckDir) it writes
+// nothing and returns ErrUnsafeTarget.
 func Write(dir string, r *Report, opts ...Option) error {
 	if r == nil {
 		return errors.New("write reports: nil report")
@@ -60,12 +101,36 @@ func Write(dir string, r *Report, opts ...Option) error {
 			return fmt.Errorf("write reports: %w", err)
 		}
 	}
+	red := o.redactor()
+	files, err := render(r, red, o.raw)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write reports: %w", err)
 	}
-	rr, err := redactedCopy(r, o.secrets)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return fmt.Errorf("write reports: %w", err)
+	}
+	defer root.Close()
+	if err := checkTargets(root); err != nil {
+		return err
+	}
+	for _, name := range Files {
+		if err := writeAtomic(root, name, files[name]); err != nil {
+			return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+		}
+	}
+	return nil
+}
+
+// render renders every file of r in memory, masked by red, report.json
+// merged with raw's unknown fields when raw is set.
+func render(r *Report, red *redact.Redactor, raw []byte) (map[string][]byte, error) {
+	rr, err := redactedCopy(r, red)
+	if err != nil {
+		return nil, fmt.Errorf("write reports: %w", err)
 	}
 	renderers := map[string]func(*Report) ([]byte, error){
 		FileJSON:     MarshalJSON,
@@ -74,17 +139,20 @@ func Write(dir string, r *Report, opts ...Option) error {
 		FileHTML:     HTML,
 		FileProm:     Prom,
 	}
+	files := map[string][]byte{}
 	for _, name := range Files {
 		b, err := renderers[name](rr)
 		if err != nil {
-			return fmt.Errorf("render %s: %w", name, err)
+			return nil, fmt.Errorf("render %s: %w", name, err)
 		}
-		b = scrub(b, o.secrets)
-		if err := writeFileAtomic(filepath.Join(dir, name), b); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
+		if name == FileJSON && len(raw) > 0 {
+			if b, err = mergeUnknown(raw, b, red); err != nil {
+				return nil, fmt.Errorf("render %s: keep unknown fields: %w", name, err)
+			}
 		}
+		files[name] = red.Bytes(b)
 	}
-	return nil
+	return files, nil
 }
 
 // MarshalJSON renders r as indented report.json.
@@ -96,118 +164,74 @@ func MarshalJSON(r *Report) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Load reads dir/report.json (or the file itself when dir names a file).
-func Load(dir string) (*Report, error) {
-	p := dir
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		p = filepath.Join(dir, FileJSON)
+// CheckDir reports whether Write may write into dir: every file it would
+// replace that exists is a regular file (not a symlink, directory, FIFO or
+// device). A dir that does not exist yet passes. drill run calls it before
+// anything starts, so that a drill never ends unable to write its evidence.
+func CheckDir(dir string) error {
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	b, err := os.ReadFile(p)
 	if err != nil {
-		return nil, fmt.Errorf("load report: %w", err)
+		return fmt.Errorf("reports dir: %w", err)
 	}
-	var r Report
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("load report %s: %w", p, err)
-	}
-	return &r, nil
+	defer root.Close()
+	return checkTargets(root)
 }
 
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+func checkTargets(root *os.Root) error {
+	for _, name := range Files {
+		fi, err := root.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write reports: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%w: %s is a %s", ErrUnsafeTarget, filepath.Join(root.Name(), name), fileKind(fi.Mode()))
+		}
+	}
+	return nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// writeAtomic writes b to name inside root through a new temporary file
+// renamed over it: a reader sees the old or the new file, never a part, and
+// a symlink at name is replaced, never followed.
+func writeAtomic(root *os.Root, name string, b []byte) error {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := "." + name + "." + hex.EncodeToString(rnd[:]) + ".tmp"
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
+	if err == nil {
+		err = root.Rename(tmp, name)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// redactedCopy deep-copies r (through JSON) and replaces secrets in every
-// string it holds, map keys included.
-func redactedCopy(r *Report, secrets []string) (*Report, error) {
-	b, err := json.Marshal(r)
 	if err != nil {
-		return nil, err
+		_ = root.Remove(tmp)
 	}
-	var c Report
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, err
-	}
-	if len(secrets) > 0 {
-		redactValue(reflect.ValueOf(&c).Elem(), secrets)
-	}
-	return &c, nil
-}
-
-func redactString(s string, secrets []string) string {
-	for _, k := range secrets {
-		s = strings.ReplaceAll(s, k, Redacted)
-	}
-	return s
-}
-
-func redactValue(v reflect.Value, secrets []string) {
-	switch v.Kind() {
-	case reflect.String:
-		if v.CanSet() {
-			v.SetString(redactString(v.String(), secrets))
-		}
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			redactValue(v.Elem(), secrets)
-		}
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				redactValue(v.Field(i), secrets)
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		for i := range v.Len() {
-			redactValue(v.Index(i), secrets)
-		}
-	case reflect.Map:
-		if v.IsNil() {
-			return
-		}
-		m := reflect.MakeMapWithSize(v.Type(), v.Len())
-		it := v.MapRange()
-		for it.Next() {
-			k := reflect.New(v.Type().Key()).Elem()
-			k.Set(it.Key())
-			redactValue(k, secrets)
-			e := reflect.New(v.Type().Elem()).Elem()
-			e.Set(it.Value())
-			redactValue(e, secrets)
-			m.SetMapIndex(k, e)
-		}
-		v.Set(m)
-	}
-}
-
-// scrub is the last line of defence: it replaces secrets, raw and in the
-// escaped forms JSON, XML and HTML give them, in rendered bytes.
-func scrub(b []byte, secrets []string) []byte {
-	for _, k := range secrets {
-		forms := []string{k, html.EscapeString(k)}
-		if j, err := json.Marshal(k); err == nil {
-			forms = append(forms, string(j[1:len(j)-1]))
-		}
-		for _, f := range forms {
-			b = bytes.ReplaceAll(b, []byte(f), []byte(Redacted))
-		}
-	}
-	return b
+	return err
 }

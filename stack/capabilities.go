@@ -175,6 +175,9 @@ type RunState struct {
 type Undo struct {
 	Func  string          `json:"func"`
 	State json.RawMessage `json:"state"`
+	// Sealed says State holds secrets (a container's environment and
+	// command line): the journal keeps it encrypted.
+	Sealed bool `json:"sealed,omitempty"`
 }
 
 // Lifecycle is a provider that can act on a service's container or pod.
@@ -332,7 +335,9 @@ func (s Shape) MissingText(what string, need []Capability) string {
 }
 
 // UndoFunc brings a service back from journaled state, in any process.
-type UndoFunc func(ctx context.Context, state json.RawMessage) error
+// sc says what the record may act on; when sc.Verify is set (a replay) the
+// function proves it before acting (RegisterUndoState does so).
+type UndoFunc func(ctx context.Context, sc Scope, state json.RawMessage) error
 
 var undos = map[string]UndoFunc{}
 

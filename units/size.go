@@ -2,6 +2,7 @@ package units
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -36,11 +37,14 @@ func ParseSize(s string) (Size, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(t, "-") {
+		return 0, fmt.Errorf("size %q overflows (the largest is %d bytes)", s, int64(math.MaxInt64))
+	}
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("invalid size %q: want bytes, optionally with a unit (KiB, MiB, GiB)", s)
 	}
 	if n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("size %q overflows", s)
+		return 0, fmt.Errorf("size %q overflows (the largest is %d bytes)", s, int64(math.MaxInt64))
 	}
 	return Size(n * mult), nil
 }
@@ -51,7 +55,10 @@ func SizeFrom(v any) (Size, error) {
 		return ParseSize(s)
 	}
 	if f, ok := number(v); ok {
-		if f < 0 || f != math.Trunc(f) || f > math.MaxInt64 {
+		if f >= math.MaxInt64 {
+			return 0, fmt.Errorf("size %v overflows (the largest is %d bytes)", f, int64(math.MaxInt64))
+		}
+		if f < 0 || f != math.Trunc(f) {
 			return 0, fmt.Errorf("invalid size %v: want a whole, non-negative number of bytes", f)
 		}
 		return Size(f), nil
@@ -123,6 +130,9 @@ func ParseRate(s string) (Rate, error) {
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("rate %q is out of range (8bit..1tbit)", s)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("invalid rate %q: want a number with a unit (kbit, mbit, gbit, kbps, ...)", s)
 		}

@@ -3,6 +3,7 @@ package units
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,17 @@ func TestParseDuration(t *testing.T) {
 		{"300000y", 0, "unknown unit"},
 		{"2562048h", 0, "overflows"},
 		{"999999999999999999999s", 0, "overflows"},
+		{"2562047h47m16.854775807s", time.Duration(math.MaxInt64), ""},
+		{"2562047h47m16.854775808s", 0, "overflows"},
+		{"9223372036854775807ns", time.Duration(math.MaxInt64), ""},
+		{"9223372036854775808ns", 0, "overflows"},
+		{"1000000h" + strings.Repeat("1000000h", 3), 0, "overflows"},
+		{strings.Repeat("9", 400) + "s", 0, "overflows"},
+		{"0." + strings.Repeat("0", 400) + "1s", 0, ""},
+		{strings.Repeat("0", 400) + "1s", time.Second, ""},
+		{"1.0000000005s", 1_000_000_001, ""},
+		{"0.1ns", 0, ""},
+		{"0.5ns", 1, ""},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseDuration(tc.in)
@@ -132,6 +144,12 @@ func TestYAMLPositions(t *testing.T) {
 		{"p: 1\nd: 5\n", "x.yaml:2:4: d: invalid duration \"5\": a bare number has no unit"},
 		{"s: [1]\n", "x.yaml:1:4: s: want a size such as 1048576 or 16MiB, got a list"},
 		{"r: fast\n", "x.yaml:1:4: r: invalid rate \"fast\""},
+		{"d: 0s\n", "x.yaml:1:4: d: a duration of 0 is refused"},
+		{"d: \"0\"\n", "x.yaml:1:4: d: a duration of 0 is refused"},
+		{"d: 0h0m0.0s\n", "x.yaml:1:4: d: a duration of 0 is refused"},
+		{"d: 0\n", "x.yaml:1:4: d: a duration of 0 is refused"},
+		{"s: 99999999999999999999\n", "x.yaml:1:4: s: size \"99999999999999999999\" overflows"},
+		{"s: 9999999T\n", "x.yaml:1:4: s: size \"9999999T\" overflows"},
 	} {
 		d, err := yamldoc.Parse("x.yaml", []byte(tc.src), "a document")
 		if err != nil {
@@ -156,8 +174,15 @@ func FuzzParseDuration(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseDuration(s)
-		if err == nil && d < 0 {
+		if err != nil {
+			return
+		}
+		if d < 0 {
 			t.Fatalf("ParseDuration(%q) = %v < 0", s, d)
+		}
+		// What Go prints reads back the same.
+		if back, err := ParseDuration(d.String()); err != nil || back != d {
+			t.Fatalf("ParseDuration(%q) = %v, which reads back as %v, %v", s, d, back, err)
 		}
 	})
 }

@@ -1,10 +1,14 @@
 // Package chaostest holds what the tests of the fault kinds share: a
 // journal in a temporary state dir, the check that the reverts emptied it,
-// a fault planned from a kind's params, and a crash: a child process that
-// injects and is SIGKILLed, leaving only its journal to replay.
+// a fault planned from a kind's params, a crash: a child process that
+// injects and is SIGKILLed, leaving only its journal to replay, a replay
+// with a fixed proof of ownership, and planted (crafted) records.
 package chaostest
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/internal/procfs"
+	"github.com/aiuptime/aiuptime/stack"
 )
 
 // Journal opens a journal in a fresh temporary state dir.
@@ -59,6 +65,9 @@ const (
 	argEnv   = "AIUPTIME_CRASH_ARG"
 )
 
+// CrashRun is the run id of the records a crash child journals.
+const CrashRun = "crash"
+
 // injected is what the child prints once its fault is in place.
 const injected = "INJECTED"
 
@@ -75,7 +84,7 @@ func CrashChild(t *testing.T, mk func(d chaos.Deps, arg string) chaos.Fault) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mk(chaos.Deps{Journal: j}, os.Getenv(argEnv)).Inject(t.Context()); err != nil {
+	if _, err := mk(chaos.Deps{Journal: j, RunID: CrashRun}, os.Getenv(argEnv)).Inject(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	os.Stdout.WriteString(injected + "\n")
@@ -112,4 +121,91 @@ func Crash(t *testing.T, arg string) (stateDir string) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	return state
+}
+
+// Owns is a prover for replays in tests whose targets are no containers
+// (scratch namespaces, temporary directories): the owner of any labels
+// holds exactly what o lists. The proofs of the Docker prover itself are
+// tested in stack/dockerhost against real containers.
+type Owns stack.Owned
+
+// Owned implements stack.Prover.
+func (o Owns) Owned(context.Context, map[string]string) (stack.Owned, error) {
+	return stack.Owned(o), nil
+}
+
+// Replay replays the journal of stateDir as `drill cleanup` does, with
+// WithProver(o) and any further options.
+func Replay(t testing.TB, stateDir string, o Owns, opts ...chaos.Option) (chaos.ReplayResult, error) {
+	t.Helper()
+	return chaos.Replay(context.Background(), chaos.JournalDir(stateDir), append([]chaos.Option{chaos.WithProver(o)}, opts...)...)
+}
+
+// DeadOwner is the identity of a process that has exited: records it
+// owns are a crashed drill's.
+func DeadOwner(t testing.TB) procfs.Ident {
+	t.Helper()
+	c := exec.Command("true")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	id, err := procfs.IdentOf(c.Process.Pid) // a zombie until Wait: still readable
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Plant writes a record of a crashed drill of run CrashRun into j (a new
+// id unless rec has one), its state the JSON of state, as a crafted or
+// stale record would be found by `drill cleanup`.
+func Plant(t testing.TB, j *chaos.Journal, rec chaos.Record, state any) chaos.Record {
+	t.Helper()
+	b, err := json.Marshal(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.ID == "" {
+		rec.ID = chaos.NewID()
+	}
+	if rec.RunID == "" {
+		rec.RunID = CrashRun
+	}
+	if rec.Kind == "" {
+		rec.Kind = "planted"
+	}
+	owner := DeadOwner(t)
+	rec.Owner, rec.OwnerStart, rec.OwnerBoot, rec.State = owner.PID, owner.Start, owner.Boot, b
+	if err := j.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// PlantAndReplay plants one record of a crashed drill in a fresh state
+// dir (its id chosen first, so state can be named after it and the state
+// dir) and replays it with the proof o.
+func PlantAndReplay(t testing.TB, o Owns, rec chaos.Record, state func(id, stateDir string) any) (chaos.ReplayResult, error) {
+	t.Helper()
+	dir := t.TempDir()
+	j, err := chaos.OpenJournal(chaos.WithStateDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.ID = chaos.NewID()
+	Plant(t, j, rec, state(rec.ID, dir))
+	return Replay(t, dir, o)
+}
+
+// WantQuarantined fails t unless a replay quarantined exactly one record,
+// for a reason that says reason, and reported it with chaos.ErrQuarantined.
+func WantQuarantined(t testing.TB, res chaos.ReplayResult, err error, reason string) {
+	t.Helper()
+	if !errors.Is(err, chaos.ErrQuarantined) || len(res.Quarantined) != 1 || !strings.Contains(res.Quarantined[0].Reason, reason) {
+		t.Fatalf("replay: reverted %d, failed %d, quarantined %+v, err %v; want one record quarantined: %q",
+			len(res.Reverted), len(res.Failed), res.Quarantined, err, reason)
+	}
 }

@@ -75,7 +75,7 @@ func (f *Fault) Inject(ctx context.Context) (chaos.Revert, error) {
 	if err != nil {
 		return chaos.NoRevert, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	rec := chaos.Record{Kind: f.Kind, Target: f.Service, Reverter: undo.Func, Mechanism: MechLifecycle}
+	rec := chaos.Record{Kind: f.Kind, Target: f.Service, Reverter: undo.Func, Mechanism: MechLifecycle, Sealed: undo.Sealed}
 	rev, _, err := chaos.Apply(ctx, f.Deps, rec, undo.State, func(ctx context.Context) error {
 		return lc.Act(ctx, f.Service, f.Action)
 	})

@@ -271,7 +271,7 @@ func TestCrashReplayWipe(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatal("not wiped")
 	}
-	if res, err := chaos.Replay(context.Background(), chaos.JournalDir(state)); err != nil || len(res.Reverted) != 1 {
+	if res, err := chaostest.Replay(t, state, chaostest.Owns{Roots: []string{dir}}); err != nil || len(res.Reverted) != 1 {
 		t.Fatalf("replay %+v %v", res, err)
 	}
 	same(t, dir, files)

@@ -86,7 +86,7 @@ func (f *Delay) Inject(ctx context.Context) (chaos.Revert, error) {
 func (f *Delay) Describe(context.Context) ([]string, error) {
 	switch f.Mechanism() {
 	case MechNetem:
-		return []string{fmt.Sprintf("in netns %s (%s): tc qdisc add dev <each non-lo if> root handle a17e: netem delay %v %v %.0f%%", f.Target.NetNS, f.Target.Service, f.Spec.Delay, f.Spec.Jitter, f.Spec.Correlation*100)}, nil
+		return []string{fmt.Sprintf("in netns %s (%s): tc qdisc add dev <each non-lo if> root handle <record>: netem delay %v %v %.0f%%", f.Target.NetNS, f.Target.Service, f.Spec.Delay, f.Spec.Jitter, f.Spec.Correlation*100)}, nil
 	case MechToxiproxy:
 		return []string{fmt.Sprintf("toxiproxy %s proxy %s: add downstream latency toxic %dms jitter %dms", f.Target.Proxy.APIURL, f.Target.Proxy.Name, f.Spec.Delay.Milliseconds(), f.Spec.Jitter.Milliseconds())}, nil
 	}
@@ -171,7 +171,7 @@ func (f *Loss) Inject(ctx context.Context) (chaos.Revert, error) {
 func (f *Loss) Describe(context.Context) ([]string, error) {
 	switch f.Mechanism() {
 	case MechNetem:
-		return []string{fmt.Sprintf("in netns %s (%s): tc qdisc add dev <each non-lo if> root handle a17e: netem loss %.2f%% %.0f%%", f.Target.NetNS, f.Target.Service, f.Spec.Fraction*100, f.Spec.Correlation*100)}, nil
+		return []string{fmt.Sprintf("in netns %s (%s): tc qdisc add dev <each non-lo if> root handle <record>: netem loss %.2f%% %.0f%%", f.Target.NetNS, f.Target.Service, f.Spec.Fraction*100, f.Spec.Correlation*100)}, nil
 	case MechNftables:
 		return []string{fmt.Sprintf("in netns %s (%s): nft add table inet aiuptime_<id>; chain out hook output; rule oif != lo %s numgen random mod 10000 < %d drop",
 			f.Target.NetNS, f.Target.Service, peersText(f.Target), int(math.Round(f.Spec.Fraction*hostcaps.LossScale)))}, nil
@@ -213,7 +213,7 @@ func (f *Bandwidth) Inject(ctx context.Context) (chaos.Revert, error) {
 func (f *Bandwidth) Describe(context.Context) ([]string, error) {
 	bits := f.Spec.Rate.BitsPerSecond()
 	q := tbfQdisc(bits)(netlink.QdiscAttrs{}).(*netlink.Tbf)
-	return []string{fmt.Sprintf("in netns %s (%s): tc qdisc add dev <each non-lo if> root handle a17e: tbf rate %dbit limit %d", f.Target.NetNS, f.Target.Service, bits, q.Limit)}, nil
+	return []string{fmt.Sprintf("in netns %s (%s): tc qdisc add dev <each non-lo if> root handle <record>: tbf rate %dbit limit %d", f.Target.NetNS, f.Target.Service, bits, q.Limit)}, nil
 }
 
 // PartitionSpec is network-partition's params.

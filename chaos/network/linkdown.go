@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -35,16 +36,45 @@ type linkDownState struct {
 
 func init() { chaos.RegisterStateReverter("network/linkdown", revertLinkDown) }
 
-func revertLinkDown(_ context.Context, st linkDownState) error {
+func revertLinkDown(ctx context.Context, st linkDownState) error {
 	return st.Target.revertIn(func(h *netlink.Handle) error {
 		up := eachLink(h, st.Links, func(l Link, link netlink.Link) error {
 			if err := h.LinkSetUp(link); err != nil {
 				return fmt.Errorf("set %s up: %w", l.Name, err)
 			}
-			return nil
+			return awaitOperUp(ctx, h, l)
 		})
 		return errors.Join(up, restoreRoutes(h, st.Routes))
 	})
+}
+
+// operUpWait bounds the wait for a link set up to carry traffic again.
+const operUpWait = 5 * time.Second
+
+// awaitOperUp waits until a link set up is operationally up: the kernel
+// activates its queueing discipline from the link-watch work queue, which
+// may run up to a second later on a busy machine, and until then every
+// packet is dropped. A revert is done when traffic flows, not before.
+// Links without carrier reporting (operstate unknown) count as up.
+func awaitOperUp(ctx context.Context, h *netlink.Handle, l Link) error {
+	ctx, cancel := context.WithTimeout(ctx, operUpWait)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		link, err := h.LinkByIndex(l.Index)
+		if err != nil {
+			return nil // gone with its namespace: nothing left to wait for
+		}
+		if s := link.Attrs().OperState; s == netlink.OperUp || s == netlink.OperUnknown {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("set %s up: not operationally up after %v (operstate %s)", l.Name, operUpWait, link.Attrs().OperState)
+		case <-tick.C:
+		}
+	}
 }
 
 // restoreRoutes puts saved routes back, link-scope routes first, so
@@ -80,6 +110,15 @@ func applyLinkDown(ctx context.Context, d chaos.Deps, kind string, t Target) (ch
 		return chaos.NoRevert, err
 	}
 	defer done()
+	// Only links that are up are ours to take down (and to set up again on
+	// revert): one already down may be another drill's partition.
+	links, err = upLinks(h, links)
+	if err != nil {
+		return chaos.NoRevert, err
+	}
+	if len(links) == 0 {
+		return chaos.NoRevert, fmt.Errorf("%s on %s: every interface is already down (another fault in force?): %w", kind, t.Service, ErrBusy)
+	}
 	st := linkDownState{Target: t, Links: links}
 	for _, l := range links {
 		link, err := h.LinkByIndex(l.Index)
@@ -121,4 +160,19 @@ func applyLinkDown(ctx context.Context, d chaos.Deps, kind string, t Target) (ch
 		return nil
 	})
 	return rev, err
+}
+
+// upLinks keeps the links of ls that are up.
+func upLinks(h *netlink.Handle, ls []Link) ([]Link, error) {
+	var out []Link
+	for _, l := range ls {
+		link, err := h.LinkByIndex(l.Index)
+		if err != nil {
+			return nil, fmt.Errorf("link %s: %w", l.Name, err)
+		}
+		if link.Attrs().Flags&net.FlagUp != 0 {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/internal/procfs"
 )
 
 func skipUnlessRoot(t testing.TB) {
@@ -146,6 +147,21 @@ func udpEcho(t testing.TB, p pair) *net.UDPConn {
 }
 
 // echoed sends n datagrams one by one and counts replies.
+// warmEcho sends one datagram and waits up to a second for its echo.
+func warmEcho(c *net.UDPConn) {
+	buf := make([]byte, 64)
+	if _, err := c.Write([]byte("warm")); err != nil {
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		k, err := c.Read(buf)
+		if err != nil || string(buf[:k]) == "warm" {
+			return
+		}
+	}
+}
+
 func echoed(c *net.UDPConn, n int) int {
 	got := 0
 	buf := make([]byte, 64)
@@ -249,6 +265,10 @@ func TestPartition(t *testing.T) {
 				t.Fatal(err)
 			}
 			chaostest.JournalEmpty(t, d.Journal)
+			// The first packet after a link comes back waits for ARP (the
+			// neighbour entry went with the link): let one through, then
+			// every one must be echoed.
+			warmEcho(c)
 			if got := echoed(c, 20); got != 20 {
 				t.Fatalf("after revert: %d/20 echoed", got)
 			}
@@ -341,7 +361,13 @@ func TestCrashReplay(t *testing.T) {
 	if got := echoed(c, 10); got != 0 {
 		t.Fatalf("fault not in place after SIGKILL: %d/10", got)
 	}
-	res, err := chaos.Replay(context.Background(), chaos.JournalDir(state))
+	// The scratch namespace stands for the run's container: the replay
+	// proves the record acts in it.
+	ns, err := procfs.NamespaceOf(p.path(p.a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := chaostest.Replay(t, state, chaostest.Owns{Namespaces: []procfs.NSID{ns}})
 	if err != nil || len(res.Reverted) != 1 {
 		t.Fatalf("replay: %+v %v", res, err)
 	}

@@ -67,7 +67,7 @@ type nftChains struct {
 // Equivalent to: ip netns exec NS nft add table inet aiuptime_ID; add chain ... hook output ...
 func applyNft(ctx context.Context, d chaos.Deps, kind string, t Target, rules nftChains) (chaos.Revert, string, error) {
 	id := chaos.NewID()
-	table := TablePrefix + strings.ReplaceAll(id[len(id)-12:], "-", "")
+	table := TableFor(id)
 	st := nftState{Target: t, Table: table}
 	rec := chaos.Record{ID: id, Kind: kind, Target: t.Service, Reverter: "network/nft", Mechanism: MechNftables}
 	rev, _, err := chaos.Apply(ctx, d, rec, st, func(context.Context) error {

@@ -12,12 +12,6 @@ import (
 	"github.com/aiuptime/aiuptime/chaos"
 )
 
-// qdiscMajor is the handle major of every root qdisc we add (0xa17e = "aite").
-const qdiscMajor = 0xa17e
-
-// QdiscHandle is the handle of our root qdiscs; doctor recognises it.
-var QdiscHandle = netlink.MakeHandle(qdiscMajor, 0)
-
 // NetemSpec is a netem configuration. Ratios are 0..1 fractions.
 type NetemSpec struct {
 	Delay            time.Duration `json:"delay,omitempty"`
@@ -61,22 +55,28 @@ func revertQdisc(_ context.Context, st qdiscState) error {
 }
 
 // applyQdisc journals, then adds a root qdisc built by mk on every
-// non-loopback interface of the target.
-// Equivalent to: ip netns exec NS tc qdisc add dev IF root handle a17e: KIND ...
+// non-loopback interface of the target, with the handle of its record.
+// Equivalent to: ip netns exec NS tc qdisc add dev IF root handle H: KIND ...
+// An interface that already has a root qdisc of ours (another drill's
+// fault) is refused: the kernel keeps one root qdisc per interface.
 func applyQdisc(ctx context.Context, d chaos.Deps, kind, mech string, t Target, mk func(attrs netlink.QdiscAttrs) netlink.Qdisc) (chaos.Revert, error) {
 	h, links, done, err := t.openLinks(kind)
 	if err != nil {
 		return chaos.NoRevert, err
 	}
 	defer done()
-	st := qdiscState{Target: t, Links: links, Handle: QdiscHandle, Kind: mech}
-	rec := chaos.Record{Kind: kind, Target: t.Service, Reverter: "network/qdisc", Mechanism: mech}
+	id := chaos.NewID()
+	st := qdiscState{Target: t, Links: links, Handle: QdiscHandleFor(id), Kind: mech}
+	rec := chaos.Record{ID: id, Kind: kind, Target: t.Service, Reverter: "network/qdisc", Mechanism: mech}
 	rev, _, err := chaos.Apply(ctx, d, rec, st, func(context.Context) error {
 		for _, l := range links {
-			q := mk(netlink.QdiscAttrs{LinkIndex: l.Index, Handle: QdiscHandle, Parent: netlink.HANDLE_ROOT})
+			q := mk(netlink.QdiscAttrs{LinkIndex: l.Index, Handle: st.Handle, Parent: netlink.HANDLE_ROOT})
 			if err := h.QdiscAdd(q); err != nil {
-				if errors.Is(err, unix.ENOENT) {
+				switch {
+				case errors.Is(err, unix.ENOENT):
 					return fmt.Errorf("add %s qdisc on %s: kernel lacks sch_%s: %w", mech, l.Name, mech, chaos.ErrUnsupported)
+				case errors.Is(err, unix.EEXIST):
+					return fmt.Errorf("add %s qdisc on %s of %s: a root qdisc is already there (another fault in force?): %w", mech, l.Name, t.Service, err)
 				}
 				return fmt.Errorf("add %s qdisc on %s: %w", mech, l.Name, err)
 			}
@@ -144,5 +144,5 @@ func (f *NetemFault) Inject(ctx context.Context) (chaos.Revert, error) {
 
 // Describe lists what Inject would do.
 func (f *NetemFault) Describe(context.Context) ([]string, error) {
-	return []string{fmt.Sprintf("in netns %s: add root qdisc %x: netem %+v on every non-loopback interface", f.Target.NetNS, qdiscMajor, f.Spec)}, nil
+	return []string{fmt.Sprintf("in netns %s: add root qdisc <handle of the record>: netem %+v on every non-loopback interface", f.Target.NetNS, f.Spec)}, nil
 }

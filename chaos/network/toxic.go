@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/chaos"
 )
@@ -24,16 +25,19 @@ func notFound(err error) bool {
 	return errors.As(err, &ae) && ae.Status == 404
 }
 
+// revertToxic removes the record's own toxic. A proxy that is gone, or a
+// Toxiproxy with nothing listening at its API (its process, which keeps
+// toxics in memory only, is gone), took the toxic with it.
 func revertToxic(_ context.Context, st toxicState) error {
 	c := toxiproxy.NewClient(st.APIURL)
 	p, err := c.Proxy(st.Proxy)
 	if err != nil {
-		if notFound(err) {
+		if notFound(err) || errors.Is(err, unix.ECONNREFUSED) {
 			return nil
 		}
 		return fmt.Errorf("toxiproxy %s proxy %s: %w", st.APIURL, st.Proxy, err)
 	}
-	if err := p.RemoveToxic(st.Toxic); err != nil && !notFound(err) {
+	if err := p.RemoveToxic(st.Toxic); err != nil && !notFound(err) && !errors.Is(err, unix.ECONNREFUSED) {
 		return fmt.Errorf("remove toxic %s from %s: %w", st.Toxic, st.Proxy, err)
 	}
 	return nil
@@ -45,7 +49,7 @@ func applyToxic(ctx context.Context, d chaos.Deps, kind string, t Target, typ st
 		return chaos.NoRevert, fmt.Errorf("%s on %s: no toxiproxy in front: %w", kind, t.Service, chaos.ErrUnsupported)
 	}
 	id := chaos.NewID()
-	st := toxicState{APIURL: t.Proxy.APIURL, Proxy: t.Proxy.Name, Toxic: ToxicPrefix + id}
+	st := toxicState{APIURL: t.Proxy.APIURL, Proxy: t.Proxy.Name, Toxic: ToxicFor(id)}
 	rec := chaos.Record{ID: id, Kind: kind, Target: t.Service, Reverter: "network/toxic", Mechanism: MechToxiproxy}
 	rev, _, err := chaos.Apply(ctx, d, rec, st, func(context.Context) error {
 		p, err := toxiproxy.NewClient(st.APIURL).Proxy(st.Proxy)

@@ -45,6 +45,7 @@ func (a *attachFlags) open(ctx context.Context) (stack.Stack, error) {
 		if err != nil {
 			return nil, exitcode.Wrap(exitcode.Usage, err)
 		}
+		learnStackFile(f)
 		if f.Kind == stackfile.KindContainers {
 			return nil, exitcode.Wrap(exitcode.Usage, errors.New("a containers stack file would start a new stack: attach with --run ID or a docker stack file"))
 		}
@@ -52,8 +53,10 @@ func (a *attachFlags) open(ctx context.Context) (stack.Stack, error) {
 		if err != nil {
 			return nil, exitcode.Wrap(exitcode.Harness, err)
 		}
+		learnStack(st)
 		return st, nil
 	case a.runID != "":
+		redactor.Add(os.Getenv(a.keyEnv))
 		st, err := attachRun(ctx, a.runID, os.Getenv(a.keyEnv))
 		if err != nil {
 			return nil, exitcode.Wrap(exitcode.Harness, err)

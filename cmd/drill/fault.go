@@ -11,6 +11,8 @@ import (
 	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/internal/runlock"
+	"github.com/aiuptime/aiuptime/stack"
 )
 
 func init() { addCommand(newFaultCmd) }
@@ -53,19 +55,25 @@ func newFaultCmd() *cobra.Command {
 				return err
 			}
 			defer st.Stop(context.WithoutCancel(ctx))
-			opts := []chaos.Option{chaos.WithLogger(logger)}
-			if stateDir != "" {
-				opts = append(opts, chaos.WithStateDir(stateDir))
+			if stateDir == "" {
+				stateDir = chaos.StateDir()
 			}
-			j, err := chaos.OpenJournal(opts...)
+			// Like a drill: a second one on the same stack is refused (exit 2).
+			runID, lock, err := runlock.ForStack(stateDir, st, "f", "drill fault inject --kind "+kind)
 			if err != nil {
-				return exitcode.Wrap(exitcode.Harness, err)
+				return err
+			}
+			defer lock.Release()
+			id, _ := stack.IdentityOf(st)
+			j, err := chaos.OpenJournal(chaos.WithLogger(logger), chaos.WithStateDir(stateDir), chaos.WithRunLabels(runID, id.Labels))
+			if err != nil {
+				return exitcode.Wrap(exitcode.Of(err, exitcode.Harness), err)
 			}
 			kernel, err := hostcaps.Probe(ctx)
 			if err != nil {
 				logger.Warn("kernel capability probe failed", "err", err)
 			}
-			var f chaos.Fault = chaos.Plan(chaos.Env{Stack: st, Kernel: kernel, Journal: j, Log: logger}, spec, target)
+			var f chaos.Fault = chaos.Plan(chaos.Env{Stack: st, Kernel: kernel, Journal: j, Log: logger, RunID: runID}, spec, target)
 			if dryRun {
 				f = chaos.DryRun(f, cmd.OutOrStdout())
 			}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,8 +26,8 @@ var commands []func() *cobra.Command
 // addCommand registers a subcommand constructor; call it from init.
 func addCommand(f func() *cobra.Command) { commands = append(commands, f) }
 
-// logger is the CLI's structured logger (stderr), set up in main.
-var logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// logger is the CLI's structured logger (stderr, masked by redactor).
+var logger = newLogger(os.Stderr, slog.LevelInfo)
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -37,9 +38,10 @@ func newRoot() *cobra.Command {
 	}
 	var verbose bool
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
-	root.PersistentPreRun = func(*cobra.Command, []string) {
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		maskOutputs(cmd)
 		if verbose {
-			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			logger = newLogger(os.Stderr, slog.LevelDebug)
 		}
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.Wrap(exitcode.Usage, err) })
@@ -63,11 +65,15 @@ func printJSON(cmd *cobra.Command, v any) error {
 	return enc.Encode(v)
 }
 
-// report prints err and returns the exit code it carries.
-func report(err error) int {
+// report prints err (masked) on stderr and returns the exit code it carries.
+func report(err error) int { return reportTo(os.Stderr, err) }
+
+// reportTo prints err masked on w and returns the exit code it carries.
+func reportTo(w io.Writer, err error) int {
 	if err == nil {
 		return exitcode.Pass
 	}
-	fmt.Fprintln(os.Stderr, "drill:", err)
+	redactor.AddEnv(os.Environ()) // also when no command ran (a flag error)
+	fmt.Fprintln(redactor.Writer(w), "drill:", err)
 	return exitcode.Of(err, exitcode.Usage)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -53,23 +54,7 @@ targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
 			if len(args) != 1 {
 				return exitcode.Wrap(exitcode.Usage, errors.New("report needs exactly one DIR holding report.json"))
 			}
-			r, err := reports.Load(args[0])
-			if err != nil {
-				return exitcode.Wrap(exitcode.Usage, err)
-			}
-			dst := out
-			if dst == "" {
-				dst = args[0]
-				if st, err := os.Stat(dst); err == nil && !st.IsDir() {
-					dst = filepath.Dir(dst)
-				}
-			}
-			if err := reports.Write(dst, r); err != nil {
-				return exitcode.Wrap(exitcode.Harness, err)
-			}
-			fmt.Fprint(cmd.OutOrStdout(), reports.Summary(r))
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", strings.Join(prefixAll(dst, reports.Files), " "))
-			return nil
+			return rerender(cmd.OutOrStdout(), args[0], out)
 		},
 	}
 	cmd.Flags().BoolVar(&compare, "compare", false, "compare two runs: BEFORE AFTER")
@@ -78,6 +63,30 @@ targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
 	cmd.Flags().StringVar(&out, "out", "", "where to write the re-rendered files (default: DIR)")
 	cmd.Flags().StringArrayVar(&thresholds, "threshold", nil, "metric=value for --trend (e.g. latency_p95=2, availability=0.99)")
 	return cmd
+}
+
+// rerender renders the report.json at src (a run dir or the file) again
+// into out (default: its dir), masked by the CLI's redactor, keeping the
+// fields this build does not know. What is not a report, and a target in
+// out that is not a regular file, are refused with exit 2 before anything
+// is written.
+func rerender(w io.Writer, src, out string) error {
+	d, err := reports.Read(src)
+	if err != nil {
+		return exitcode.Wrap(exitcode.Usage, err)
+	}
+	if out == "" {
+		out = filepath.Dir(d.Path)
+	}
+	if err := reports.Write(out, d.Report, reports.WithRedactor(redactor), reports.WithOriginal(d.Raw)); err != nil {
+		if errors.Is(err, reports.ErrUnsafeTarget) {
+			return exitcode.Wrap(exitcode.Usage, err)
+		}
+		return exitcode.Wrap(exitcode.Harness, err)
+	}
+	fmt.Fprint(w, reports.Summary(d.Report))
+	_, err = fmt.Fprintf(w, "wrote %s\n", strings.Join(prefixAll(out, reports.Files), " "))
+	return err
 }
 
 func prefixAll(dir string, names []string) []string {

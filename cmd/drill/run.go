@@ -15,12 +15,15 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/drill"
 	"github.com/aiuptime/aiuptime/drill/plan"
 	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/internal/runlock"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/containers"
 	"github.com/aiuptime/aiuptime/stack/stackfile"
 )
 
@@ -36,6 +39,7 @@ func newRunCmd() *cobra.Command {
 		dryRun    bool
 		keepStack bool
 		progress  string
+		seed      uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "run PLAN",
@@ -56,8 +60,11 @@ error, 4 a revert failed, 5 aborted by a stop condition or a signal.`,
 			default:
 				return exitcode.Wrap(exitcode.Usage, fmt.Errorf("--progress %q: want auto, always or never", progress))
 			}
+			if !cmd.Flags().Changed("seed") {
+				seed = drill.NewSeed()
+			}
 			return runPlan(cmd.Context(), cmd.OutOrStdout(), runArgs{
-				plan: args[0], out: out, stackFile: stackFile, dryRun: dryRun, keepStack: keepStack, progress: progress,
+				plan: args[0], out: out, stackFile: stackFile, dryRun: dryRun, keepStack: keepStack, progress: progress, seed: seed,
 			})
 		},
 	}
@@ -67,6 +74,7 @@ error, 4 a revert failed, 5 aborted by a stop condition or a signal.`,
 	f.BoolVar(&dryRun, "dry-run", false, "print exactly what each step would do and change nothing")
 	f.BoolVar(&keepStack, "keep-stack", false, "leave the embedded stack running afterwards ('drill stack down' removes it)")
 	f.StringVar(&progress, "progress", "auto", "live progress view: auto (on a terminal), always, never")
+	f.Uint64Var(&seed, "seed", 0, "seed of the choice among a role's services ({role: model, count: 1}); default: a random one, recorded in the report")
 	_ = cmd.MarkFlagDirname("out")
 	_ = cmd.MarkFlagFilename("stack", "yaml", "yml")
 	return cmd
@@ -75,6 +83,7 @@ error, 4 a revert failed, 5 aborted by a stop condition or a signal.`,
 type runArgs struct {
 	plan, out, stackFile, progress string
 	dryRun, keepStack              bool
+	seed                           uint64
 }
 
 func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
@@ -82,15 +91,25 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	if err != nil {
 		return err
 	}
-	if !a.dryRun {
-		if err := checkOutDir(a.out); err != nil {
-			return exitcode.Wrap(exitcode.Usage, err)
-		}
-	}
+	learnPlan(p)
+	p.Seed = &a.seed
+	// Validation finishes before anything is created: the stack file and
+	// the plan against it, then the report directory.
 	f, kernel, err := loadStack(ctx, p, a.stackFile)
 	if err != nil {
 		return err
 	}
+	if !a.dryRun {
+		if err := checkOutDir(a.out); err != nil {
+			return exitcode.Wrap(exitcode.Usage, err)
+		}
+		outLock, err := lockOutDir(a.out, p.Name)
+		if err != nil {
+			return err
+		}
+		defer outLock.Release()
+	}
+	learnStackFile(f)
 	if a.dryRun && f.Kind == stackfile.KindContainers {
 		// Starting containers is a change: describe the steps on the
 		// stack the file would start, resolving nothing.
@@ -100,11 +119,13 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	var view *statusLine
 	if a.progress == "always" || (a.progress == "auto" && isTerminal(os.Stderr)) {
 		// Log lines go through the status line so they never run into it.
-		view = &statusLine{w: os.Stderr}
-		log = slog.New(slog.NewTextHandler(view, &slog.HandlerOptions{Level: slog.LevelInfo})).With("plan", p.Name)
+		view = &statusLine{w: redactor.Writer(os.Stderr)}
+		log = newLogger(view, slog.LevelInfo).With("plan", p.Name)
 	}
 	log.Info("opening stack", "stack", f.Path)
-	st, err := f.Open(ctx, stackfile.WithLogger(log), stackfile.WithKernel(kernel))
+	st, err := f.Open(ctx, stackfile.WithLogger(log), stackfile.WithKernel(kernel),
+		stackfile.WithContainerOptions(containers.WithKeep(a.keepStack)))
+	learnStack(st)
 	if st != nil && !a.keepStack {
 		defer stopStack(ctx, st, log)
 	}
@@ -113,6 +134,9 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 			return exitcode.Wrap(exitcode.Aborted, fmt.Errorf("aborted while starting the stack: %w", err))
 		}
 		return exitcode.Wrap(exitcode.Harness, fmt.Errorf("stack %s: %w", f.Path, err))
+	}
+	if err := checkLive(ctx, p, st); err != nil {
+		return err
 	}
 	if a.keepStack && st.RunID() != "" {
 		defer fmt.Fprintf(stdout, "stack kept running (run %s): remove it with 'drill stack down --run %s'\n", st.RunID(), st.RunID())
@@ -131,8 +155,7 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	if a.dryRun || rep == nil {
 		return runErr
 	}
-	secrets := []string{st.APIKey(), stack.ModelAPIKey(st)}
-	if err := reports.Write(a.out, rep, reports.WithSecrets(secrets...)); err != nil {
+	if err := reports.Write(a.out, rep, reports.WithRedactor(redactor)); err != nil {
 		return exitcode.Wrap(exitcode.Harness, errors.Join(runErr, fmt.Errorf("write reports: %w", err)))
 	}
 	abs, _ := filepath.Abs(a.out)
@@ -149,9 +172,27 @@ func stopStack(ctx context.Context, st stack.Stack, log *slog.Logger) {
 	}
 }
 
-// checkOutDir creates dir and proves it is writable before anything starts.
+// lockOutDir keeps two drills from writing one report directory (two
+// `make drill` in one checkout): the second is refused with exit 2 before
+// anything starts. Drills with their own directories run side by side.
+func lockOutDir(dir, plan string) (*runlock.Lock, error) {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return nil, exitcode.Wrap(exitcode.Usage, fmt.Errorf("--out %s: %w", dir, err))
+	}
+	return runlock.Acquire(chaos.StateDir(), "out-"+abs, runlock.Holder{Stack: "report directory " + abs, Plan: plan})
+}
+
+// checkOutDir creates dir and proves it is writable, and that the reports
+// may replace what is there (reports.CheckDir), before anything starts.
 func checkOutDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if err := reports.CheckDir(dir); err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	f, err := os.CreateTemp(dir, ".write-check-*")
@@ -163,32 +204,65 @@ func checkOutDir(dir string) error {
 	return os.Remove(name)
 }
 
+// checkLive checks the plan's targets against the services the opened
+// stack really has (an attached deployment names them only now), before
+// anything acts on it: a target that is not there is exit 2.
+func checkLive(ctx context.Context, p *plan.Plan, st stack.Stack) error {
+	sh, err := drill.ShapeOf(ctx, st)
+	if err != nil {
+		return exitcode.Wrap(exitcode.Harness, err)
+	}
+	if len(sh.Services) == 0 {
+		return exitcode.Wrap(exitcode.Usage, fmt.Errorf("the %s stack has no services (nothing with a role matches it): nothing to drill", sh.Kind))
+	}
+	return p.CheckStack(sh)
+}
+
 // dryRunStarted prints the plan's steps on the stack the file would start,
-// without starting it: its services and where each step would act.
+// without starting it: its services and where each step would act, with
+// the services the run's seed picks for shares of a role.
 func dryRunStarted(w io.Writer, p *plan.Plan, f *stackfile.File, k hostcaps.Kernel) error {
 	sh := f.Shape(k)
 	fmt.Fprintf(w, "plan %s: %d steps on a new %s stack of %s (dry run: nothing is started or changed)\n",
 		p.Name, len(p.Steps), sh.Kind, strings.Join(sh.Names(), ", "))
+	fmt.Fprintf(w, "seed %d: shares of a role pick the same services again with --seed %d\n", *p.Seed, *p.Seed)
 	for i, s := range p.Steps {
 		fmt.Fprintf(w, "%2d. %-32s %s", i+1, s.Name, s.Kind())
+		target := ""
+		if s.Target != nil {
+			names, err := s.Target.Pick(sh.Services, *p.Seed, s.Name)
+			if err != nil {
+				return exitcode.Wrap(exitcode.Usage, fmt.Errorf("step %q: %w", s.Name, err))
+			}
+			target = strings.Join(names, ",")
+			if len(s.Target.Names) == 0 {
+				target += " (" + s.Target.String() + ")"
+			}
+		}
 		switch s.Kind() {
 		case plan.StepWait:
 			fmt.Fprintf(w, " %s", s.Wait.D())
 		case plan.StepFault:
-			fmt.Fprintf(w, " %s on %s params %v", s.Fault, s.Target.String(), s.Params)
+			fmt.Fprintf(w, " %s on %s params %v", s.Fault, target, s.Params)
 			if s.Duration > 0 {
 				fmt.Fprintf(w, " for %s", s.Duration.D())
 			}
 		case plan.StepAwait:
 			fmt.Fprintf(w, " %s within %s", s.Await.String(), s.Timeout.D())
+			if target != "" {
+				fmt.Fprintf(w, " on %s", target)
+			}
 		case plan.StepAction:
-			fmt.Fprintf(w, " %s params %v", s.Action, s.Params)
+			if target == "" {
+				target = "(default)"
+			}
+			fmt.Fprintf(w, " %s on %s params %v", s.Action, target, s.Params)
 		case plan.StepRevert:
 			fmt.Fprintf(w, " the faults of %q", s.Revert)
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "attach to a running stack (--stack FILE of kind docker) with --dry-run to resolve targets and print the exact operations")
+	fmt.Fprintln(w, "attach to a running stack (--stack FILE of kind docker) with --dry-run to print the exact operations")
 	return nil
 }
 

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/exitcode"
+	"github.com/aiuptime/aiuptime/internal/runlock"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
 	"github.com/aiuptime/aiuptime/stack/stackfile"
@@ -60,7 +64,9 @@ Remove the stack with: drill stack down --run ID`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			start := time.Now()
-			var copts []containers.Option
+			// A stack up is meant to outlive this process: `drill cleanup`
+			// never removes it (the keep label), only `drill stack down`.
+			copts := []containers.Option{containers.WithKeep(true)}
 			if runID != "" {
 				copts = append(copts, containers.WithRunID(runID))
 			}
@@ -76,7 +82,11 @@ Remove the stack with: drill stack down --run ID`,
 				if lerr != nil {
 					return exitcode.Wrap(exitcode.Usage, lerr)
 				}
+				learnStackFile(f)
 				st, err = f.Open(ctx, openOpts...)
+			}
+			if st != nil {
+				learnStack(st) // its keys never reach a log line (only --json prints the key)
 			}
 			if err != nil {
 				if st != nil {
@@ -143,12 +153,22 @@ func newStackDownCmd() *cobra.Command {
 	var (
 		runID  string
 		asJSON bool
+		force  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove every resource labelled aiuptime.run (or one run's, with --run)",
-		Args:  cobra.NoArgs,
+		Long: `Remove every container, network and volume labelled aiuptime.run (or one run's,
+with --run), unmount the runs' data volumes and remove their run dirs.
+A run a live drill holds (its run lock) is refused with exit 2, naming the
+drill, unless --force.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !force {
+				if err := refuseHeldRuns(runID); err != nil {
+					return err
+				}
+			}
 			ctx := context.WithoutCancel(cmd.Context())
 			ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 			defer cancel()
@@ -167,6 +187,9 @@ func newStackDownCmd() *cobra.Command {
 						fmt.Fprintf(w, "removed %s %s\n", l.kind, it)
 					}
 				}
+				for _, d := range rm.Kept {
+					fmt.Fprintf(w, "kept run dir %s: it holds no marker of its run\n", d)
+				}
 				fmt.Fprintf(w, "removed %d resources\n", rm.Count())
 			}
 			if err != nil {
@@ -177,5 +200,26 @@ func newStackDownCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&runID, "run", "", "remove only this run's resources")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was removed as JSON")
+	cmd.Flags().BoolVar(&force, "force", false, "remove even runs a live drill holds")
 	return cmd
+}
+
+// refuseHeldRuns refuses (exit 2) to remove a run a live drill holds:
+// runID's, or with "" any.
+func refuseHeldRuns(runID string) error {
+	held, err := runlock.HeldRuns(chaos.StateDir())
+	if err != nil {
+		return exitcode.Wrap(exitcode.Harness, err)
+	}
+	var in []string
+	for run, h := range held {
+		if runID == "" || run == runID {
+			in = append(in, fmt.Sprintf("run %s (%s)", run, h))
+		}
+	}
+	if len(in) == 0 {
+		return nil
+	}
+	sort.Strings(in)
+	return exitcode.Wrap(exitcode.Usage, fmt.Errorf("stack down: %w: %s; wait for the drill, or --force", runlock.ErrHeld, strings.Join(in, "; ")))
 }

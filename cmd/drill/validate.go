@@ -70,11 +70,18 @@ func newValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate PLAN...",
 		Short: "Check plans without running them (exit 2 with file:line:col on errors)",
-		Long: `Validate decodes each plan strictly and checks it: unknown keys, bad values,
-unknown fault and action kinds and their params, step structure, and what
-the stack it runs on can do (its stack file, or --stack): a fault whose
-capability the stack lacks, a target that is not one of its services.
-Nothing is started. PLAN is a file or the name of a shipped plan (see drill list).`,
+		Long: `Validate decodes each plan strictly and checks it: unknown keys, bad values
+(a zero or overflowing duration), unknown fault and action kinds and their
+params, step structure, the k6 script, and what the stack it runs on can do
+(its stack file, or --stack, itself validated): a fault whose capability the
+stack lacks, a target that is not one of its services or a share of a role it
+cannot give ({role: model, count: 3} of 2 replicas). Host-level names (eth0,
+lo, host, a bare number) are never targets. Plans and stack files over 1 MiB,
+nested deeper than 64 levels or with aliases standing for more than 20000
+nodes are refused before they are decoded. An attached stack's services are
+known only once it is opened: drill run checks them then, before anything
+acts. Nothing is started. PLAN is a file, or the bare name of a shipped plan
+(quarterly-dr; see drill list): a path that does not exist is an error.`,
 		Args: cobra.MinimumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return plans.Names(), cobra.ShellCompDirectiveDefault

@@ -1,10 +1,7 @@
 package plan
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/aiuptime/aiuptime/internal/yamldoc"
 	"github.com/aiuptime/aiuptime/stack"
@@ -18,15 +15,12 @@ type Error = yamldoc.Error
 type Errors = yamldoc.Errors
 
 // LoadFile reads, decodes and validates the plan file at path (without a
-// stack: CheckStack adds that). A path that does not exist is an error.
+// stack: CheckStack adds that). A path that does not exist, is not a
+// regular file or holds more than yamldoc.MaxBytes is an error.
 func LoadFile(path string) (*Plan, error) {
-	b, err := os.ReadFile(path)
+	b, err := yamldoc.ReadFile(path, "plan file")
 	if err != nil {
-		msg := fmt.Sprintf("read plan: %v", errors.Unwrap(err))
-		if errors.Is(err, fs.ErrNotExist) {
-			msg = "no such plan file"
-		}
-		return nil, &Error{File: path, Msg: msg}
+		return nil, err
 	}
 	return Parse(path, b)
 }

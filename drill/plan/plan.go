@@ -39,6 +39,11 @@ type Plan struct {
 
 	// File is the path the plan was read from (not part of the YAML).
 	File string `yaml:"-" json:"-"`
+	// Seed decides which services of a role a share of it picks (see
+	// Target): set by the caller (drill run --seed), not part of the YAML.
+	// Nil: the runner chooses one, sets it here and records it in the
+	// report, so the run can be repeated.
+	Seed *uint64 `yaml:"-" json:"-"`
 	// doc is the parsed document, for positions of later checks.
 	doc *yamldoc.Doc
 }

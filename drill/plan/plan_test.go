@@ -147,29 +147,6 @@ steps:
 	}
 }
 
-func TestTargetPick(t *testing.T) {
-	names := []string{"gateway", "model-0", "model-1", "model-2", "model-3"}
-	roles := map[string]string{"gateway": "gateway", "model-0": "model", "model-1": "model", "model-2": "model", "model-3": "model"}
-	for _, tc := range []struct {
-		t    Target
-		want []string
-		err  bool
-	}{
-		{Target{Names: []string{"model-1"}}, []string{"model-1"}, false},
-		{Target{Names: []string{"model-9"}}, nil, true},
-		{Target{Role: "model", Percent: 50}, []string{"model-0", "model-1"}, false},
-		{Target{Role: "model", Percent: 1}, []string{"model-0"}, false},
-		{Target{Role: "model"}, []string{"model-0", "model-1", "model-2", "model-3"}, false},
-		{Target{Role: "model", Count: 3}, []string{"model-0", "model-1", "model-2"}, false},
-		{Target{Role: "proxy"}, nil, true},
-	} {
-		got, err := tc.t.Pick(names, roles)
-		if (err != nil) != tc.err || !cmp.Equal(got, tc.want) {
-			t.Errorf("%s: got %v, %v", tc.t, got, err)
-		}
-	}
-}
-
 // TestPlanErrors checks that bad plans fail with file:line:col, the field
 // and a useful message.
 func TestPlanErrors(t *testing.T) {
@@ -190,7 +167,29 @@ func TestPlanErrors(t *testing.T) {
 		{"missing param", head + "  - name: a\n    fault: network-loss\n    target: model-0\n", "steps[0].params.percent: missing (required by network-loss)"},
 		{"bad param value", head + "  - name: a\n    fault: network-bandwidth\n    target: model-0\n    params: {rate: fast}\n", "bad.yaml:6:20: steps[0].params.rate: invalid rate \"fast\""},
 		{"fault without target", head + "  - name: a\n    fault: gpu-kill\n", "bad.yaml:4:12: steps[0].fault: a fault needs a target"},
-		{"percent out of range", head + "  - name: a\n    fault: gpu-kill\n    target: {role: model, percent: 0}\n  - name: b\n    fault: gpu-kill\n    target: {role: model, percent: 101}\n", "bad.yaml:8:36: steps[1].target.percent: must be within 1..100, got 101"},
+		{"percent out of range", head + "  - name: a\n    fault: gpu-kill\n    target: {role: model, percent: 100}\n  - name: b\n    fault: gpu-kill\n    target: {role: model, percent: 101}\n", "bad.yaml:8:36: steps[1].target.percent: must be within 1..100, got 101"},
+		{"percent 0", head + "  - name: a\n    fault: gpu-kill\n    target: {role: model, percent: 0}\n", "bad.yaml:5:36: steps[0].target.percent: percent: 0 picks no service"},
+		{"count 0", head + "  - name: a\n    fault: gpu-kill\n    target: {role: model, count: 0x0}\n", "bad.yaml:5:34: steps[0].target.count: count: 0 picks no service"},
+		{"target twice", head + "  - name: a\n    fault: gpu-kill\n    target: [model-0, model-0]\n", "bad.yaml:5:23: steps[0].target[1]: \"model-0\" is named twice"},
+		{"target eth0", head + "  - name: a\n    fault: container-pause\n    target: eth0\n", "bad.yaml:5:13: steps[0].target: \"eth0\" looks like a network interface of the host: a host-level name is never a target"},
+		{"target lo", head + "  - name: a\n    fault: container-pause\n    target: [model-0, lo]\n", "bad.yaml:5:23: steps[0].target[1]: \"lo\" names the host"},
+		{"target host", head + "  - name: a\n    fault: container-pause\n    target: {names: [host]}\n", "steps[0].target.names[0]: \"host\" names the host"},
+		{"target pid", head + "  - name: a\n    fault: container-pause\n    target: \"1\"\n", "bad.yaml:5:13: steps[0].target: 1 is a bare number (a process id?)"},
+		{"probe target host", "name: x\nprobe: {target: localhost}\nsteps: [{name: a, wait: 1s}]\n", "bad.yaml:2:17: probe.target: \"localhost\" names the host"},
+		{"peer eth0", head + "  - name: a\n    fault: network-loss\n    target: model-0\n    params: {percent: 5, peer: eth0}\n", "bad.yaml:6:32: steps[0].params.peer: \"eth0\" looks like a network interface"},
+		{"zero wait", head + "  - name: a\n    wait: 0s\n", "bad.yaml:4:11: steps[0].wait: a duration of 0 is refused"},
+		{"zero duration", head + "  - name: a\n    fault: gpu-hang\n    target: model-0\n    duration: 0s\n", "bad.yaml:6:15: steps[0].duration: a duration of 0 is refused"},
+		{"zero timeout", head + "  - name: a\n    await: recovered\n    timeout: \"0\"\n", "bad.yaml:5:14: steps[0].timeout: a duration of 0 is refused"},
+		{"zero probe interval", "name: x\nprobe: {interval: 0ms}\nsteps: [{name: a, wait: 1s}]\n", "bad.yaml:2:19: probe.interval: a duration of 0 is refused"},
+		{"zero stop window", "name: x\nstop: {window: 0h0m}\nsteps: [{name: a, wait: 1s}]\n", "bad.yaml:2:16: stop.window: a duration of 0 is refused"},
+		{"zero slo latency", "name: x\nslo: {latency_p95: 0s}\nsteps: [{name: a, wait: 1s}]\n", "bad.yaml:2:20: slo.latency_p95: a duration of 0 is refused"},
+		{"zero goodput ttft", "name: x\nslo: {goodput: {ttft: 0.0s}}\nsteps: [{name: a, wait: 1s}]\n", "bad.yaml:2:23: slo.goodput.ttft: a duration of 0 is refused"},
+		{"zero max_recovery", head + "  - name: a\n    fault: gpu-kill\n    target: model-0\n    expect: {max_recovery: 0s}\n", "bad.yaml:6:28: steps[0].expect.max_recovery: a duration of 0 is refused"},
+		{"overflow", head + "  - name: a\n    wait: 2562047h47m16.854775808s\n", "bad.yaml:4:11: steps[0].wait: \"2562047h47m16.854775808s\": duration overflows"},
+		{"overflow digits", head + "  - name: a\n    wait: " + strings.Repeat("9", 500) + "ns\n", "steps[0].wait: \"999"},
+		{"zero duration param", head + "  - name: a\n    fault: network-delay\n    target: model-0\n    params: {delay: 0s}\n", "bad.yaml:6:21: steps[0].params.delay: must be more than 0"},
+		{"billion laughs", head + "  - name: a\n    fault: gpu-kill\n    target: model-0\n    params: {signal: [&a [l, l, l, l, l, l, l, l, l], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a], &c [*b, *b, *b, *b, *b, *b, *b, *b, *b], &d [*c, *c, *c, *c, *c, *c, *c, *c, *c], &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]]}\n", "more than 20000 nodes: refused"},
+		{"deep nesting", "name: x\nsteps: " + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + "\n", "bad.yaml:2:"},
 		{"unknown role", head + "  - name: a\n    fault: gpu-kill\n    target: {role: db}\n", "bad.yaml:5:20: steps[0].target.role: unknown role \"db\""},
 		{"unknown target key", head + "  - name: a\n    fault: gpu-kill\n    target: {rol: model}\n", "bad.yaml:5:14: steps[0].target.rol: unknown key \"rol\""},
 		{"target number", head + "  - name: a\n    fault: gpu-kill\n    target: 3\n", "bad.yaml:5:13: steps[0].target: want a service name, a list of names or {role: ..., percent: ...}, got a number"},

@@ -1,28 +1,42 @@
 package plan
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/aiuptime/aiuptime/internal/yamldoc"
+	"github.com/aiuptime/aiuptime/param"
+	"github.com/aiuptime/aiuptime/stack"
 )
 
 // Target is what a fault or action hits. In YAML it is a service name
-// (model-0), a list of names ([model-0, model-1]), or a share of a role
-// ({role: model, percent: 50}; percent defaults to 100).
+// (model-0), a list of names ([model-0, model-1]), or a share of a role:
+// {role: model, count: 1} or {role: model, percent: 50} (neither: every
+// service of the role).
+//
+// Which services of a role a share picks is decided by the run's seed
+// (drill run --seed N; without it a seed is chosen and recorded in the
+// report): the same seed, step and services pick the same ones, so a drill
+// is repeatable, and different seeds spread the harm over the replicas.
 type Target struct {
 	// Names are the services named explicitly.
 	Names []string `yaml:"names,omitempty" json:"names,omitempty"`
 	// Role selects services by role (gateway, model, proxy, monitor).
 	Role string `yaml:"role,omitempty" json:"role,omitempty"`
-	// Percent of the role's services to pick (1..100), rounded up to at least one.
+	// Percent of the role's services to pick, 1..100: the share rounded
+	// down, but at least one (50% of 3 replicas is 1, 67% of 3 is 2, 10% of
+	// 3 is 1), so a share never hits more than asked except for that one.
 	Percent int `yaml:"percent,omitempty" json:"percent,omitempty"`
-	// Count picks this many of the role's services instead of a percentage.
+	// Count picks exactly this many of the role's services instead of a
+	// percentage; more than the stack has is an error.
 	Count int `yaml:"count,omitempty" json:"count,omitempty"`
 }
 
@@ -41,35 +55,71 @@ func (t Target) String() string {
 	}
 }
 
-// Pick resolves the target against the services of a stack, given as
-// name -> role in a stable order (names). The first services of the role
-// are picked, so a drill is repeatable.
-func (t Target) Pick(names []string, roles map[string]string) ([]string, error) {
+// Of is how many of n services of the role the target picks.
+func (t Target) Of(n int) int {
+	switch {
+	case t.Count > 0:
+		return t.Count
+	case t.Percent > 0:
+		return max(1, n*t.Percent/100)
+	}
+	return n
+}
+
+// Pick resolves the target against the services of a stack: explicit
+// names must be services of it; a role's share is chosen by seed and salt
+// (the step's name) with rendezvous hashing, so the same seed, step and
+// services give the same choice whatever their order, and adding a
+// service moves at most the picks that land on it. The names come back in
+// the order of svcs.
+func (t Target) Pick(svcs []stack.ShapeService, seed uint64, salt string) ([]string, error) {
+	names := make([]string, len(svcs))
+	for i, s := range svcs {
+		names[i] = s.Name
+	}
 	if len(t.Names) > 0 {
 		for _, n := range t.Names {
-			if _, ok := roles[n]; !ok {
+			if !slices.Contains(names, n) {
 				return nil, fmt.Errorf("target %s: no such service (have %s)", n, strings.Join(names, ", "))
 			}
 		}
-		return append([]string(nil), t.Names...), nil
+		return slices.Clone(t.Names), nil
 	}
 	var of []string
-	for _, n := range names {
-		if roles[n] == t.Role {
-			of = append(of, n)
+	for _, s := range svcs {
+		if string(s.Role) == t.Role {
+			of = append(of, s.Name)
 		}
 	}
 	if len(of) == 0 {
-		return nil, fmt.Errorf("target role %s: no such services", t.Role)
+		return nil, fmt.Errorf("target role %s: the stack has no such service (have %s)", t.Role, strings.Join(names, ", "))
 	}
-	k := len(of)
-	switch {
-	case t.Count > 0:
-		k = min(t.Count, len(of))
-	case t.Percent > 0:
-		k = max(1, (len(of)*t.Percent+99)/100)
+	k := t.Of(len(of))
+	if k > len(of) {
+		return nil, fmt.Errorf("target %s: the stack has only %d (%s)", t, len(of), strings.Join(of, ", "))
 	}
-	return of[:k], nil
+	if k == len(of) {
+		return of, nil
+	}
+	rank := make(map[string]uint64, len(of))
+	for _, n := range of {
+		rank[n] = score(seed, salt, n)
+	}
+	chosen := slices.Clone(of)
+	slices.SortFunc(chosen, func(a, b string) int { return cmp.Or(cmp.Compare(rank[a], rank[b]), cmp.Compare(a, b)) })
+	chosen = chosen[:k]
+	return slices.DeleteFunc(of, func(n string) bool { return !slices.Contains(chosen, n) }), nil
+}
+
+// score is a service's rank for a seed and salt: the first 8 bytes of
+// SHA-256 over them, stable across versions and platforms.
+func score(seed uint64, salt, name string) uint64 {
+	h := sha256.New()
+	_ = binary.Write(h, binary.BigEndian, seed)
+	h.Write([]byte(salt))
+	h.Write([]byte{0})
+	h.Write([]byte(name))
+	return binary.BigEndian.Uint64(h.Sum(nil))
 }
 
 // UnmarshalYAML decodes the three target forms.
@@ -100,9 +150,47 @@ func (t *Target) UnmarshalYAML(node ast.Node) error {
 			return err
 		}
 		*t = Target(p)
-		return nil
+		return explicitZero(node)
 	}
 	return yamldoc.NodeError(node, "want a service name, a list of names or {role: ..., percent: ...}, got %s", yamldoc.Kind(node))
+}
+
+// explicitZero refuses percent: 0 and count: 0 (however written), which
+// decode like absent keys (every service of the role) but ask for none.
+func explicitZero(node ast.Node) error {
+	var set struct {
+		Percent *int `yaml:"percent"`
+		Count   *int `yaml:"count"`
+	}
+	if err := yaml.NodeToValue(node, &set); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		key string
+		v   *int
+	}{{"percent", set.Percent}, {"count", set.Count}} {
+		if f.v != nil && *f.v == 0 {
+			return yamldoc.NodeError(valueOf(node, f.key), "%s: 0 picks no service: give at least 1, or leave it out for every service of the role", f.key)
+		}
+	}
+	return nil
+}
+
+// valueOf is the value node of key in a mapping (the mapping when absent).
+func valueOf(node ast.Node, key string) ast.Node {
+	var pairs []*ast.MappingValueNode
+	switch m := node.(type) {
+	case *ast.MappingNode:
+		pairs = m.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{m}
+	}
+	for _, mv := range pairs {
+		if k, _ := yamldoc.Scalar(mv.Key); k == key {
+			return mv.Value
+		}
+	}
+	return node
 }
 
 // JSONSchema describes Target for plans/schema.json.
@@ -112,10 +200,12 @@ func (Target) JSONSchema() map[string]any {
 		name,
 		map[string]any{"type": "array", "items": name, "minItems": 1},
 		map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
-			"names":   map[string]any{"type": "array", "items": name},
-			"role":    map[string]any{"type": "string", "enum": []any{"gateway", "model", "proxy", "monitor"}},
-			"percent": map[string]any{"type": "integer", "minimum": 1, "maximum": 100},
-			"count":   map[string]any{"type": "integer", "minimum": 1},
+			"names": map[string]any{"type": "array", "items": name},
+			"role":  map[string]any{"type": "string", "enum": []any{"gateway", "model", "proxy", "monitor"}},
+			"percent": map[string]any{"type": "integer", "minimum": 1, "maximum": 100,
+				"description": "share of the role's services to hit: rounded down, but at least one (50% of 3 is 1); which ones is decided by the run's seed (drill run --seed N)"},
+			"count": map[string]any{"type": "integer", "minimum": 1,
+				"description": "exactly this many of the role's services (more than the stack has is an error); which ones is decided by the run's seed (drill run --seed N)"},
 		}},
 	}}
 }
@@ -215,6 +305,4 @@ func (Await) JSONSchema() map[string]any {
 }
 
 // serviceNamePattern is what service names look like (Docker/DNS friendly).
-const serviceNamePattern = `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
-
-var serviceNameRE = regexp.MustCompile(serviceNamePattern)
+const serviceNamePattern = param.ServiceNamePattern

@@ -204,8 +204,10 @@ func (c *checker) probe() {
 	if pr.MaxTokens < 0 {
 		c.bad(path("probe", "max_tokens"), "must be positive")
 	}
-	if pr.Target != "" && !serviceNameRE.MatchString(pr.Target) {
-		c.bad(path("probe", "target"), "%q is not a service name", pr.Target)
+	if pr.Target != "" {
+		if err := param.CheckServiceName(pr.Target); err != nil {
+			c.bad(path("probe", "target"), "%v", err)
+		}
 	}
 }
 
@@ -215,8 +217,10 @@ func (c *checker) loadAndMonitoring() {
 		if p.Load.K6 == "" {
 			c.badKey(path("load", "k6"), "required: the path of a k6 script")
 		} else if p.File != "" {
-			if _, err := os.Stat(p.LoadScript()); err != nil {
+			if fi, err := os.Stat(p.LoadScript()); err != nil {
 				c.bad(path("load", "k6"), "k6 script %s: %v", p.LoadScript(), errors.Unwrap(err))
+			} else if !fi.Mode().IsRegular() {
+				c.bad(path("load", "k6"), "k6 script %s is not a regular file", p.LoadScript())
 			}
 		}
 	}
@@ -399,10 +403,14 @@ func (c *checker) revert(s Step, i int, sp func(...any) yamldoc.Path, seen map[s
 }
 
 func (c *checker) target(t *Target, at yamldoc.Path) {
+	seen := map[string]bool{}
 	for i, n := range t.Names {
-		if !serviceNameRE.MatchString(n) {
-			c.bad(at.Add("names", i), "%q is not a service name", n)
+		if err := param.CheckServiceName(n); err != nil {
+			c.bad(c.p.nameAt(at, i), "%v", err)
+		} else if seen[n] {
+			c.bad(c.p.nameAt(at, i), "%q is named twice: each service is hit once", n)
 		}
+		seen[n] = true
 	}
 	if len(t.Names) > 0 {
 		if t.Role != "" || t.Percent != 0 || t.Count != 0 {
@@ -426,54 +434,4 @@ func (c *checker) target(t *Target, at yamldoc.Path) {
 	if t.Count != 0 && t.Percent != 0 {
 		c.bad(at, "give percent or count, not both")
 	}
-}
-
-// checkStack refuses what the stack cannot do: a fault or action whose
-// capabilities its provider lacks, and names that are not its services.
-func (p *Plan) checkStack(sh stack.Shape) Errors {
-	c := &checker{p: p}
-	known := func(at yamldoc.Path, name string) {
-		if len(sh.Services) > 0 {
-			if _, ok := sh.Service(name); !ok {
-				c.bad(at, "%q is not a service of the %s stack (it has %s)", name, sh.Kind, strings.Join(sh.Names(), ", "))
-			}
-		}
-	}
-	if t := p.Probe.Target; t != "" && t != DefaultProbeTarget {
-		known(path("probe", "target"), t)
-	}
-	for i, s := range p.Steps {
-		sp := func(k ...any) yamldoc.Path { return path("steps", i).Add(k...) }
-		var needs []stack.Capability
-		var what string
-		var specs []param.Spec
-		switch s.Kind() {
-		case StepFault:
-			k, err := chaos.LookupKind(s.Fault)
-			if err != nil {
-				continue
-			}
-			needs, what, specs = k.Needs, "fault", k.Params
-		case StepAction:
-			k, err := LookupAction(s.Action)
-			if err != nil {
-				continue
-			}
-			needs, what, specs = k.Needs, "action", k.Params
-		}
-		if msg := sh.MissingText(s.Fault+s.Action, needs); msg != "" {
-			c.bad(sp(what), "%s", msg)
-		}
-		if s.Target != nil {
-			for j, n := range s.Target.Names {
-				known(sp("target", "names", j), n)
-			}
-		}
-		for _, ps := range specs {
-			if v, ok := s.Params[ps.Name].(string); ok && ps.Type == param.Service {
-				known(sp("params", ps.Name), v)
-			}
-		}
-	}
-	return c.errs
 }

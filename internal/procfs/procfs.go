@@ -69,10 +69,21 @@ func State(pid int) (string, error) {
 	return f[0], nil
 }
 
-// Alive reports whether pid is the process that started at start.
+// Alive reports whether pid is the process that started at start and
+// still runs: a zombie (exited, not yet reaped) is not alive.
 func Alive(pid int, start uint64) bool {
-	st, err := StartTime(pid)
+	f, err := stat(pid)
+	if err != nil || f[0] == "Z" || f[0] == "X" {
+		return false
+	}
+	st, err := strconv.ParseUint(f[19], 10, 64)
 	return err == nil && st == start
+}
+
+// running reports whether pid exists and is no zombie.
+func running(pid int) bool {
+	f, err := stat(pid)
+	return err == nil && f[0] != "Z" && f[0] != "X"
 }
 
 // Cmdline returns the command line with spaces between the arguments.

@@ -32,6 +32,7 @@ type Error struct {
 	Msg   string
 
 	node ast.Node // set by NodeError, for the field path
+	err  error    // the cause for errors.Is (ErrLimit, fs.ErrNotExist), if any
 }
 
 // Error formats the problem as file:line:col: field: message.
@@ -54,6 +55,10 @@ func (e *Error) Error() string {
 
 // ExitCode makes an invalid document exit 2 (bad usage or invalid input).
 func (e *Error) ExitCode() int { return exitcode.Usage }
+
+// Unwrap returns the cause: ErrLimit for a document refused by a limit,
+// the file system's error for one that could not be read.
+func (e *Error) Unwrap() error { return e.err }
 
 // Errors is every problem found in a document, in file order.
 type Errors []*Error
@@ -109,8 +114,10 @@ type Doc struct {
 	Root ast.Node
 }
 
-// Parse checks data's syntax and that it holds exactly one YAML document
-// whose body is a mapping. what names the document in messages ("a plan").
+// Parse checks data's limits (MaxBytes, MaxTokens, MaxDepth, MaxNodes with
+// aliases expanded) before anything else, then its syntax, and that it
+// holds exactly one YAML document whose body is a mapping. A UTF-8 byte
+// order mark is skipped. what names the document in messages ("a plan").
 // Errors are *Error.
 func Parse(file string, data []byte, what string) (d *Doc, err error) {
 	defer func() {
@@ -120,6 +127,10 @@ func Parse(file string, data []byte, what string) (d *Doc, err error) {
 			d, err = nil, &Error{File: file, Msg: fmt.Sprintf("cannot decode %s: %v", what, r)}
 		}
 	}()
+	data, err = precheck(file, data)
+	if err != nil {
+		return nil, err
+	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, fromYAML(file, nil, err)
@@ -138,6 +149,9 @@ func Parse(file string, data []byte, what string) (d *Doc, err error) {
 		return nil, &Error{File: file, Line: tk.Position.Line, Col: tk.Position.Column, Msg: "the file holds more than one YAML document"}
 	}
 	body := docs[0].Body
+	if err := treeLimits(file, body); err != nil {
+		return nil, err
+	}
 	switch Unwrap(body).(type) {
 	case *ast.MappingNode, *ast.MappingValueNode:
 	default:
@@ -172,6 +186,38 @@ func (d *Doc) Errorf(p Path, atKey bool, format string, args ...any) *Error {
 	return e
 }
 
+// At returns the node at the field path p (tags and anchors stripped), or
+// false when the document has no such field.
+func (d *Doc) At(p Path) (ast.Node, bool) {
+	cur := d.Root
+	for _, seg := range p {
+		next, _ := child(Unwrap(cur), seg)
+		if next == nil {
+			return nil, false
+		}
+		cur = next
+	}
+	return Unwrap(cur), true
+}
+
+// child is the value at seg (a key or an index) of n, and the key's node
+// for a key (nil when there is none).
+func child(n ast.Node, seg any) (value, key ast.Node) {
+	switch k := seg.(type) {
+	case string:
+		for _, mv := range mappingValues(n) {
+			if mv.Key != nil && keyString(mv.Key) == k {
+				return mv.Value, mv.Key
+			}
+		}
+	case int:
+		if s, ok := n.(*ast.SequenceNode); ok && k >= 0 && k < len(s.Values) {
+			return s.Values[k], nil
+		}
+	}
+	return nil, nil
+}
+
 func atNode(file string, n ast.Node, field, msg string) *Error {
 	e := &Error{File: file, Field: field, Msg: msg}
 	if tk := n.GetToken(); tk != nil && tk.Position != nil {
@@ -193,24 +239,28 @@ func fromYAML(file string, root ast.Node, err error) *Error {
 		e.node = nil
 		return &e
 	}
-	e := &Error{File: file, Msg: err.Error()}
+	e := &Error{File: file}
 	var ye yaml.Error
-	if errors.As(err, &ye) {
-		e.Msg = ye.GetMessage()
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Col = tk.Position.Line, tk.Position.Column
-			if root != nil {
-				e.Field = fieldOfToken(root, tk)
-			}
+	if !errors.As(err, &ye) {
+		e.Msg = err.Error()
+		return e
+	}
+	// Never ye.Error(): it prints the source around the token, in time
+	// quadratic in the document's tokens.
+	e.Msg = ye.GetMessage()
+	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+		e.Line, e.Col = tk.Position.Line, tk.Position.Column
+		if root != nil {
+			e.Field = fieldOfToken(root, tk)
 		}
-		var uf *yaml.UnknownFieldError
-		if errors.As(err, &uf) {
-			e.Msg = strings.Replace(e.Msg, "unknown field", "unknown key", 1)
-		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			e.Msg = fmt.Sprintf("want %s, got %s", typeWord(te.DstType.String()), typeWord(te.SrcType.String()))
-		}
+	}
+	var uf *yaml.UnknownFieldError
+	if errors.As(err, &uf) {
+		e.Msg = strings.Replace(e.Msg, "unknown field", "unknown key", 1)
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		e.Msg = fmt.Sprintf("want %s, got %s", typeWord(te.DstType.String()), typeWord(te.SrcType.String()))
 	}
 	return e
 }
@@ -297,23 +347,10 @@ func lookup(root ast.Node, p Path, atKey bool) ast.Node {
 	cur := root
 	for i, seg := range p {
 		n := Unwrap(cur)
-		var next ast.Node
-		switch key := seg.(type) {
-		case string:
-			for _, mv := range mappingValues(n) {
-				if k, ok := mv.Key.(ast.Node); ok && keyString(k) == key {
-					next = mv.Value
-					if _, isNull := Unwrap(next).(*ast.NullNode); isNull || (atKey && i == len(p)-1) {
-						// Point at the field's key: "field: message".
-						next = mv.Key
-					}
-					break
-				}
-			}
-		case int:
-			if s, ok := n.(*ast.SequenceNode); ok && key >= 0 && key < len(s.Values) {
-				next = s.Values[key]
-			}
+		next, key := child(n, seg)
+		if _, isNull := Unwrap(next).(*ast.NullNode); key != nil && (isNull || (atKey && i == len(p)-1)) {
+			// Point at the field's key: "field: message".
+			next = key
 		}
 		if next == nil {
 			// A missing field: point at the mapping's first key, not its colon.

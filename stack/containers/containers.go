@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,6 +31,8 @@ import (
 
 	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/internal/procfs"
+	"github.com/aiuptime/aiuptime/internal/statedir"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
@@ -42,7 +45,19 @@ const (
 	// LabelStateDir records the host dir of a run's files, so Down from
 	// another process finds the data volume mount.
 	LabelStateDir = "aiuptime.statedir"
+	// LabelOwner records the process that started the stack
+	// (procfs.Ident.Label: PID.START.BOOT): when it is gone and the stack
+	// was not kept, the stack is abandoned and `drill cleanup` removes it.
+	LabelOwner = "aiuptime.owner"
+	// LabelKeep marks a stack meant to outlive the process that started
+	// it (`drill stack up`, `drill run --keep-stack`): only `drill stack
+	// down` removes it.
+	LabelKeep = "aiuptime.keep"
 )
+
+// RunMarker is the file in a run dir that says which run it belongs to:
+// Down removes a run dir only when it holds the run's marker.
+const RunMarker = ".aiuptime-run"
 
 // Names of the non-model services.
 const (
@@ -58,13 +73,10 @@ const (
 )
 
 // DefaultStateDir is where run files live unless WithStateDir says
-// otherwise: $AIUPTIME_STATE_DIR, else <tmp>/aiuptime/runs.
-func DefaultStateDir() string {
-	if d := os.Getenv("AIUPTIME_STATE_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join(os.TempDir(), "aiuptime", "runs")
-}
+// otherwise: the runs directory of the harness's state directory
+// ($AIUPTIME_STATE_DIR/runs, else /var/lib/aiuptime/runs), beside the
+// revert journal, so a replay can prove a run's files are its own.
+func DefaultStateDir() string { return filepath.Join(statedir.Dir(), "runs") }
 
 // Timings are the durations of a Start, for reports and benchmarks.
 type Timings struct {
@@ -122,6 +134,7 @@ var (
 	_ stack.Networker     = (*Stack)(nil)
 	_ stack.Volumes       = (*Stack)(nil)
 	_ stack.Owner         = (*Stack)(nil)
+	_ stack.Identifier    = (*Stack)(nil)
 )
 
 // svc is what the stack knows about one of its services.
@@ -159,14 +172,24 @@ func Start(ctx context.Context, opts ...Option) (*Stack, error) {
 	if o.stateDir == "" {
 		o.stateDir = DefaultStateDir()
 	}
+	owner, err := procfs.Self()
+	if err != nil {
+		return nil, fmt.Errorf("containers: %w", err)
+	}
+	o.owner = owner
 	setupTestcontainers(o.logger)
 	cli, err := dockerhost.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
+	runDir := filepath.Join(o.stateDir, o.runID)
+	if err := claimRunDir(o.stateDir, o.runID); err != nil {
+		cli.Close()
+		return nil, err // nothing of ours to remove: the run id may be another stack's
+	}
 	s := &Stack{
 		o: o, cli: cli, log: o.logger.With("run", o.runID), runID: o.runID,
-		runDir:  filepath.Join(o.stateDir, o.runID),
+		runDir:  runDir,
 		netName: "aiuptime-" + o.runID,
 		images:  map[stack.Role]string{},
 		svcs:    map[string]*svc{},
@@ -187,10 +210,27 @@ func Start(ctx context.Context, opts ...Option) (*Stack, error) {
 	return s, nil
 }
 
-func (s *Stack) start(ctx context.Context) error {
-	if err := os.MkdirAll(s.runDir, 0o700); err != nil {
-		return fmt.Errorf("run dir: %w", err)
+// claimRunDir makes the run dir (0700, in a checked state directory) and
+// its marker; a run dir that exists means the run id is taken.
+func claimRunDir(stateDir, runID string) error {
+	if err := statedir.Ensure(stateDir); err != nil {
+		return fmt.Errorf("containers: %w", err)
 	}
+	dir := filepath.Join(stateDir, runID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("containers: run %s: %s exists: the run id is taken (remove that stack with `drill stack down --run %s`)", runID, dir, runID)
+		}
+		return fmt.Errorf("containers: run dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, RunMarker), []byte(runID+"\n"), 0o600); err != nil {
+		_ = os.Remove(dir)
+		return fmt.Errorf("containers: run dir: %w", err)
+	}
+	return nil
+}
+
+func (s *Stack) start(ctx context.Context) error {
 	// Images.
 	t := time.Now()
 	if err := s.ensureImages(ctx); err != nil {
@@ -316,6 +356,10 @@ func (s *Stack) labels(service string, role stack.Role) map[string]string {
 		stack.LabelRun:     s.runID,
 		stack.LabelService: service,
 		LabelStateDir:      s.o.stateDir,
+		LabelOwner:         s.o.owner.Label(),
+	}
+	if s.o.keep {
+		l[LabelKeep] = "true"
 	}
 	if role != "" {
 		l[stack.LabelRole] = string(role)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -18,6 +19,7 @@ import (
 	"github.com/docker/docker/client"
 	"golang.org/x/sys/unix"
 
+	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
@@ -29,6 +31,9 @@ type Removed struct {
 	Volumes    []string `json:"volumes"`
 	Mounts     []string `json:"mounts"`   // unmounted data volumes
 	RunDirs    []string `json:"run_dirs"` // removed state dirs
+	// Kept are run dirs left in place: they hold no marker of their run
+	// (an older version's, or not ours), so nothing proves they may go.
+	Kept []string `json:"kept,omitempty"`
 }
 
 // Count is the number of resources removed.
@@ -52,6 +57,14 @@ type Resource struct {
 	Name  string `json:"name"`
 	Run   string `json:"run"`
 	State string `json:"state,omitempty"`
+	// Owner is the process that started the run (LabelOwner; "" for a
+	// stack of an older version) and Keep whether it was kept (LabelKeep).
+	Owner string `json:"owner,omitempty"`
+	Keep  bool   `json:"keep,omitempty"`
+}
+
+func resourceOf(kind, name string, labels map[string]string) Resource {
+	return Resource{Kind: kind, Name: name, Run: labels[stack.LabelRun], Owner: labels[LabelOwner], Keep: labels[LabelKeep] == "true"}
 }
 
 // Resources lists the containers, networks and volumes of run runID
@@ -73,21 +86,23 @@ func Resources(ctx context.Context, runID string) ([]Resource, error) {
 		if len(c.Names) > 0 {
 			name = c.Names[0][1:]
 		}
-		out = append(out, Resource{Kind: "container", Name: name, Run: c.Labels[stack.LabelRun], State: string(c.State)})
+		r := resourceOf("container", name, c.Labels)
+		r.State = string(c.State)
+		out = append(out, r)
 	}
 	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
 	if err != nil {
 		return out, fmt.Errorf("list networks: %w", err)
 	}
 	for _, n := range nets {
-		out = append(out, Resource{Kind: "network", Name: n.Name, Run: n.Labels[stack.LabelRun]})
+		out = append(out, resourceOf("network", n.Name, n.Labels))
 	}
 	vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
 	if err != nil {
 		return out, fmt.Errorf("list volumes: %w", err)
 	}
 	for _, v := range vols.Volumes {
-		out = append(out, Resource{Kind: "volume", Name: v.Name, Run: v.Labels[stack.LabelRun]})
+		out = append(out, resourceOf("volume", v.Name, v.Labels))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Run < out[j].Run })
 	return out, nil
@@ -193,17 +208,26 @@ func down(ctx context.Context, cli client.APIClient, runID string) (Removed, err
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].run < keys[j].run })
 	for _, k := range keys {
-		if err := removeRunDir(filepath.Join(k.stateDir, k.run), &rm); err != nil {
+		if err := removeRunDir(k.stateDir, k.run, &rm); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return rm, errors.Join(errs...)
 }
 
-// removeRunDir unmounts a run dir's data volume and removes the dir
-// (a missing dir is success).
-func removeRunDir(dir string, rm *Removed) error {
-	if _, err := os.Stat(dir); err != nil {
+// removeRunDir unmounts a run dir's data volume and removes the dir (a
+// missing dir is success). The dir must hold the run's marker: a label
+// naming another state dir or run cannot make it remove anything else.
+func removeRunDir(stateDir, run string, rm *Removed) error {
+	if !validRunID(run) || !filepath.IsAbs(stateDir) {
+		return nil
+	}
+	dir := filepath.Join(filepath.Clean(stateDir), run)
+	if _, err := os.Lstat(dir); err != nil {
+		return nil
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, RunMarker)); err != nil || strings.TrimSpace(string(b)) != run {
+		rm.Kept = append(rm.Kept, dir)
 		return nil
 	}
 	data := filepath.Join(dir, "data")
@@ -276,7 +300,7 @@ func (s *Stack) Stop(ctx context.Context) error {
 		s.removed, s.stopErr = down(ctx, s.cli, s.runID)
 		// Our own run dir, even when no labelled resource pointed at it
 		// (a start that failed before the network existed).
-		if err := removeRunDir(s.runDir, &s.removed); err != nil {
+		if err := removeRunDir(s.o.stateDir, s.runID, &s.removed); err != nil {
 			s.stopErr = errors.Join(s.stopErr, err)
 		}
 		if s.stopErr == nil {
@@ -303,4 +327,52 @@ func randHex(n int) string {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return hex.EncodeToString(b)
+}
+
+// RunInfo is one embedded run on this host, as the labels of its
+// resources tell.
+type RunInfo struct {
+	Run string `json:"run"`
+	// Owner started the run (Known is false for a stack of an older
+	// version, whose owner nobody recorded).
+	Owner procfs.Ident `json:"owner"`
+	Known bool         `json:"owner_known"`
+	// Keep says the stack was meant to outlive its owner.
+	Keep      bool `json:"keep"`
+	Resources int  `json:"resources"`
+}
+
+// Abandoned reports whether nobody will remove the run's stack: its owner
+// is known and gone, and it was not kept.
+func (r RunInfo) Abandoned() bool { return r.Known && !r.Keep && !r.Owner.Alive() }
+
+// RunInfos lists the embedded runs with resources on this host, by run id.
+func RunInfos(ctx context.Context) ([]RunInfo, error) {
+	rs, err := Resources(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	byRun := map[string]*RunInfo{}
+	var order []string
+	for _, r := range rs {
+		if r.Run == "" {
+			continue
+		}
+		ri, ok := byRun[r.Run]
+		if !ok {
+			ri = &RunInfo{Run: r.Run}
+			byRun[r.Run] = ri
+			order = append(order, r.Run)
+		}
+		ri.Resources++
+		ri.Keep = ri.Keep || r.Keep
+		if id, err := procfs.ParseLabel(r.Owner); err == nil && !ri.Known {
+			ri.Owner, ri.Known = id, true
+		}
+	}
+	out := make([]RunInfo, len(order))
+	for i, run := range order {
+		out[i] = *byRun[run]
+	}
+	return out, nil
 }

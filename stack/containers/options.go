@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
@@ -61,6 +62,8 @@ type ServiceConfig struct {
 
 type options struct {
 	runID          string
+	owner          procfs.Ident
+	keep           bool
 	logger         *slog.Logger
 	replicas       int
 	modelName      string
@@ -141,7 +144,7 @@ func (o *options) config(name string, role stack.Role) ServiceConfig {
 func WithRunID(id string) Option {
 	return func(o *options) error {
 		if !validRunID(id) {
-			return fmt.Errorf("run id %q: want 1-32 of [a-z0-9-]", id)
+			return fmt.Errorf("run id %q: want 1-32 of [a-z0-9-], starting with a letter or digit", id)
 		}
 		o.runID = id
 		return nil
@@ -370,14 +373,12 @@ func WithRestartPolicy(service, policy string) Option {
 	}
 }
 
-func validRunID(id string) bool {
-	if id == "" || len(id) > 32 {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
+func validRunID(id string) bool { return stack.ValidRunID(id) }
+
+// WithKeep marks the stack as meant to outlive the process that starts it
+// (`drill stack up`, `drill run --keep-stack`): `drill cleanup` never
+// removes it, only `drill stack down` does. Without it a stack whose
+// starting process is gone is abandoned, and `drill cleanup` removes it.
+func WithKeep(keep bool) Option {
+	return func(o *options) error { o.keep = keep; return nil }
 }

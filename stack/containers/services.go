@@ -198,6 +198,12 @@ func (s *Stack) Kind() string { return Kind }
 // RunID implements stack.Stack.
 func (s *Stack) RunID() string { return s.runID }
 
+// Identity implements stack.Identifier: the run, locked by its id, owning
+// what carries its run label.
+func (s *Stack) Identity() stack.Identity {
+	return stack.Identity{Key: "run-" + s.runID, Run: s.runID, Labels: map[string]string{stack.LabelRun: s.runID}, Text: "embedded run " + s.runID}
+}
+
 // APIKey is the gateway master key, random per run (never log it).
 func (s *Stack) APIKey() string { return s.masterKey }
 

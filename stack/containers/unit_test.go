@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -187,7 +188,11 @@ func TestLoopExt4VolumeFillsUp(t *testing.T) {
 // is removed whole: every mount comes off before anything is deleted.
 func TestRemoveRunDirStackedMounts(t *testing.T) {
 	skipUnlessRoot(t)
-	run := filepath.Join(t.TempDir(), "run-1")
+	state := t.TempDir()
+	if err := claimRunDir(state, "run-1"); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(state, "run-1")
 	data := filepath.Join(run, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		t.Fatal(err)
@@ -202,7 +207,7 @@ func TestRemoveRunDirStackedMounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rm Removed
-	if err := removeRunDir(run, &rm); err != nil {
+	if err := removeRunDir(state, "run-1", &rm); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(run); !os.IsNotExist(err) {
@@ -210,5 +215,42 @@ func TestRemoveRunDirStackedMounts(t *testing.T) {
 	}
 	if len(rm.Mounts) != 1 || len(rm.RunDirs) != 1 {
 		t.Errorf("removed = %+v, want one mount dir and one run dir", rm)
+	}
+}
+
+// A run dir is removed only when it holds its run's marker: a label that
+// names another directory (or a run dir of an older version) is kept.
+func TestRemoveRunDirNeedsItsMarker(t *testing.T) {
+	state := t.TempDir()
+	precious := filepath.Join(state, "etc")
+	if err := os.MkdirAll(precious, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(state, "r2")
+	if err := claimRunDir(state, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, RunMarker), []byte("r1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var rm Removed
+	for _, run := range []string{"etc", "r2", "../..", "r1"} {
+		if err := removeRunDir(state, run, &rm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{precious, other} {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("%s removed without its run's marker", dir)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "r1")); !os.IsNotExist(err) || len(rm.RunDirs) != 1 || len(rm.Kept) != 2 {
+		t.Fatalf("removed %+v", rm)
+	}
+	if err := claimRunDir(state, "r2"); err == nil || !strings.Contains(err.Error(), "run id is taken") {
+		t.Fatalf("claiming a taken run id: %v", err)
 	}
 }

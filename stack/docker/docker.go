@@ -131,12 +131,13 @@ type Stack struct {
 }
 
 var (
-	_ stack.Stack     = (*Stack)(nil)
-	_ stack.Lifecycle = (*Stack)(nil)
-	_ stack.Processes = (*Stack)(nil)
-	_ stack.Networker = (*Stack)(nil)
-	_ stack.Volumes   = (*Stack)(nil)
-	_ stack.Owner     = (*Stack)(nil)
+	_ stack.Stack      = (*Stack)(nil)
+	_ stack.Lifecycle  = (*Stack)(nil)
+	_ stack.Processes  = (*Stack)(nil)
+	_ stack.Networker  = (*Stack)(nil)
+	_ stack.Volumes    = (*Stack)(nil)
+	_ stack.Owner      = (*Stack)(nil)
+	_ stack.Identifier = (*Stack)(nil)
 )
 
 // Attach connects to Docker and checks that the selection has at least
@@ -197,6 +198,25 @@ func (s *Stack) Kind() string { return Kind }
 
 // RunID implements stack.Stack: nothing was created.
 func (s *Stack) RunID() string { return "" }
+
+// Identity implements stack.Identifier: the compose project or the label
+// selector, which every container of the stack carries. A selector of one
+// embedded run's label is that run (one lock for both views of it).
+func (s *Stack) Identity() stack.Identity {
+	if s.o.project != "" {
+		return stack.Identity{Key: "compose-" + s.o.project, Labels: map[string]string{LabelComposeProject: s.o.project},
+			Text: "compose project " + s.o.project}
+	}
+	labels := make(map[string]string, len(s.o.selector))
+	for k, v := range s.o.selector {
+		labels[k] = v
+	}
+	if run, ok := labels[stack.LabelRun]; ok && len(labels) == 1 && stack.ValidRunID(run) {
+		return stack.Identity{Key: "run-" + run, Run: run, Labels: labels, Text: "embedded run " + run}
+	}
+	sel := strings.TrimPrefix(s.selection(), "selector ")
+	return stack.Identity{Key: "selector-" + sel, Labels: labels, Text: "selector " + sel}
+}
 
 // APIKey implements stack.Stack.
 func (s *Stack) APIKey() string { return s.o.apiKey }

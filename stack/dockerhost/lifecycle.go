@@ -37,11 +37,7 @@ type recreateSpec struct {
 }
 
 func init() {
-	stack.RegisterUndo(UndoEnsure, func(ctx context.Context, state json.RawMessage) error {
-		var st ensureState
-		if err := json.Unmarshal(state, &st); err != nil {
-			return fmt.Errorf("decode container state: %w", err)
-		}
+	stack.RegisterUndoState(UndoEnsure, func(ctx context.Context, _ stack.Scope, st ensureState) error {
 		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
 			return unreachable(err)
@@ -49,6 +45,63 @@ func init() {
 		defer cli.Close()
 		return ensureRunning(ctx, cli, st)
 	})
+}
+
+// Check implements stack.UndoChecker: the container, while it exists, is
+// one of the scope's (by id or name); once removed, the configuration it
+// is recreated from carries the scope's labels. Gone without a way back
+// counts as undone.
+func (st ensureState) Check(ctx context.Context, sc stack.Scope) error {
+	if st.ContainerID == "" && st.Name == "" {
+		return stack.Untrusted("container state names no container")
+	}
+	owned, err := sc.Owned(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ref := range []string{st.ContainerID, st.Name} {
+		for _, c := range owned.Containers {
+			if ref != "" && c == ref {
+				return nil
+			}
+		}
+	}
+	exists, err := containerExists(ctx, st)
+	if err != nil {
+		return err
+	}
+	switch {
+	case exists:
+		return stack.Untrusted("container %s (%s) does not carry the labels of the record's owner", st.Name, ShortID(st.ContainerID))
+	case st.Recreate == nil:
+		return stack.ErrGone
+	case st.Recreate.Config == nil || st.Recreate.HostConfig == nil:
+		return stack.Untrusted("container %s: recreate configuration is incomplete", st.Name)
+	}
+	return sc.CarriesLabels(st.Recreate.Config.Labels)
+}
+
+// containerExists reports whether the journaled container (by id, else
+// name) exists.
+func containerExists(ctx context.Context, st ensureState) (bool, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return false, unreachable(err)
+	}
+	defer cli.Close()
+	for _, ref := range []string{st.ContainerID, st.Name} {
+		if ref == "" {
+			continue
+		}
+		_, err := cli.ContainerInspect(ctx, ref)
+		if err == nil {
+			return true, nil
+		}
+		if !errdefs.IsNotFound(err) {
+			return false, fmt.Errorf("inspect %s: %w", ref, err)
+		}
+	}
+	return false, nil
 }
 
 // Act implements stack.Lifecycle.
@@ -112,7 +165,9 @@ func (h *Host) UndoOf(ctx context.Context, service string, a stack.Action) (stac
 		st.Recreate = recreateFrom(ins)
 	}
 	b, err := json.Marshal(st)
-	return stack.Undo{Func: UndoEnsure, State: b}, err
+	// The configuration holds the container's environment and command
+	// line: the journal keeps it sealed.
+	return stack.Undo{Func: UndoEnsure, State: b, Sealed: st.Recreate != nil}, err
 }
 
 // recreateFrom keeps what `docker run` would need to make the same container:
@@ -150,7 +205,7 @@ func ensureRunning(ctx context.Context, cli client.APIClient, st ensureState) er
 	}
 	if errdefs.IsNotFound(err) {
 		if st.Recreate == nil {
-			return fmt.Errorf("container %s (%s) is gone and cannot be recreated", st.Name, ShortID(st.ContainerID))
+			return nil // removed by someone else since: gone counts as reverted
 		}
 		return recreate(ctx, cli, st)
 	}

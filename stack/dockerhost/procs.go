@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/stack"
 )
@@ -24,13 +26,26 @@ type signalState struct {
 }
 
 func init() {
-	stack.RegisterUndo(UndoSignal, func(_ context.Context, state json.RawMessage) error {
-		var st signalState
-		if err := json.Unmarshal(state, &st); err != nil {
-			return fmt.Errorf("decode signal state: %w", err)
-		}
+	stack.RegisterUndoState(UndoSignal, func(_ context.Context, _ stack.Scope, st signalState) error {
 		return signalAll(st.Procs, st.Namespace, syscall.Signal(st.Signal))
 	})
+}
+
+// Check implements stack.UndoChecker: the undo only continues stopped
+// processes (SIGCONT), and only in a PID namespace of one of the scope's
+// containers. Processes that are all gone took their stop with them.
+func (st signalState) Check(ctx context.Context, sc stack.Scope) error {
+	if syscall.Signal(st.Signal) != unix.SIGCONT {
+		return stack.Untrusted("signal undo sends signal %d; only SIGCONT undoes a stop", st.Signal)
+	}
+	alive := false
+	for _, p := range st.Procs {
+		alive = alive || procfs.Alive(p.HostPID, p.Start)
+	}
+	if !alive {
+		return stack.ErrGone
+	}
+	return sc.OwnsNamespace(ctx, st.Namespace)
 }
 
 func signalAll(ps []procfs.Process, ns procfs.NSID, sig syscall.Signal) error {

@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/aiuptime/aiuptime/internal/yamldoc"
+	"github.com/aiuptime/aiuptime/param"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/units"
 )
@@ -103,9 +104,9 @@ type Endpoint struct {
 // Load reads and validates a stack file. Errors carry file:line:col and
 // exit code 2.
 func Load(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := yamldoc.ReadFile(path, "stack file")
 	if err != nil {
-		return nil, &yamldoc.Error{File: path, Msg: fmt.Sprintf("read stack file: %v", err)}
+		return nil, err
 	}
 	return Parse(path, b)
 }
@@ -156,6 +157,9 @@ func (f *File) validate(d *yamldoc.Doc) yamldoc.Errors {
 	}
 	for name, s := range f.Services {
 		at := p("services", name)
+		if err := param.CheckServiceName(name); err != nil {
+			errs = append(errs, d.Errorf(at, true, "%v", err))
+		}
 		if s.Port < 0 || s.Port > 65535 {
 			bad(at.Add("port"), "%d: want 1..65535", s.Port)
 		}
@@ -169,6 +173,9 @@ func (f *File) validate(d *yamldoc.Doc) yamldoc.Errors {
 		}
 	}
 	for svc, role := range f.Docker.Roles {
+		if err := param.CheckServiceName(svc); err != nil {
+			errs = append(errs, d.Errorf(p("docker", "roles", svc), true, "%v", err))
+		}
 		if !validRole(role) {
 			bad(p("docker", "roles", svc), "%q: want gateway, model, proxy or monitor", role)
 		}
@@ -194,6 +201,8 @@ func (f *File) validateEndpoints(d *yamldoc.Doc) yamldoc.Errors {
 		at := p("endpoints", i)
 		if e.Name == "" {
 			errs = append(errs, d.Errorf(at, false, "name is required"))
+		} else if err := param.CheckServiceName(e.Name); err != nil {
+			errs = append(errs, d.Errorf(at.Add("name"), false, "%v", err))
 		} else if seen[e.Name] {
 			errs = append(errs, d.Errorf(at.Add("name"), false, "duplicate name %q", e.Name))
 		}

@@ -2,6 +2,9 @@ package stackfile
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,15 +42,22 @@ func TestParseErrorsHaveLines(t *testing.T) {
 	for name, tc := range map[string]struct {
 		src, want string
 	}{
-		"unknown key":  {"kind: containers\nreplicas: 2\nreplcas: 3\n", "s.yaml:3:"},
-		"bad kind":     {"kind: podman\n", "s.yaml:1:7: kind: \"podman\""},
-		"bad size":     {"model:\n  size: lots\n", "s.yaml:2:9: model.size"},
-		"bad duration": {"model:\n  version: x\n  ttft: soon\n", "s.yaml:3:9: model.ttft"},
-		"bad restart":  {"services:\n  model:\n    restart_policy: sometimes\n", "s.yaml:3:21: services.model.restart_policy"},
-		"docker both":  {"kind: docker\ndocker:\n  project: p\n  selector: {a: b}\n", "kind docker needs exactly one"},
-		"bad role":     {"kind: docker\ndocker:\n  project: p\n  roles: {vllm: gpu}\n", "s.yaml:4:17: docker.roles.vllm"},
-		"endpoint url": {"kind: endpoints\nendpoints:\n  - name: g\n    role: gateway\n    url: localhost:4000\n", "s.yaml:5:10: endpoints[0].url"},
-		"wrong type":   {"replicas: [1]\n", "s.yaml:1:"},
+		"unknown key":   {"kind: containers\nreplicas: 2\nreplcas: 3\n", "s.yaml:3:"},
+		"bad kind":      {"kind: podman\n", "s.yaml:1:7: kind: \"podman\""},
+		"bad size":      {"model:\n  size: lots\n", "s.yaml:2:9: model.size"},
+		"bad duration":  {"model:\n  version: x\n  ttft: soon\n", "s.yaml:3:9: model.ttft"},
+		"bad restart":   {"services:\n  model:\n    restart_policy: sometimes\n", "s.yaml:3:21: services.model.restart_policy"},
+		"docker both":   {"kind: docker\ndocker:\n  project: p\n  selector: {a: b}\n", "kind docker needs exactly one"},
+		"bad role":      {"kind: docker\ndocker:\n  project: p\n  roles: {vllm: gpu}\n", "s.yaml:4:17: docker.roles.vllm"},
+		"endpoint url":  {"kind: endpoints\nendpoints:\n  - name: g\n    role: gateway\n    url: localhost:4000\n", "s.yaml:5:10: endpoints[0].url"},
+		"wrong type":    {"replicas: [1]\n", "s.yaml:1:"},
+		"zero ttft":     {"model:\n  ttft: 0s\n", "s.yaml:2:9: model.ttft: a duration of 0 is refused"},
+		"endpoint eth0": {"kind: endpoints\nendpoints:\n  - {name: eth0, role: model, url: \"http://127.0.0.1:1\"}\n", "s.yaml:3:12: endpoints[0].name: \"eth0\" looks like a network interface of the host"},
+		"endpoint pid":  {"kind: endpoints\nendpoints:\n  - {name: \"4242\", role: model, url: \"http://127.0.0.1:1\"}\n", "s.yaml:3:12: endpoints[0].name: 4242 is a bare number"},
+		"docker host":   {"kind: docker\ndocker:\n  project: p\n  roles: {host: model}\n", "s.yaml:4:11: docker.roles.host: \"host\" names the host"},
+		"service lo":    {"services:\n  lo: {image: x}\n", "s.yaml:2:3: services.lo: \"lo\" names the host"},
+		"laughs":        {"services:\n  model: {args: [&a [x, x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a], &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b], &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c], &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]]}\n", "more than 20000 nodes: refused"},
+		"deep":          {"services: " + strings.Repeat("[", 70) + strings.Repeat("]", 70) + "\n", "s.yaml:1:74: nested deeper than 64 levels"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(tc.src))
@@ -94,4 +104,28 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = Parse("f.yaml", b) // must not panic
 	})
+}
+
+// TestLoadLimitsAndBOM: a stack file is read with the document limits and
+// may start with a UTF-8 byte order mark.
+func TestLoadLimitsAndBOM(t *testing.T) {
+	dir := t.TempDir()
+	bom := filepath.Join(dir, "bom.yaml")
+	if err := os.WriteFile(bom, []byte("\xef\xbb\xbfkind: containers\nreplicas: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := Load(bom); err != nil || f.Replicas != 3 {
+		t.Fatalf("BOM: %+v, %v", f, err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("kind: containers\n#"+strings.Repeat("x", 1<<20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{big: "the file is larger than 1048576 bytes", filepath.Join(dir, "no.yaml"): "no such stack file"} {
+		_, err := Load(path)
+		var ec interface{ ExitCode() int }
+		if err == nil || !strings.Contains(err.Error(), path+": "+want) || !errors.As(err, &ec) || ec.ExitCode() != 2 {
+			t.Errorf("%s: %v, want exit 2 with %q", path, err, want)
+		}
+	}
 }
