@@ -77,6 +77,11 @@ suites:
 bench: build fixtures k6
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## fuzz: fuzz the whole validation path (plan -> fault params -> stack
+## resolution) for 2 minutes; not part of `make test`, which runs the seeds.
+fuzz:
+	$(GO) test ./drill/plan -run '^$$' -fuzz FuzzValidate -fuzztime 2m
+
 ## schema: regenerate plans/schema.json from the Go types.
 schema:
 	$(GO) run ./cmd/drill schema > plans/schema.json

@@ -128,10 +128,16 @@ func (r *Redactor) AddNamed(name, value string) {
 }
 
 // AddEnv adds the values of secret-named variables of environ ("K=V"
-// entries, as os.Environ returns) and the secrets any value holds.
+// entries, as os.Environ returns) and the secrets any value holds. PWD and
+// OLDPWD are the shell's working directories, not passwords: masking them
+// would mask every path under the directory a drill was started from.
 func (r *Redactor) AddEnv(environ []string) {
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
+			if k == "PWD" || k == "OLDPWD" {
+				r.Learn(v)
+				continue
+			}
 			r.AddNamed(k, v)
 		}
 	}

@@ -123,6 +123,34 @@ func TestAddEnvAndLearn(t *testing.T) {
 	}
 }
 
+// TestWorkingDirIsNoSecret: PWD ends in "pwd" but holds the working
+// directory; masking it masked every path under it.
+func TestWorkingDirIsNoSecret(t *testing.T) {
+	r := New()
+	r.AddEnv([]string{"PWD=/work/main", "OLDPWD=/home/someone", "DB_PWD=hunter2-secret"})
+	in := "report: /work/main/reports/out/report.html, before /home/someone, db hunter2-secret"
+	want := "report: /work/main/reports/out/report.html, before /home/someone, db " + Mask
+	if got := r.String(in); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// TestMaskingIsIdempotent: text masked again (a report re-rendered, a
+// masked log line written through a masked writer) stays as it was.
+func TestMaskingIsIdempotent(t *testing.T) {
+	r := New("known-secret-value")
+	for _, in := range []string{
+		"Authorization: Bearer abc-123-token and more",
+		`{"authorization": "Bearer abc-123-token"}`,
+		"X-Api-Key: key-9876 token=abc-123 https://u:pw-1234@h/?sig=s1g known-secret-value sk-0123456789abcdefghij",
+	} {
+		once := r.String(in)
+		if twice := r.String(once); twice != once {
+			t.Errorf("masking %q again changed it:\n once %q\ntwice %q", in, once, twice)
+		}
+	}
+}
+
 func TestBytesUnchangedIsSame(t *testing.T) {
 	b := []byte("nothing to hide here")
 	if got := New("some-secret").Bytes(b); &got[0] != &b[0] {

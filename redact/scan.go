@@ -130,7 +130,11 @@ func valueAfter(s string, i int, colon bool) (span, bool) {
 	if sp.end <= sp.start {
 		return span{}, false
 	}
-	return pastScheme(s, sp), true
+	sp = pastScheme(s, sp)
+	if strings.HasPrefix(s[sp.start:], Mask) { // "Bearer [REDACTED]": masked already
+		return span{}, false
+	}
+	return sp, true
 }
 
 // quoted is the inside of a quoted value starting at s[i].

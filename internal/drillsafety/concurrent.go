@@ -4,8 +4,8 @@
 // write the first one's report directory, and a fourth SIGKILLed mid-fault
 // whose leftovers `drill cleanup` removes while the others' faults stay in
 // force. It reports what it observed (Outcome) and what of that breaks the
-// decided outcome (Outcome.Check), so a `go test` and a Ginkgo suite can
-// both run it.
+// decided outcome (Outcome.Check). The Ginkgo suite suites/safety runs it
+// (label safety, in `make test`): three embedded stacks, about a minute.
 //
 // The decided outcome: two drills at once both pass. Each embedded stack
 // has its own run id, run dir, network, volumes, ports, loop device and

@@ -12,6 +12,7 @@ package hostile
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,9 +21,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
 )
 
 // Case is one invocation of drill.
@@ -163,9 +165,15 @@ func Write(dir string) error {
 }
 
 // Run runs bin with the case's arguments in dir (where Write put the
-// files), with its state directory at dir/state, and measures it.
+// files), with its state directory at dir/state, and measures it through
+// the measure helper (built into dir/.measure on first use; see
+// internal/hostile/measure for why the drill's own parent must be small).
 func Run(ctx context.Context, bin, dir string, c Case) (Result, error) {
 	res := Result{Case: c}
+	helper, err := measureHelper(ctx, dir)
+	if err != nil {
+		return res, err
+	}
 	state := filepath.Join(dir, "state")
 	for _, d := range []string{state, filepath.Join(dir, "out")} {
 		if err := os.RemoveAll(d); err != nil {
@@ -175,24 +183,54 @@ func Run(ctx context.Context, bin, dir string, c Case) (Result, error) {
 	if err := os.Mkdir(state, 0o700); err != nil {
 		return res, err
 	}
+	resultFile := filepath.Join(filepath.Dir(helper), "result.json")
+	_ = os.Remove(resultFile)
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, c.Args...)
+	cmd := exec.CommandContext(ctx, helper, append([]string{resultFile, bin}, c.Args...)...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &out, &out
 	cmd.Env = append(os.Environ(), "AIUPTIME_STATE_DIR="+state)
-	start := time.Now()
-	err := cmd.Run()
-	res.Wall = time.Since(start)
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
+	if err := cmd.Run(); err != nil {
+		return res, fmt.Errorf("%s: %w\n%s", c.Name, err, out.String())
+	}
+	b, err := os.ReadFile(resultFile)
+	if err != nil {
 		return res, fmt.Errorf("%s: %w", c.Name, err)
 	}
-	ps := cmd.ProcessState
-	res.Exit, res.CPU, res.Output = ps.ExitCode(), ps.UserTime()+ps.SystemTime(), out.String()
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		res.MaxRSS = ru.Maxrss * 1024 // KiB on Linux
+	var m measured
+	if err := json.Unmarshal(b, &m); err != nil {
+		return res, fmt.Errorf("%s: measure result: %w", c.Name, err)
 	}
+	res.Exit, res.Wall, res.CPU, res.MaxRSS = m.Exit, time.Duration(m.WallNS), time.Duration(m.CPUNS), m.MaxRSSKiB*1024
+	res.Output = out.String()
 	res.Left, err = left(dir)
 	return res, err
+}
+
+// measured is what the measure helper writes (its Result).
+type measured struct {
+	Exit      int   `json:"exit"`
+	WallNS    int64 `json:"wall_ns"`
+	CPUNS     int64 `json:"cpu_ns"`
+	MaxRSSKiB int64 `json:"max_rss_kib"`
+}
+
+// measureHelper returns the measure helper in dir/.measure, building it
+// from the source checkout first if it is not there.
+func measureHelper(ctx context.Context, dir string) (string, error) {
+	helper := filepath.Join(dir, ".measure", "measure")
+	if _, err := os.Stat(helper); err == nil {
+		return helper, nil
+	}
+	root, err := fixturebin.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", helper, "./internal/hostile/measure")
+	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the measure helper: %w\n%s", err, out)
+	}
+	return helper, nil
 }
 
 // left lists the files and directories under dir/out and dir/state.
