@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 )
@@ -82,6 +83,11 @@ func (g *Guard) Inject(ctx context.Context, f Fault) (inj *Injection, err error)
 		rev = NoRevert
 	}
 	inj.revert = rev
+	if ierr != nil && isNoRevert(rev) {
+		// Refused before anything was applied: nothing to revert (and no
+		// "reverted" line that would read as if something had been).
+		return nil, fmt.Errorf("inject %s: %w", f.Name(), ierr)
+	}
 	if ierr != nil {
 		rerr := inj.Revert(ctx)
 		return nil, errors.Join(fmt.Errorf("inject %s: %w", f.Name(), ierr), rerr)
@@ -260,4 +266,10 @@ func Apply(ctx context.Context, d Deps, rec Record, state any, apply func(ctx co
 		return e.Revert(), e, err
 	}
 	return e.Revert(), e, nil
+}
+
+// isNoRevert reports whether rev is NoRevert itself (a fault that applied
+// nothing returns it).
+func isNoRevert(rev Revert) bool {
+	return reflect.ValueOf(rev).Pointer() == reflect.ValueOf(Revert(NoRevert)).Pointer()
 }

@@ -1,8 +1,10 @@
 package chaos_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,5 +195,30 @@ func TestStateDirEnv(t *testing.T) {
 	j, err := chaos.OpenJournal()
 	if err != nil || j.Dir() != filepath.Join(d, "journal") {
 		t.Fatalf("%v %s", err, j.Dir())
+	}
+}
+
+// refusing is a fault refused before it applied anything.
+type refusing struct{}
+
+func (refusing) Name() string { return "refusing" }
+
+func (refusing) Inject(context.Context) (chaos.Revert, error) {
+	return chaos.NoRevert, errors.New("refused: symbolic link")
+}
+
+// A fault refused before it applied anything is an error, and nothing
+// is logged as reverted.
+func TestRefusedInjectLogsNoRevert(t *testing.T) {
+	var buf bytes.Buffer
+	g, err := chaos.NewGuard(chaos.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))), chaos.WithStateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Inject(context.Background(), refusing{}); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("inject: %v", err)
+	}
+	if strings.Contains(buf.String(), "reverted") {
+		t.Fatalf("a refused fault logged a revert:\n%s", buf.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/internal/runlock"
+	"github.com/aiuptime/aiuptime/internal/statedir"
 	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
@@ -40,6 +41,11 @@ func newDoctorCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if stateDir == "" {
 				stateDir = chaos.StateDir()
+			}
+			// Doctor changes nothing, so an unsafe state dir is reported,
+			// not refused: the journal in it may have been tampered with.
+			if err := statedir.Check(stateDir); errors.Is(err, statedir.ErrUnsafe) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "doctor: WARNING: %v\n", err)
 			}
 			fs, auditErr := journalFindings(stateDir, runID)
 			var stacks []containers.RunInfo

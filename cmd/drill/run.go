@@ -21,6 +21,7 @@ import (
 	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/internal/runlock"
+	"github.com/aiuptime/aiuptime/internal/statedir"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/containers"
@@ -100,6 +101,11 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 		return err
 	}
 	if !a.dryRun {
+		// The state directory holds the journal and the locks: refuse an
+		// unsafe one before the report directory is created.
+		if err := statedir.Ensure(chaos.StateDir()); err != nil {
+			return exitcode.Wrap(exitcode.Usage, err)
+		}
 		if err := checkOutDir(a.out); err != nil {
 			return exitcode.Wrap(exitcode.Usage, err)
 		}

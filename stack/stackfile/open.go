@@ -171,6 +171,13 @@ func (f *File) ContainerOptions() ([]containers.Option, error) {
 	add(f.Model.LoadRate > 0, containers.WithLoadRate(f.Model.LoadRate.Bytes()))
 	add(f.Model.TTFT > 0, containers.WithTTFT(f.Model.TTFT.D()))
 	add(f.Model.ITL > 0, containers.WithITL(f.Model.ITL.D()))
+	// api_key_env names the gateway's master key: the embedded gateway is
+	// started with it instead of a key generated for the run.
+	key, err := f.apiKey()
+	if err != nil {
+		return nil, err
+	}
+	add(key != "", containers.WithMasterKey(key))
 	for name, s := range f.Services {
 		add(s.Image != "", containers.WithImage(name, s.Image))
 		add(len(s.Args) > 0, containers.WithArgs(name, s.Args...))

@@ -16,7 +16,7 @@
 //	services:                 # by service name (gateway, model-1, proxy) or role (model)
 //	  gateway: {image: ..., args: [...], env: {K: V}, port: 4000, health_path: /health/readiness}
 //	  model:   {image: ..., restart_policy: unless-stopped}
-//	api_key_env: LITELLM_MASTER_KEY   # docker, endpoints: where the gateway key is
+//	api_key_env: LITELLM_MASTER_KEY   # where the gateway key is (containers: the key the embedded gateway gets)
 //	docker:                   # kind docker: attach, create nothing
 //	  project: litellm        # com.docker.compose.project, or:
 //	  selector: {app: inference}

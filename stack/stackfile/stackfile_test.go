@@ -129,3 +129,25 @@ func TestLoadLimitsAndBOM(t *testing.T) {
 		}
 	}
 }
+
+// The embedded gateway takes its master key from api_key_env; a variable
+// that is not set is an error naming the field, before anything starts.
+func TestContainersAPIKeyEnv(t *testing.T) {
+	f, err := Parse("c.yaml", []byte("kind: containers\napi_key_env: TEST_EMBEDDED_GW_KEY\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ContainerOptions(); err == nil || !strings.Contains(err.Error(), "c.yaml: api_key_env: environment variable TEST_EMBEDDED_GW_KEY is not set") {
+		t.Fatalf("unset variable: %v", err)
+	}
+	t.Setenv("TEST_EMBEDDED_GW_KEY", "sk-embedded-test-key")
+	with, err := f.ContainerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.APIKeyEnv = ""
+	without, _ := f.ContainerOptions()
+	if len(with) != len(without)+1 {
+		t.Fatalf("options with the key: %d, without: %d", len(with), len(without))
+	}
+}

@@ -138,5 +138,9 @@ var _ = Describe("state directory", Label("journal"), func() {
 		ents, err := os.ReadDir(state)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ents).To(BeEmpty(), "something was written into the unsafe state directory")
+		Expect(filepath.Join(dir, "out")).NotTo(BeAnExistingFile(), "the refused run created its report directory")
+		// doctor changes nothing: it warns and still audits.
+		r := startDrill(dir, state, nil, "doctor", "--no-docker").wait(ctx)
+		Expect(r.stderr).To(ContainSubstring("WARNING: state directory " + state))
 	}, SpecTimeout(time.Minute))
 })
