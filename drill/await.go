@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/recovery"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/uptime"
@@ -191,33 +192,9 @@ func deploymentStates(ctx context.Context, hc *http.Client, st stack.Stack) map[
 	if err != nil || gw.URL == "" {
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, gw.URL+"/metrics", nil)
-	if err != nil {
+	states, ok, err := recovery.ReadDeploymentStates(ctx, hc, gw.URL, st.APIKey())
+	if err != nil || !ok {
 		return nil
 	}
-	if key := st.APIKey(); key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil
-	}
-	fams, err := parseMetrics(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	fam, ok := fams["litellm_deployment_state"]
-	if !ok {
-		return nil
-	}
-	out := map[string]float64{}
-	for _, m := range fam.GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "model_id" && m.GetGauge() != nil {
-				out[l.GetValue()] = max(out[l.GetValue()], m.GetGauge().GetValue())
-			}
-		}
-	}
-	return out
+	return states
 }

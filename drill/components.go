@@ -27,6 +27,8 @@ type traffic struct {
 
 	stopProbe context.CancelFunc
 	consumed  chan struct{}
+	// onEvent also sees every event (the service probes' timelines).
+	onEvent func(uptime.Event)
 	once      sync.Once
 	analysis  *uptime.Analysis
 }
@@ -104,6 +106,9 @@ func (t *traffic) event(e uptime.Event) {
 		e.At = time.Now()
 	}
 	t.analyzer.AddEvent(e)
+	if t.onEvent != nil {
+		t.onEvent(e)
+	}
 }
 
 // probeTarget resolves the probe's target service: the gateway, or a

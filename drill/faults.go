@@ -9,6 +9,7 @@ import (
 
 	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/recovery"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/uptime"
 )
@@ -20,6 +21,9 @@ type heldFault struct {
 	target string
 	start  time.Time
 	kind   string
+	// watch is the target's direct watch, held until the revert (nil for
+	// instant faults and unwatched services).
+	watch *recovery.Watch
 }
 
 // faultEnv is what the fault kinds build with.
@@ -58,11 +62,21 @@ func (r *Runner) runFault(ctx context.Context, s plan.Step, rec *stepRecord) err
 	for _, f := range fs {
 		// The fault acts from the moment its injection begins (a stop
 		// takes the server down at its SIGTERM, not when docker returns).
+		// The target is watched directly from just before.
 		began := time.Now()
+		instant := f.Instant()
+		w := r.comps.hurt(ctx, s.Name, "fault:"+s.Fault, f.Target(), began, !instant)
 		inj, err := r.guard.Inject(ctx, f)
+		r.comps.touch(w, time.Now())
 		if inj != nil {
-			held = append(held, &heldFault{inj: inj, target: f.Target(), start: time.Now(), kind: s.Fault})
+			h := &heldFault{inj: inj, target: f.Target(), start: time.Now(), kind: s.Fault}
+			if !instant {
+				h.watch = w
+			}
+			held = append(held, h)
 			mechs = append(mechs, inj.Mechanism)
+		} else if !instant {
+			r.comps.release(w, time.Now())
 		}
 		if err != nil {
 			r.hold(s.Name, held)
@@ -120,6 +134,7 @@ func (r *Runner) revertHeld(ctx context.Context, step string, hs []*heldFault) e
 	for _, h := range hs {
 		err := h.inj.Revert(ctx)
 		end := time.Now()
+		r.comps.release(h.watch, end)
 		r.mu.Lock()
 		r.windows = append(r.windows, reports.FaultWindow{Step: step, Kind: h.kind, Target: h.target, Start: h.start, End: end})
 		r.mu.Unlock()

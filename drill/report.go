@@ -21,6 +21,16 @@ import (
 // secs converts a duration to seconds for the report.
 func secs(d time.Duration) float64 { return d.Seconds() }
 
+// outageMean is an MTTR or MTBF for the report: nil without outages,
+// where the analysis's 0 would claim a recovery of 0 s.
+func outageMean(d time.Duration, outages int) *float64 {
+	if outages == 0 {
+		return nil
+	}
+	v := secs(d)
+	return &v
+}
+
 func quantiles(d uptime.Dist) reports.Quantiles {
 	return reports.Quantiles{P50: secs(d.P50), P95: secs(d.P95), P99: secs(d.P99)}
 }
@@ -39,8 +49,8 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 		FinishedAt:    time.Now(),
 		Availability:  reports.Availability{RequestBased: a.Availability.RequestBased, TimeBased: a.Availability.TimeBased},
 		Requests:      reports.Requests{Total: a.Total, Failed: a.Failed, ByOutcome: a.ByOutcome},
-		MTTRSeconds:   secs(a.MTTR),
-		MTBFSeconds:   secs(a.MTBF),
+		MTTRSeconds:   outageMean(a.MTTR, len(a.Outages)),
+		MTBFSeconds:   outageMean(a.MTBF, len(a.Outages)),
 		Latency:       quantiles(a.Latency),
 		TTFT:          quantiles(a.TTFT),
 		ThroughputRPS: a.Throughput,
@@ -55,6 +65,8 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 		rep.Outages = append(rep.Outages, reports.Outage{Start: o.Start, End: o.End, DurationSeconds: secs(o.Duration), Cause: o.Cause})
 	}
 	r.fillSteps(rep, a)
+	rep.ComponentRecovery = r.comps.report(a, r.traffic.log, r.started)
+	rep.ServiceAvailability = r.svcProbes.report()
 	for _, out := range r.outcomes {
 		if out.Rollout != nil {
 			rep.Rollouts = append(rep.Rollouts, *out.Rollout)
@@ -101,31 +113,43 @@ func (r *Runner) judge(rep *reports.Report, a *uptime.Analysis) {
 		r.o.log.Warn("slo evaluation", "err", err)
 	}
 	for _, s := range results {
-		res := reports.SLOResult{Name: s.Name, Target: s.Target, Actual: s.Actual, Compliant: s.Compliant, Op: sloOp(s.Kind), Unit: sloUnit(s.Kind)}
-		if s.Kind != slo.KindThroughput {
-			bc, br := s.BudgetConsumed, s.BurnRate
-			res.BudgetConsumed, res.BurnRate = &bc, &br
-		}
+		res := reports.SLOResult{Name: s.Name, Kind: string(s.Kind), Target: s.Target, Actual: s.Actual, Compliant: s.Compliant,
+			Op: s.Kind.Op(), Unit: s.Kind.Unit(), NotMeasured: s.NoData, Detail: s.Detail}
+		res.BudgetConsumed, res.BurnRate = budget(s)
 		rep.SLO = append(rep.SLO, res)
 	}
 }
 
-func sloOp(k slo.Kind) string {
-	switch k {
-	case slo.KindAvailability, slo.KindThroughput, slo.KindGoodput:
-		return ">="
+// verdictReason is the report's verdict_reason: what broke (base, "" for
+// a run that ran to the end), then every breached SLO as the comparison
+// that failed and every deviated step with its deviation; "" when nothing
+// broke and nothing fell short.
+func verdictReason(base string, rep *reports.Report) string {
+	notMet := reports.ShortfallReason(rep)
+	switch {
+	case base == "":
+		return notMet
+	case notMet == "":
+		return base
 	}
-	return "<="
+	return base + "; also " + notMet
 }
 
-func sloUnit(k slo.Kind) string {
-	switch k {
-	case slo.KindAvailability, slo.KindErrorRate, slo.KindGoodput:
-		return "ratio"
-	case slo.KindThroughput:
-		return "req/s"
+// budget is the error budget a result consumed and its burn rate, each
+// nil where slo does not compute it: nothing measured, no budget for
+// throughput and goodput_rate, no burn rate for recovery_time, RTO or RPO.
+func budget(s slo.Result) (consumed, burnRate *float64) {
+	if s.NoData {
+		return nil, nil
 	}
-	return "seconds"
+	bc, br := s.BudgetConsumed, s.BurnRate
+	switch s.Kind {
+	case slo.KindThroughput, slo.KindGoodputRate:
+		return nil, nil
+	case slo.KindRecoveryTime, slo.KindRTO, slo.KindRPO:
+		return &bc, nil
+	}
+	return &bc, &br
 }
 
 // meanPhases averages each MTTR phase's offset over the outages that have it.

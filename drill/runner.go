@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -59,9 +58,11 @@ type Runner struct {
 	runID   string
 	labels  map[string]string
 
-	traffic *traffic
-	mon     *monitoring
-	shared  sync.Map
+	traffic   *traffic
+	mon       *monitoring
+	comps     *componentWatch
+	svcProbes *serviceProbes
+	shared    sync.Map
 
 	mu       sync.Mutex
 	current  string
@@ -229,6 +230,11 @@ func (r *Runner) setUp(ctx context.Context) (*k6Load, error) {
 	if r.traffic, err = startTraffic(ctx, r.stack, pr, stop.Window.D(), r.plan.SLO, log); err != nil {
 		return nil, err
 	}
+	r.comps = newComponentWatch(r.stack, r.plan, log)
+	if r.svcProbes, err = startServiceProbes(ctx, r.stack, r.plan, log); err != nil {
+		return nil, err
+	}
+	r.traffic.onEvent = r.svcProbes.event
 	if m := r.plan.Monitoring; m != nil && (m.Prometheus == nil || *m.Prometheus) {
 		if r.mon, err = startMonitoring(ctx, r.plan, r.stack, r.started, log); err != nil {
 			return nil, err
@@ -272,10 +278,16 @@ func (r *Runner) watch(ctx context.Context) (context.Context, func(error) string
 	}
 }
 
-// tearDown stops the probe and the k6 load and returns what they
+// tearDown stops the probe, the direct watches of hurt services, the
+// service probes and the k6 load, and returns what the probe and k6
 // measured; monitoring stops when the report reads it.
 func (r *Runner) tearDown(load *k6Load) (*uptime.Analysis, *reports.K6, error) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.comps.close() }()
+	go func() { defer wg.Done(); r.svcProbes.stop() }()
 	a := r.traffic.Stop()
+	wg.Wait()
 	if load == nil {
 		return a, nil, nil
 	}
@@ -294,38 +306,31 @@ func (r *Runner) abandon(load *k6Load) {
 	if r.mon != nil {
 		r.mon.close()
 	}
+	r.comps.close()
+	r.svcProbes.stop()
 	if r.traffic != nil {
 		r.traffic.Stop()
 	}
 }
 
 // verdict sets the report's verdict and returns the run's error.
+// The reason names every breached SLO and deviated step (verdictReason),
+// after what broke when something did.
 func (r *Runner) verdict(rep *reports.Report, stepErr, revertErr error, aborted string) error {
 	switch {
 	case revertErr != nil:
-		rep.Verdict, rep.VerdictReason = reports.VerdictError, "a revert failed: "+revertErr.Error()
+		rep.Verdict, rep.VerdictReason = reports.VerdictError, verdictReason("a revert failed: "+revertErr.Error(), rep)
 		return exitcode.Wrap(exitcode.Revert, fmt.Errorf("revert failed (run `drill cleanup`, then `drill doctor`): %w", revertErr))
 	case aborted != "":
-		rep.Verdict, rep.VerdictReason = reports.VerdictAborted, aborted
+		rep.Verdict, rep.VerdictReason = reports.VerdictAborted, verdictReason(aborted, rep)
 		return exitcode.Wrap(exitcode.Aborted, fmt.Errorf("%w: %s", ErrAborted, aborted))
 	case stepErr != nil:
-		rep.Verdict, rep.VerdictReason = reports.VerdictError, stepErr.Error()
+		rep.Verdict, rep.VerdictReason = reports.VerdictError, verdictReason(stepErr.Error(), rep)
 		return exitcode.Wrap(exitcode.Harness, stepErr)
 	}
-	var bad []string
-	for _, s := range rep.SLO {
-		if !s.Compliant {
-			bad = append(bad, "SLO "+s.Name)
-		}
-	}
-	for _, s := range rep.Steps {
-		if s.Status == reports.StatusFailed {
-			bad = append(bad, "step "+s.Name)
-		}
-	}
-	if len(bad) > 0 {
-		rep.Verdict, rep.VerdictReason = reports.VerdictFail, "not met: "+strings.Join(bad, ", ")
-		return exitcode.Wrap(exitcode.Fail, fmt.Errorf("%w: %s", ErrSLOBreached, strings.Join(bad, ", ")))
+	if notMet := verdictReason("", rep); notMet != "" {
+		rep.Verdict, rep.VerdictReason = reports.VerdictFail, notMet
+		return exitcode.Wrap(exitcode.Fail, fmt.Errorf("%w: %s", ErrSLOBreached, notMet))
 	}
 	rep.Verdict, rep.VerdictReason = reports.VerdictPass, "every SLO met and every step as expected"
 	return nil

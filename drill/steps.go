@@ -124,6 +124,8 @@ func (r *Runner) runAction(ctx context.Context, s plan.Step, rec *stepRecord) er
 		defer cancel()
 	}
 	r.event(uptime.Event{Kind: uptime.ActionStarted, Step: s.Name, Target: rec.target, Detail: s.Action})
+	watched := r.hurtByAction(ctx, s, time.Now())
+	defer func() { r.releaseAll(watched, time.Now()) }()
 	env := &ActionEnv{Plan: r.plan, Stack: r.stack, Log: r.o.log.With("action", s.Action),
 		Traffic: r.traffic.log, Event: r.event, StateDir: r.o.stateDir, Shared: &r.shared}
 	out, err := a.Run(ctx, env, s)

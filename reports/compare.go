@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
@@ -26,25 +27,37 @@ type metricDef struct {
 	name           string
 	unit           string
 	higherIsBetter bool
-	get            func(*Report) float64
+	// get returns the measure, ok false when the run has none (MTTR of a
+	// run without outages); missing says so in words.
+	get     func(*Report) (float64, bool)
+	missing string
+}
+
+// always wraps a measure every run has.
+func always(f func(*Report) float64) func(*Report) (float64, bool) {
+	return func(r *Report) (float64, bool) { return f(r), true }
 }
 
 var metricDefs = []metricDef{
-	{MetricNameAvailability, "ratio", true, func(r *Report) float64 { return r.Availability.RequestBased }},
-	{MetricNameErrorRate, "ratio", false, func(r *Report) float64 { return r.Requests.ErrorRate() }},
-	{MetricNameLatencyP50, "seconds", false, func(r *Report) float64 { return r.Latency.P50 }},
-	{MetricNameLatencyP95, "seconds", false, func(r *Report) float64 { return r.Latency.P95 }},
-	{MetricNameLatencyP99, "seconds", false, func(r *Report) float64 { return r.Latency.P99 }},
-	{MetricNameTTFTP95, "seconds", false, func(r *Report) float64 { return r.TTFT.P95 }},
-	{MetricNameMTTR, "seconds", false, func(r *Report) float64 { return r.MTTRSeconds }},
-	{MetricNameOutages, "count", false, func(r *Report) float64 { return float64(len(r.Outages)) }},
+	{MetricNameAvailability, "ratio", true, always(func(r *Report) float64 { return r.Availability.RequestBased }), ""},
+	{MetricNameErrorRate, "ratio", false, always(func(r *Report) float64 { return r.Requests.ErrorRate() }), ""},
+	{MetricNameLatencyP50, "seconds", false, always(func(r *Report) float64 { return r.Latency.P50 }), ""},
+	{MetricNameLatencyP95, "seconds", false, always(func(r *Report) float64 { return r.Latency.P95 }), ""},
+	{MetricNameLatencyP99, "seconds", false, always(func(r *Report) float64 { return r.Latency.P99 }), ""},
+	{MetricNameTTFTP95, "seconds", false, always(func(r *Report) float64 { return r.TTFT.P95 }), ""},
+	{MetricNameMTTR, "seconds", false, (*Report).MTTR, NoOutages},
+	{MetricNameOutages, "count", false, always(func(r *Report) float64 { return float64(len(r.Outages)) }), ""},
 }
 
-// MetricValue returns the named measure of r (see the MetricName constants).
-func MetricValue(r *Report, name string) (float64, bool) {
+// MetricValue returns the named measure of r (see the MetricName
+// constants); known is false for an unknown name. A measure r does not
+// have (MTTR without outages) is 0 with known true: use Compare or Trend,
+// which leave it out, to judge it.
+func MetricValue(r *Report, name string) (v float64, known bool) {
 	for _, d := range metricDefs {
 		if d.name == name {
-			return d.get(r), true
+			v, _ := d.get(r)
+			return v, true
 		}
 	}
 	return 0, false
@@ -52,17 +65,25 @@ func MetricValue(r *Report, name string) (float64, bool) {
 
 // Delta is one measure before and after.
 type Delta struct {
-	Metric string  `json:"metric"`
-	Unit   string  `json:"unit"`
-	Before float64 `json:"before"`
-	After  float64 `json:"after"`
-	// Change is After - Before.
+	Metric string `json:"metric"`
+	Unit   string `json:"unit"`
+	// Before and After are null when that run has no such measure (MTTR
+	// of a run without outages).
+	Before *float64 `json:"before"`
+	After  *float64 `json:"after"`
+	// Change is After - Before (0 unless both are set).
 	Change float64 `json:"change"`
-	// Relative is Change / Before (NaN-free: 0 when Before is 0).
+	// Relative is Change / Before (NaN-free: 0 when Before is 0 or unset).
 	Relative float64 `json:"relative"`
-	// Verdict is better, worse or same.
+	// Verdict is better, worse, same, or "not comparable" when one run
+	// lacks the measure.
 	Verdict string `json:"verdict"`
+	// Missing says why Before or After is null ("no outages").
+	Missing string `json:"missing,omitempty"`
 }
+
+// VerdictNotComparable is a Delta's verdict when one run lacks the measure.
+const VerdictNotComparable = "not comparable"
 
 // Comparison is a before/after view of two drills, e.g. around a maintenance window.
 type Comparison struct {
@@ -75,22 +96,43 @@ type Comparison struct {
 func Compare(before, after *Report) Comparison {
 	c := Comparison{Before: label(before), After: label(after)}
 	for _, d := range metricDefs {
-		b, a := d.get(before), d.get(after)
-		x := Delta{Metric: d.name, Unit: d.unit, Before: b, After: a, Change: a - b}
-		if b != 0 {
-			x.Relative = (a - b) / math.Abs(b)
-		}
-		switch {
-		case math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)):
-			x.Verdict = "same"
-		case (a > b) == d.higherIsBetter:
-			x.Verdict = "better"
-		default:
-			x.Verdict = "worse"
-		}
-		c.Deltas = append(c.Deltas, x)
+		c.Deltas = append(c.Deltas, delta(d, before, after))
 	}
 	return c
+}
+
+// delta compares one measure of two runs.
+func delta(d metricDef, before, after *Report) Delta {
+	x := Delta{Metric: d.name, Unit: d.unit}
+	b, bok := d.get(before)
+	a, aok := d.get(after)
+	if bok {
+		x.Before = &b
+	}
+	if aok {
+		x.After = &a
+	}
+	if !bok || !aok {
+		x.Missing = d.missing
+		x.Verdict = VerdictNotComparable
+		if !bok && !aok {
+			x.Verdict = "same"
+		}
+		return x
+	}
+	x.Change = a - b
+	if b != 0 {
+		x.Relative = (a - b) / math.Abs(b)
+	}
+	switch {
+	case math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)):
+		x.Verdict = "same"
+	case (a > b) == d.higherIsBetter:
+		x.Verdict = "better"
+	default:
+		x.Verdict = "worse"
+	}
+	return x
 }
 
 func label(r *Report) string {
@@ -106,11 +148,14 @@ func (c Comparison) Markdown() string {
 	fmt.Fprintf(&b, "Before: %s\nAfter:  %s\n\n", c.Before, c.After)
 	var rows [][]string
 	for _, d := range c.Deltas {
-		rel := "-"
-		if d.Before != 0 {
-			rel = fmt.Sprintf("%+.1f%%", d.Relative*100)
+		rel, change := "-", "-"
+		if d.Before != nil && d.After != nil {
+			change = signed(d.Change, d.Unit)
+			if *d.Before != 0 {
+				rel = fmt.Sprintf("%+.1f%%", d.Relative*100)
+			}
 		}
-		rows = append(rows, []string{d.Metric, fmtDelta(d.Before, d.Unit), fmtDelta(d.After, d.Unit), signed(d.Change, d.Unit), rel, d.Verdict})
+		rows = append(rows, []string{d.Metric, fmtOptDelta(d.Before, d.Unit, d.Missing), fmtOptDelta(d.After, d.Unit, d.Missing), change, rel, d.Verdict})
 	}
 	mdTable(&b, []string{"Metric", "Before", "After", "Change", "Relative", "Verdict"}, rows)
 	return b.String()
@@ -121,6 +166,14 @@ func fmtDelta(v float64, unit string) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return fmtUnit(v, unit)
+}
+
+// fmtOptDelta is fmtDelta of a measure a run may lack (missing says why).
+func fmtOptDelta(v *float64, unit, missing string) string {
+	if v == nil {
+		return cmp.Or(missing, "-")
+	}
+	return fmtDelta(*v, unit)
 }
 
 func signed(v float64, unit string) string {
@@ -154,7 +207,8 @@ type TrendLine struct {
 // Trend fits each measure across runs (ordered by start time) with least
 // squares and, for the measures with a threshold, estimates when the fit
 // crosses it. A threshold is "bad" beyond it: availability below, the
-// others above. Measures with fewer than two runs are left out.
+// others above. A measure is fitted over the runs that have it (MTTR over
+// runs with outages); one that fewer than two runs have is left out.
 func Trend(runs []*Report, thresholds map[string]float64) []TrendLine {
 	rs := append([]*Report(nil), runs...)
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].StartedAt.Before(rs[j].StartedAt) })
@@ -164,18 +218,19 @@ func Trend(runs []*Report, thresholds map[string]float64) []TrendLine {
 	t0 := rs[0].StartedAt
 	var out []TrendLine
 	for _, d := range metricDefs {
-		xs := make([]float64, len(rs))
-		ys := make([]float64, len(rs))
-		for i, r := range rs {
-			xs[i] = r.StartedAt.Sub(t0).Hours() / 24
-			ys[i] = d.get(r)
+		var xs, ys []float64 // the runs that have the measure
+		for _, r := range rs {
+			if y, ok := d.get(r); ok {
+				xs = append(xs, r.StartedAt.Sub(t0).Hours()/24)
+				ys = append(ys, y)
+			}
 		}
 		slope, icept, ok := LeastSquares(xs, ys)
 		if !ok {
 			continue
 		}
 		last := xs[len(xs)-1]
-		tl := TrendLine{Metric: d.name, Unit: d.unit, Points: len(rs), SlopePerDay: slope, Latest: icept + slope*last}
+		tl := TrendLine{Metric: d.name, Unit: d.unit, Points: len(xs), SlopePerDay: slope, Latest: icept + slope*last}
 		if th, ok := thresholds[d.name]; ok {
 			th := th
 			tl.Threshold = &th

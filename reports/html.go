@@ -14,11 +14,14 @@ func HTML(r *Report) ([]byte, error) {
 		Head  []string
 		Rows  [][]string
 		Empty string
+		// KV marks a two-column table of names and values, which print
+		// lays out in two pairs per line.
+		KV bool
 	}
 	var tables []table
 	add := func(title string, head []string, rows [][]string, empty string) {
 		if len(rows) > 0 || empty != "" {
-			tables = append(tables, table{title, head, rows, empty})
+			tables = append(tables, table{title, head, rows, empty, len(head) == 2})
 		}
 	}
 	add("SLOs", sloHeader, sloRows(r.SLO), "No SLOs were set.")
@@ -28,6 +31,7 @@ func HTML(r *Report) ([]byte, error) {
 	add("Steps", stepHeader, stepRows(r), "No steps ran.")
 	add("Outages", outageHeader, outageRows(r), "No outages.")
 	add("Recovery phases", []string{"Phase", "Seconds"}, phaseRows(r.MTTRPhases), "")
+	htmlComponents(r, add)
 	if r.DR != nil {
 		add("Disaster recovery", []string{"Measure", "Value"}, drRows(r.DR), "")
 		add("RTO phases", []string{"Phase", "Seconds"}, phaseRows(r.DR.Phases), "")
@@ -47,13 +51,14 @@ func HTML(r *Report) ([]byte, error) {
 	data := struct {
 		R        *Report
 		Verdict  string
+		Brief    []BriefSection
 		Headline [][]string
 		Timeline template.HTML
 		Tables   []table
 		Started  string
 		Finished string
 		Duration string
-	}{r, strings.ToUpper(string(r.Verdict)), headline(r), template.HTML(TimelineSVG(r)), tables,
+	}{r, strings.ToUpper(string(r.Verdict)), BriefOf(r).Sections(), headline(r), template.HTML(TimelineSVG(r)), tables,
 		fmtTime(r.StartedAt), fmtTime(r.FinishedAt), fmtSeconds(r.DurationSeconds())}
 	var b bytes.Buffer
 	if err := pageTmpl.Execute(&b, data); err != nil {
@@ -89,6 +94,41 @@ td.bad{color:#b3261e;font-weight:600}
 .legend{font-size:12px;color:#5b6475;margin:6px 4px 0}
 .legend i{display:inline-block;width:12px;height:10px;margin:0 4px 0 12px;vertical-align:middle}
 footer{color:#8a93a3;font-size:12px;margin-top:32px}
+.brief{background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:4px 16px 10px;columns:2 360px;column-gap:28px}
+.brief section{break-inside:avoid}
+.brief h3{font-size:13px;margin:10px 0 4px;color:#1d2330}
+.brief ul{margin:0;padding-left:18px;font-size:13px;line-height:1.4}
+.brief li{margin:2px 0}
+@page{size:A4;margin:11mm 10mm}
+@media print{
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+body{background:#fff;font-size:8.5pt}
+main{max-width:none;padding:0}
+h1{font-size:14pt}
+h2{font-size:10.5pt;margin:9pt 0 3pt;break-after:avoid}
+.sub{margin:0 0 4pt}
+.badges{gap:3pt;margin:4pt 0 2pt}
+.badge{padding:2pt 5pt;min-width:0;border-radius:3pt}
+.badge b{font-size:10pt!important}
+.badge span{font-size:6pt}
+.reason{padding:3pt 6pt;margin:4pt 0}
+.brief{border:none;padding:0;columns:1}
+.brief h3{font-size:9pt;margin:5pt 0 1pt}
+.brief ul{font-size:8pt;line-height:1.3}
+.brief li{margin:0}
+.chart{border:none;padding:0;break-inside:avoid}
+.legend{font-size:7pt;margin-top:2pt}
+table{font-size:7pt}
+th,td{padding:1pt 3pt}
+thead{display:table-header-group}
+tr{break-inside:avoid}
+table.kv thead{display:none}
+table.kv tbody{display:flex;flex-wrap:wrap;border-top:1px solid #e1e4ea;border-left:1px solid #e1e4ea}
+table.kv tr{display:flex;width:50%}
+table.kv td{flex:1;border-top:none;border-left:none}
+table.kv td:first-child{flex:0 0 38%;font-weight:600}
+footer{margin-top:8pt;font-size:7pt}
+}
 </style>
 </head>
 <body>
@@ -101,14 +141,17 @@ footer{color:#8a93a3;font-size:12px;margin-top:32px}
 {{range .Headline}}<div class="badge"><span>{{index . 0}}</span><b style="font-size:15px">{{index . 1}}</b></div>
 {{end}}</div>
 {{if .R.VerdictReason}}<p class="reason">{{.R.VerdictReason}}</p>{{end}}
+<h2>Summary</h2>
+<div class="brief">{{range .Brief}}<section><h3>{{.Title}}</h3><ul>{{range .Lines}}<li>{{.}}</li>{{end}}</ul></section>
+{{end}}</div>
 <h2>Timeline</h2>
 <div class="chart">{{.Timeline}}
 <div class="legend"><i style="background:#1a73e8"></i>p95 latency<i style="background:#137333"></i>success ratio<i style="background:rgba(232,163,61,.35)"></i>fault in force<i style="background:#d93025"></i>outage</div>
 </div>
 {{range .Tables}}<h2>{{.Title}}</h2>
-{{if .Rows}}<table>
+{{if .Rows}}<table{{if .KV}} class="kv"{{end}}>
 <thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td{{if or (eq . "NO") (eq . "failed") (eq . "error") (eq . "DIFFERENT") (eq . "NOT FIRED")}} class="bad"{{end}}>{{.}}</td>{{end}}</tr>
+<tbody>{{range .Rows}}<tr>{{range .}}<td{{if or (eq . "NO") (eq . "NO (not measured)") (eq . "failed") (eq . "error") (eq . "DIFFERENT") (eq . "NOT FIRED")}} class="bad"{{end}}>{{.}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>{{else}}<p>{{.Empty}}</p>{{end}}
 {{end}}

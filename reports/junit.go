@@ -71,6 +71,14 @@ func secs(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
+// optNum is num of a mean that needs outages, or NoOutages.
+func optNum(f float64, ok bool) string {
+	if !ok {
+		return NoOutages
+	}
+	return num(f)
+}
+
 // JUnitOf builds the JUnit document of r.
 func JUnitOf(r *Report) JUnitSuites {
 	suite := JUnitSuite{
@@ -124,12 +132,21 @@ func stepCase(plan string, s Step) JUnitCase {
 	return c
 }
 
-// sloCase is the testcase of one SLO judgement: a breach is a failure.
+// sloCase is the testcase of one SLO judgement: a breach is a failure
+// whose message is the comparison that failed ("availability 97.120% <
+// target 99.000%"), an objective with nothing measured a failure saying so.
 func sloCase(plan string, s SLOResult) JUnitCase {
-	text := sloLine(s)
+	msg := SLOStatement(s)
+	text := msg
+	if d := sloDetail(s); d != "" {
+		text += "\n" + d
+	}
 	c := JUnitCase{Classname: plan, Name: "slo: " + s.Name, Time: "0.000", SystemOut: text}
-	if !s.Compliant {
-		c.Failure = &JUnitMessage{Message: "SLO breached: " + text, Type: "slo", Text: text}
+	switch {
+	case s.NotMeasured:
+		c.Failure = &JUnitMessage{Message: msg, Type: "slo-not-measured", Text: text}
+	case !s.Compliant:
+		c.Failure = &JUnitMessage{Message: msg, Type: "slo", Text: text}
 	}
 	return c
 }
@@ -182,8 +199,8 @@ func junitProperties(r *Report) []JUnitProperty {
 		{"availability.time_based", num(r.Availability.TimeBased)},
 		{"requests.total", strconv.FormatInt(r.Requests.Total, 10)},
 		{"requests.failed", strconv.FormatInt(r.Requests.Failed, 10)},
-		{"mttr_seconds", num(r.MTTRSeconds)},
-		{"mtbf_seconds", num(r.MTBFSeconds)},
+		{"mttr_seconds", optNum(r.MTTR())},
+		{"mtbf_seconds", optNum(r.MTBF())},
 		{"latency_seconds.p50", num(r.Latency.P50)},
 		{"latency_seconds.p95", num(r.Latency.P95)},
 		{"latency_seconds.p99", num(r.Latency.P99)},
@@ -216,6 +233,7 @@ func junitProperties(r *Report) []JUnitProperty {
 	if r.Environment.ToolVersion != "" {
 		p = append(p, JUnitProperty{"tool_version", r.Environment.ToolVersion})
 	}
+	p = append(p, componentProperties(r)...)
 	return append(p, targetProperties(r)...)
 }
 
@@ -234,44 +252,10 @@ func targetProperties(r *Report) []JUnitProperty {
 	return p
 }
 
-// sloLine describes one SLO judgement in a line: "availability: 0.9712 >= 0.99 (ratio)".
-func sloLine(s SLOResult) string {
-	op := s.Op
-	if op == "" {
-		op = "vs"
-	}
-	line := fmt.Sprintf("%s: actual %s %s target %s", s.Name, fmtUnit(s.Actual, s.Unit), op, fmtUnit(s.Target, s.Unit))
-	if s.BurnRate != nil {
-		line += fmt.Sprintf(", burn rate %.2f", *s.BurnRate)
-	}
-	if s.BudgetConsumed != nil {
-		line += fmt.Sprintf(", budget consumed %.1f%%", *s.BudgetConsumed*100)
-	}
-	return line
-}
-
 // fmtUnit renders a value in its unit for people.
-func fmtUnit(v float64, unit string) string {
-	switch unit {
-	case "ratio":
-		return strconv.FormatFloat(v*100, 'f', 3, 64) + "%"
-	case "seconds":
-		return fmtSeconds(v)
-	case "rps":
-		return strconv.FormatFloat(v, 'f', 2, 64) + " req/s"
-	case "rows":
-		return strconv.FormatFloat(v, 'f', 0, 64) + " rows"
-	default:
-		return num(v)
-	}
-}
+func fmtUnit(v float64, unit string) string { return fmtUnitPrec(v, unit, 0) }
 
-func fmtSeconds(v float64) string {
-	if v < 1 && v > 0 {
-		return strconv.FormatFloat(v*1000, 'f', 1, 64) + " ms"
-	}
-	return strconv.FormatFloat(v, 'f', 3, 64) + " s"
-}
+func fmtSeconds(v float64) string { return secondsPrec(v, 0) }
 
 func fmtPct(v float64) string { return strconv.FormatFloat(v*100, 'f', 3, 64) + "%" }
 
@@ -284,9 +268,29 @@ func summaryText(r *Report) string {
 	}
 	fmt.Fprintf(&b, "availability %s (request-based), %s (time-based); %d of %d requests failed\n",
 		fmtPct(r.Availability.RequestBased), fmtPct(r.Availability.TimeBased), r.Requests.Failed, r.Requests.Total)
-	fmt.Fprintf(&b, "latency p50 %s p95 %s p99 %s; MTTR %s over %d outage(s)\n",
-		fmtSeconds(r.Latency.P50), fmtSeconds(r.Latency.P95), fmtSeconds(r.Latency.P99), fmtSeconds(r.MTTRSeconds), len(r.Outages))
+	fmt.Fprintf(&b, "latency p50 %s p95 %s p99 %s; %s\n",
+		fmtSeconds(r.Latency.P50), fmtSeconds(r.Latency.P95), fmtSeconds(r.Latency.P99), outageLine(r))
 	return b.String()
+}
+
+// outageLine is "no outages (MTTR and MTBF need one)" or "2 outages, MTTR
+// 3.500 s, MTBF 20.000 s".
+func outageLine(r *Report) string {
+	mttr, ok := r.MTTR()
+	if !ok {
+		return "no outages (MTTR and MTBF need one)"
+	}
+	mtbf, _ := r.MTBF()
+	n := len(r.Outages)
+	return fmt.Sprintf("%d %s, MTTR %s, MTBF %s", n, plural(n, "outage", "outages"), fmtSeconds(mttr), fmtSeconds(mtbf))
+}
+
+// plural picks one or many by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // Summary returns a short plain-text summary of r (for the CLI and logs).

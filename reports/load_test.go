@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,8 @@ func TestReadRefusesWhatIsNotAReport(t *testing.T) {
 		{"empty object", "{}", ErrNotReport, "no schema_version"},
 		{"schema 0", `{"schema_version": 0}`, ErrNotReport, "schema_version 0"},
 		{"schema text", `{"schema_version": "1"}`, ErrNotReport, `schema_version "1"`},
-		{"newer schema", `{"schema_version": 2, "plan": "x"}`, ErrNewerSchema, "schema_version 2, this build reads up to 1"},
+		{"newer schema", fmt.Sprintf(`{"schema_version": %d, "plan": "x"}`, SchemaVersion+1), ErrNewerSchema,
+			fmt.Sprintf("schema_version %d, this build reads up to %d", SchemaVersion+1, SchemaVersion)},
 		{"not JSON", "{\n  \"schema_version\": 1,\n  oops\n}", ErrNotReport, ":3:3: not a report: not JSON"},
 		{"trailing data", `{"schema_version": 1} {}`, ErrNotReport, "not JSON"},
 		{"wrong type", "{\"schema_version\": 1,\n \"plan\": 5}", ErrNotReport, ":2:11: not a report: field plan: a JSON number"},

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Markdown renders r as report.md, for tickets and chat.
@@ -15,14 +17,21 @@ func Markdown(r *Report) ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Drill report: %s\n\n", mdEsc(r.Plan))
 	if r.Description != "" {
-		fmt.Fprintf(&b, "%s\n\n", mdEsc(r.Description))
+		fmt.Fprintf(&b, "%s\n\n", mdPara(r.Description))
 	}
 	fmt.Fprintf(&b, "**Verdict: %s** · grade **%s** · %s to %s (%s)\n\n", strings.ToUpper(string(r.Verdict)), r.Grade,
 		fmtTime(r.StartedAt), fmtTime(r.FinishedAt), fmtSeconds(r.DurationSeconds()))
 	if r.VerdictReason != "" {
-		fmt.Fprintf(&b, "> %s\n\n", mdEsc(r.VerdictReason))
+		fmt.Fprintf(&b, "> %s\n\n", mdPara(r.VerdictReason))
 	}
-	b.WriteString("## Summary\n\n")
+	b.WriteString("## Summary\n")
+	for _, sec := range BriefOf(r).Sections() {
+		fmt.Fprintf(&b, "\n**%s**\n\n", sec.Title)
+		for _, l := range sec.Lines {
+			fmt.Fprintf(&b, "- %s\n", mdPara(l))
+		}
+	}
+	b.WriteString("\n## Measures\n\n")
 	mdTable(&b, []string{"Measure", "Value"}, headline(r))
 	mdSection(&b, "SLOs", sloHeader, sloRows(r.SLO))
 	mdSection(&b, "SLOs as Prometheus saw them", sloHeader, sloRows(r.SLOPrometheus))
@@ -34,6 +43,7 @@ func Markdown(r *Report) ([]byte, error) {
 		mdTable(&b, outageHeader, outageRows(r))
 	}
 	mdSection(&b, "Recovery phases", []string{"Phase", "Seconds"}, phaseRows(r.MTTRPhases))
+	mdComponents(&b, r)
 	if r.DR != nil {
 		b.WriteString("\n## Disaster recovery\n\n")
 		mdTable(&b, []string{"Measure", "Value"}, drRows(r.DR))
@@ -51,7 +61,7 @@ func Markdown(r *Report) ([]byte, error) {
 	b.WriteString("\n## Environment and capabilities\n\n")
 	mdTable(&b, []string{"Item", "Value"}, envRows(r))
 	for _, n := range r.Capabilities.Notes {
-		fmt.Fprintf(&b, "\n- %s", mdEsc(n))
+		fmt.Fprintf(&b, "\n- %s", mdPara(n))
 	}
 	if len(r.Capabilities.Notes) > 0 {
 		b.WriteString("\n")
@@ -59,10 +69,70 @@ func Markdown(r *Report) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// mdEsc makes a user-supplied string (a plan, step or service name, an
+// error, a description) literal text in Markdown, on one line and inside a
+// table cell. HTML becomes entities (&lt;b&gt;), so no tag, comment or
+// entity of its own reaches a renderer. Every character that could start
+// emphasis, code, a link or an image ([), a strikethrough, a heading's
+// closing #, GitHub's $math$ or end a cell is backslash-escaped.
+// Underscores inside a word (latency_p95) stay as they are: CommonMark
+// never reads them as emphasis. The redaction mask stays as it is, so a
+// reader sees [REDACTED]; a "(" after it is escaped, so it cannot open a
+// link.
 func mdEsc(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	s = strings.ReplaceAll(s, "\r", " ")
-	return strings.ReplaceAll(s, "\n", " ")
+	var b strings.Builder
+	prev := ' '
+	for i := 0; i < len(s); {
+		c, size := utf8.DecodeRuneInString(s[i:])
+		next, _ := utf8.DecodeRuneInString(s[i+size:])
+		switch {
+		case c == '[' && strings.HasPrefix(s[i:], Redacted):
+			b.WriteString(Redacted)
+			size = len(Redacted)
+			if strings.HasPrefix(s[i+size:], "(") {
+				b.WriteByte('\\')
+			}
+		case c == '&':
+			b.WriteString("&amp;")
+		case c == '<':
+			b.WriteString("&lt;")
+		case c == '>':
+			b.WriteString("&gt;")
+		case c == '\r' || c == '\n' || c == '\t':
+			b.WriteByte(' ')
+		case strings.ContainsRune("\\`*[]|~#$", c):
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		case c == '_' && !(isWordRune(prev) && isWordRune(next)):
+			b.WriteString(`\_`)
+		default:
+			b.WriteRune(c)
+		}
+		prev = c
+		i += size
+	}
+	return b.String()
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// mdPara is mdEsc for text that starts a line of its own (a paragraph, a
+// list item, a quote): a leading block marker (-, +, =, a number and a
+// dot, a [ that could define a link reference) is escaped too, so it
+// cannot become a list, a heading underline or a link definition.
+func mdPara(s string) string {
+	s = strings.TrimLeft(mdEsc(s), " ")
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '-', '+', '=', '[':
+		return `\` + s
+	}
+	if n := len(s) - len(strings.TrimLeft(s, "0123456789")); n > 0 && n < len(s) && (s[n] == '.' || s[n] == ')') {
+		return s[:n] + `\` + s[n:]
+	}
+	return s
 }
 
 // mdSection writes a titled table, or nothing without rows.
@@ -129,8 +199,8 @@ func headline(r *Report) [][]string {
 	rows = append(rows,
 		[]string{"Latency p50 / p95 / p99", fmtSeconds(r.Latency.P50) + " / " + fmtSeconds(r.Latency.P95) + " / " + fmtSeconds(r.Latency.P99)},
 		[]string{"TTFT p50 / p95 / p99", fmtSeconds(r.TTFT.P50) + " / " + fmtSeconds(r.TTFT.P95) + " / " + fmtSeconds(r.TTFT.P99)},
-		[]string{"MTTR", fmtSeconds(r.MTTRSeconds)},
-		[]string{"MTBF", fmtSeconds(r.MTBFSeconds)},
+		[]string{"MTTR", fmtMean(r.MTTR())},
+		[]string{"MTBF", fmtMean(r.MTBF())},
 		[]string{"Outages", strconv.Itoa(len(r.Outages))},
 	)
 	if r.ThroughputRPS > 0 {
@@ -148,7 +218,10 @@ func sloRows(ss []SLOResult) [][]string {
 	var rows [][]string
 	for _, s := range ss {
 		met := "yes"
-		if !s.Compliant {
+		switch {
+		case s.NotMeasured:
+			met = "NO (not measured)"
+		case !s.Compliant:
 			met = "NO"
 		}
 		budget, burn := "-", "-"
@@ -158,7 +231,7 @@ func sloRows(ss []SLOResult) [][]string {
 		if s.BurnRate != nil {
 			burn = strconv.FormatFloat(*s.BurnRate, 'f', 2, 64)
 		}
-		rows = append(rows, []string{s.Name, strings.TrimSpace(s.Op + " " + fmtUnit(s.Target, s.Unit)), fmtUnit(s.Actual, s.Unit), met, budget, burn})
+		rows = append(rows, []string{s.Name, strings.TrimSpace(s.Op + " " + fmtUnit(s.Target, s.Unit)), sloActual(s), met, budget, burn})
 	}
 	return rows
 }

@@ -43,8 +43,14 @@ func Prom(r *Report) ([]byte, error) {
 	f.gauge(MetricAvailability, "Availability the probe measured during the last drill (0..1).",
 		gv(r.Availability.RequestBased, plan, lp("basis", "request")),
 		gv(r.Availability.TimeBased, plan, lp("basis", "time")))
-	f.gauge(MetricMTTR, "Mean time to recovery over the outages of the last drill.", gv(r.MTTRSeconds, plan))
-	f.gauge(MetricMTBF, "Mean time between failures during the last drill.", gv(r.MTBFSeconds, plan))
+	// Without outages there is no MTTR or MTBF: the gauges are left out
+	// (absent, not 0 s) and aiuptime_drill_outages says 0.
+	if v, ok := r.MTTR(); ok {
+		f.gauge(MetricMTTR, "Mean time to recovery over the user-visible outages of the last drill.", gv(v, plan))
+	}
+	if v, ok := r.MTBF(); ok {
+		f.gauge(MetricMTBF, "Mean up time between user-visible outages during the last drill.", gv(v, plan))
+	}
 	f.gauge(MetricOutages, "Outages during the last drill.", gv(float64(len(r.Outages)), plan))
 	f.gauge(MetricRequests, "Probe requests of the last drill by outcome (all, failed, ok, error, timeout, ...).", requestGauges(r, plan)...)
 	f.gauge(MetricLatencyP95, "p95 end-to-end latency of the last drill.", gv(r.Latency.P95, plan))

@@ -57,10 +57,13 @@ type Report struct {
 	VerdictReason string       `json:"verdict_reason,omitempty"`
 	Availability  Availability `json:"availability"`
 	Requests      Requests     `json:"requests"`
-	// MTTRSeconds is the mean outage duration (0 without outages).
-	MTTRSeconds float64 `json:"mttr_seconds"`
-	// MTBFSeconds is the mean time between outage starts (0 with fewer than two).
-	MTBFSeconds float64 `json:"mtbf_seconds"`
+	// MTTRSeconds is the mean duration of the user-visible outages; null
+	// without outages (there was nothing to recover from, which is not a
+	// recovery of 0 s). Schema 1 wrote 0.
+	MTTRSeconds *float64 `json:"mttr_seconds"`
+	// MTBFSeconds is the mean up time between user-visible outages
+	// ((span - downtime) / outages); null without outages.
+	MTBFSeconds *float64 `json:"mtbf_seconds"`
 	// MTTRPhases splits recovery into detect, failover, engine-ready, first token, ...
 	MTTRPhases []Phase   `json:"mttr_phases,omitempty"`
 	Latency    Quantiles `json:"latency_seconds"`
@@ -68,10 +71,16 @@ type Report struct {
 	// GoodputRPS is the rate of requests that met every per-request SLO.
 	GoodputRPS float64 `json:"goodput_rps,omitempty"`
 	// ThroughputRPS is the rate of all requests.
-	ThroughputRPS float64     `json:"throughput_rps,omitempty"`
-	Outages       []Outage    `json:"outages"`
-	Steps         []Step      `json:"steps"`
-	SLO           []SLOResult `json:"slo"`
+	ThroughputRPS float64  `json:"throughput_rps,omitempty"`
+	Outages       []Outage `json:"outages"`
+	// ComponentRecovery is how each service a fault or a restore hurt
+	// recovered, measured directly, beside what users felt.
+	ComponentRecovery *ComponentRecovery `json:"component_recovery,omitempty"`
+	// ServiceAvailability is each service's own availability, probed
+	// directly beside the users' probe.
+	ServiceAvailability []ServiceAvailability `json:"service_availability,omitempty"`
+	Steps               []Step                `json:"steps"`
+	SLO                 []SLOResult           `json:"slo"`
 	// SLOPrometheus is the same objectives as Prometheus saw them, beside
 	// the probe's view, so that a monitoring gap shows as a difference.
 	SLOPrometheus []SLOResult `json:"slo_prometheus,omitempty"`
@@ -87,8 +96,10 @@ type Report struct {
 	Timeline     Timeline     `json:"timeline"`
 }
 
-// SchemaVersion is the current report.json contract version.
-const SchemaVersion = 1
+// SchemaVersion is the current report.json contract version. Version 2:
+// mttr_seconds and mtbf_seconds are null without outages (1 wrote 0);
+// slo[] gained kind, not_measured and detail.
+const SchemaVersion = 2
 
 // Availability holds both availability SLIs as fractions 0..1.
 type Availability struct {
@@ -169,13 +180,25 @@ type SLOResult struct {
 	// Name is availability, latency_p95, error_rate, recovery_time, ttft_p95,
 	// throughput, goodput, rto or rpo.
 	Name string `json:"name"`
+	// Kind is what the objective measures (availability, latency, ttft,
+	// error_rate, recovery_time, throughput, goodput, goodput_rate, rto,
+	// rpo); Name may be an OpenSLO objective's own.
+	Kind string `json:"kind,omitempty"`
 	// Target and Actual are in Unit (ratio for fractions, seconds, rps).
 	Target float64 `json:"target"`
 	Actual float64 `json:"actual"`
 	// Op is how Actual must relate to Target: ">=" or "<=".
-	Op        string `json:"op,omitempty"`
-	Unit      string `json:"unit,omitempty"`
-	Compliant bool   `json:"compliant"`
+	Op   string `json:"op,omitempty"`
+	Unit string `json:"unit,omitempty"`
+	// Compliant is whether Actual met Target; false when not measured.
+	Compliant bool `json:"compliant"`
+	// NotMeasured is set when the run gave nothing to judge (no requests,
+	// no streamed token for a TTFT objective, no restore for an RTO): Actual
+	// is then 0 and means nothing, and the objective counts as not met.
+	NotMeasured bool `json:"not_measured,omitempty"`
+	// Detail says in words what was compared ("longest outage 3.500s vs at
+	// most 15.000s (2 outages)").
+	Detail string `json:"detail,omitempty"`
 	// BudgetConsumed is the fraction of the error budget used (availability-like SLOs).
 	BudgetConsumed *float64 `json:"budget_consumed,omitempty"`
 	// BurnRate is the observed error ratio / (1 - objective).

@@ -26,11 +26,10 @@ func sampleReport(secret string) *Report {
 		StartedAt:     t0,
 		FinishedAt:    at(60),
 		Verdict:       VerdictFail,
-		VerdictReason: "latency_p95 breached: 2.400 s > 2.000 s",
 		Availability:  Availability{RequestBased: 0.9712, TimeBased: 0.95},
 		Requests:      Requests{Total: 3000, Failed: 86, ByOutcome: map[string]int64{"ok": 2914, "error": 80, "timeout": 6}},
-		MTTRSeconds:   3.5,
-		MTBFSeconds:   20,
+		MTTRSeconds:   fptr(3.5),
+		MTBFSeconds:   fptr(20),
 		MTTRPhases:    []Phase{{"detect", 0.8}, {"failover", 1.2}, {"engine-ready", 1.5}},
 		Latency:       Quantiles{P50: 0.120, P95: 2.4, P99: 4.1},
 		TTFT:          Quantiles{P50: 0.030, P95: 0.210, P99: 0.5},
@@ -83,8 +82,9 @@ func sampleReport(secret string) *Report {
 	for i := range 60 {
 		b := Bucket{T: at(float64(i)), Requests: 50, Success: 1, P95: 0.15 + 0.01*float64(i%5)}
 		switch {
-		case i >= 12 && i < 16, i >= 32 && i < 36:
-			b.Success, b.P95 = 0.2, 3.8
+		case i >= 12 && i < 16, i >= 32 && i < 36: // 11, 11, 11, 10 failed: 86 in all
+			failed := 11 - i%4/3
+			b.Success, b.P95 = float64(50-failed)/50, 3.8
 		case i >= 20 && i < 30:
 			b.P95 = 0.42
 		}
@@ -100,5 +100,7 @@ func sampleReport(secret string) *Report {
 		{At: at(12.8), Kind: "detected", Step: "kill GPU process of model-0"},
 		{At: at(15.5), Kind: "engine-ready", Step: "kill GPU process of model-0", Detail: "token " + secret},
 	}
+	addComponentSample(r, at)
+	r.VerdictReason = ShortfallReason(r)
 	return r
 }

@@ -164,9 +164,9 @@ func MarshalJSON(r *Report) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// CheckDir reports whether Write may write into dir: every file it would
-// replace that exists is a regular file (not a symlink, directory, FIFO or
-// device). A dir that does not exist yet passes. drill run calls it before
+// CheckDir reports whether Write and WritePDF may write into dir: every
+// file they would replace that exists is a regular file (not a symlink,
+// directory, FIFO or device). A dir that does not exist yet passes. drill run calls it before
 // anything starts, so that a drill never ends unable to write its evidence.
 func CheckDir(dir string) error {
 	root, err := os.OpenRoot(dir)
@@ -180,18 +180,28 @@ func CheckDir(dir string) error {
 	return checkTargets(root)
 }
 
+// checkTargets checks every file Write or WritePDF may replace.
 func checkTargets(root *os.Root) error {
-	for _, name := range Files {
-		fi, err := root.Lstat(name)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+	for _, name := range append(Files[:len(Files):len(Files)], FilePDF) {
+		if err := checkRegular(root, name); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("write reports: %w", err)
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%w: %s is a %s", ErrUnsafeTarget, filepath.Join(root.Name(), name), fileKind(fi.Mode()))
-		}
+	}
+	return nil
+}
+
+// checkRegular refuses to replace name inside root unless it is a regular
+// file or absent.
+func checkRegular(root *os.Root, name string) error {
+	fi, err := root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write reports: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is a %s", ErrUnsafeTarget, filepath.Join(root.Name(), name), fileKind(fi.Mode()))
 	}
 	return nil
 }

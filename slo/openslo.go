@@ -231,7 +231,7 @@ func (d *openSLODoc) objective(i int, kind Kind, period time.Duration, timeBased
 // checkOp checks that a threshold objective's op points the way kind
 // needs: below the limit, or above it for throughput and goodput.
 func checkOp(at, op string, kind Kind) error {
-	wantLess := kind != KindThroughput && kind != KindGoodputRate
+	wantLess := kind.Op() == OpAtMost
 	switch op {
 	case "lt", "lte":
 		if !wantLess {

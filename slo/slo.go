@@ -42,6 +42,45 @@ const (
 	KindRPO Kind = "rpo"
 )
 
+// Comparisons an objective asks of its measurement (Kind.Op).
+const (
+	// OpAtLeast: the measurement must be at least the target.
+	OpAtLeast = ">="
+	// OpAtMost: the measurement must be at most the target.
+	OpAtMost = "<="
+)
+
+// Units of targets and measurements (Kind.Unit).
+const (
+	UnitRatio   = "ratio"   // a 0..1 fraction
+	UnitSeconds = "seconds" // a duration in seconds
+	UnitRPS     = "req/s"   // requests per second
+)
+
+// Op is how a measurement of kind k must relate to its target: OpAtLeast
+// for availability, goodput, throughput and goodput_rate, OpAtMost for the
+// rest (latency, TTFT, error rate, recovery time, RTO, RPO).
+func (k Kind) Op() string {
+	switch k {
+	case KindAvailability, KindGoodput, KindThroughput, KindGoodputRate:
+		return OpAtLeast
+	}
+	return OpAtMost
+}
+
+// Unit is the unit of kind k's target and measurement: UnitRatio for
+// availability, error rate and goodput; UnitRPS for throughput and
+// goodput_rate; UnitSeconds for latency, TTFT, recovery time, RTO and RPO.
+func (k Kind) Unit() string {
+	switch k {
+	case KindAvailability, KindErrorRate, KindGoodput:
+		return UnitRatio
+	case KindThroughput, KindGoodputRate:
+		return UnitRPS
+	}
+	return UnitSeconds
+}
+
 // The seed's objectives and alert thresholds.
 const (
 	DefaultAvailability = 0.999

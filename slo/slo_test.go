@@ -145,8 +145,8 @@ func TestEvaluate(t *testing.T) {
 		{"error_rate", false, false, 0.0667, 6.666667},
 		{"latency_p95", true, false, 0.1, 0.186667},
 		{"latency_p99.5", false, false, 3, 1.866667},
-		{"recovery_time", true, false, 4, 0},
-		{"recovery_time", false, false, 4, 0},
+		{"recovery_time", true, false, 4.04, 0},
+		{"recovery_time", false, false, 4.04, 0},
 		{"throughput", true, false, 45.9, 0},
 		{"ttft_p95", false, true, 0, 0},
 		{"goodput", true, false, 0.924, 0.76},
@@ -160,10 +160,14 @@ func TestEvaluate(t *testing.T) {
 	if rs[0].BudgetConsumed != rs[0].BurnRate || !close(rs[0].BudgetRemaining, 1-rs[0].BurnRate) {
 		t.Errorf("budget over the run itself: %+v", rs[0])
 	}
-	// The outage runs from the first failure's answer (1 ms after 10 s: the
-	// last good request, of 100 ms, answered later than that) to 14 s.
-	if !close(rs[5].BudgetConsumed, 3.999/5) {
-		t.Errorf("recovery budget consumed %v, want 3.999/5", rs[5].BudgetConsumed)
+	// The outage starts at 10.08 s, when the first failure was sent that
+	// left after the last good answer arrived (the request sent at 9.98 s
+	// answered at 10.08 s: the failures sent before then were in flight
+	// across a working service). It ends at 14.12 s, when the first answer
+	// of the good run that lasted arrived (the request sent at 14.02 s; the
+	// one sent at 14 s took 3 s).
+	if !close(rs[5].BudgetConsumed, 4.04/5) {
+		t.Errorf("recovery budget consumed %v, want 4.04/5", rs[5].BudgetConsumed)
 	}
 	if slo.AllCompliant(rs) {
 		t.Error("AllCompliant must be false")
@@ -342,5 +346,59 @@ spec:
 	}
 	if _, err := slo.ParseOpenSLO([]byte("apiVersion: openslo/v1\nkind: Service\n")); err == nil {
 		t.Error("no SLO must be an error")
+	}
+}
+
+// TestKindOpUnit pins the direction and unit of every objective kind: a
+// report states "actual < target" or "actual > target" from them, so a
+// wrong direction would make a true breach read as a false sentence.
+func TestKindOpUnit(t *testing.T) {
+	for _, c := range []struct {
+		kind     slo.Kind
+		op, unit string
+	}{
+		{slo.KindAvailability, ">=", "ratio"},
+		{slo.KindGoodput, ">=", "ratio"},
+		{slo.KindThroughput, ">=", "req/s"},
+		{slo.KindGoodputRate, ">=", "req/s"},
+		{slo.KindErrorRate, "<=", "ratio"},
+		{slo.KindLatency, "<=", "seconds"},
+		{slo.KindTTFT, "<=", "seconds"},
+		{slo.KindRecoveryTime, "<=", "seconds"},
+		{slo.KindRTO, "<=", "seconds"},
+		{slo.KindRPO, "<=", "seconds"},
+	} {
+		t.Run(string(c.kind), func(t *testing.T) {
+			if got := c.kind.Op(); got != c.op {
+				t.Errorf("Op() = %q, want %q", got, c.op)
+			}
+			if got := c.kind.Unit(); got != c.unit {
+				t.Errorf("Unit() = %q, want %q", got, c.unit)
+			}
+		})
+	}
+}
+
+// TestOpMatchesCompliance checks Op against Evaluate itself: a measurement
+// on the Op side of its target is compliant, one on the other side is not.
+func TestOpMatchesCompliance(t *testing.T) {
+	a := run60(t) // availability 0.99333, error rate 0.00667, p95 0.1 s
+	for _, obj := range []slo.Objective{
+		slo.Availability(0.99), slo.Availability(0.999),
+		slo.ErrorRate(0.01), slo.ErrorRate(0.001),
+		slo.Latency(0.95, 2*time.Second), slo.Latency(0.95, 50*time.Millisecond),
+	} {
+		rs, err := slo.Evaluate(a, []slo.Objective{obj})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rs[0]
+		holds := r.Actual >= r.Target
+		if obj.Kind.Op() == slo.OpAtMost {
+			holds = r.Actual <= r.Target
+		}
+		if holds != r.Compliant {
+			t.Errorf("%s target %v actual %v: Op %s says %v, Evaluate says compliant=%v", r.Name, r.Target, r.Actual, obj.Kind.Op(), holds, r.Compliant)
+		}
 	}
 }

@@ -8,23 +8,18 @@ package uptime_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/internal/fixtureproc"
 	"github.com/aiuptime/aiuptime/internal/proctest"
 	"github.com/aiuptime/aiuptime/probe"
 	"github.com/aiuptime/aiuptime/uptime"
@@ -42,88 +37,10 @@ func fixtureBins(t *testing.T) string {
 	return fixturebin.ForTest(t, fixturebin.ModelServer, fixturebin.Gateway)
 }
 
-// proc is a fixture process started by a test.
-type proc struct {
-	*proctest.Proc
-	url    string
-	runDir string
-}
-
-func startModelServer(t *testing.T, bins string) *proc {
-	t.Helper()
-	dir := t.TempDir()
-	modelDir, runDir := filepath.Join(dir, "model"), filepath.Join(dir, "run")
-	gen := exec.Command(filepath.Join(bins, fixturebin.ModelServer), "gen-model", "--dir", modelDir, "--name", "tiny", "--version", "1", "--size", "4MiB")
-	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("gen-model: %v\n%s", err, out)
-	}
-	port := proctest.FreePort(t)
-	p := &proc{Proc: proctest.Start(t, filepath.Join(bins, fixturebin.ModelServer), "serve", "--model-dir", modelDir,
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--engine-restart", "always",
-		"--load-rate", "8MiB", "--ttft", "2ms", "--itl", "1ms", "--run-dir", runDir),
-		url: fmt.Sprintf("http://127.0.0.1:%d", port), runDir: runDir}
-	p.WaitOK(t, 30*time.Second, p.url+"/health")
-	return p
-}
-
-// startGateway starts the fixture gateway in front of replicas (deployment
-// ids replica-0, replica-1, ...) with master key key and, unless empty, the
-// given router_settings flow mapping, and returns its base URL once healthy.
-func startGateway(t *testing.T, bins, key, routerSettings string, replicas ...*proc) string {
-	t.Helper()
-	dir := t.TempDir()
-	var cfg strings.Builder
-	cfg.WriteString("model_list:\n")
-	for i, r := range replicas {
-		fmt.Fprintf(&cfg, `  - model_name: tiny
-    litellm_params: {model: hosted_vllm/tiny, api_base: %s/v1}
-    model_info: {id: replica-%d}
-`, r.url, i)
-	}
-	if routerSettings != "" {
-		fmt.Fprintf(&cfg, "router_settings: %s\n", routerSettings)
-	}
-	fmt.Fprintf(&cfg, "general_settings: {master_key: %s, database_path: %s}\n", key, filepath.Join(dir, "gateway.db"))
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := proctest.FreePort(t)
-	gw := proctest.Start(t, filepath.Join(bins, fixturebin.Gateway), "--config", filepath.Join(dir, "config.yaml"),
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port))
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	gw.WaitOK(t, 30*time.Second, url+"/health/liveliness")
-	return url
-}
-
-var engineFile = regexp.MustCompile(`^engine-(\d+)\.json$`)
-
-// enginePID finds the live engine of a server through its run directory
-// and checks /proc that it really is an engine.
-func (p *proc) enginePID(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir(p.runDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		m := engineFile.FindStringSubmatch(e.Name())
-		if m == nil {
-			continue
-		}
-		pid, _ := strconv.Atoi(m[1])
-		argv, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && strings.HasPrefix(string(argv), "aiuptime::EngineCore\x00") {
-			return pid
-		}
-	}
-	t.Fatalf("no live engine in %s", p.runDir)
-	return 0
-}
-
 // killEngine SIGKILLs the server's live engine and returns when.
-func (p *proc) killEngine(t *testing.T) time.Time {
+func killEngine(t *testing.T, s *fixtureproc.ModelServer) time.Time {
 	t.Helper()
-	pid := p.enginePID(t)
+	pid := s.EnginePID(t)
 	at := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill engine %d: %v", pid, err)
@@ -131,27 +48,8 @@ func (p *proc) killEngine(t *testing.T) time.Time {
 	return at
 }
 
-type fixtureEvent struct {
-	State string    `json:"state"`
-	At    time.Time `json:"at"`
-}
-
-func (p *proc) events(t *testing.T) []fixtureEvent {
-	t.Helper()
-	resp, err := http.Get(p.url + "/admin/events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var evs []fixtureEvent
-	if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
-		t.Fatal(err)
-	}
-	return evs
-}
-
 // truth pairs every "died" after since with the next "ready".
-func truth(evs []fixtureEvent, since time.Time) (out [][2]time.Time) {
+func truth(evs []fixtureproc.Event, since time.Time) (out [][2]time.Time) {
 	for i, e := range evs {
 		if e.State != "died" || e.At.Before(since) {
 			continue
@@ -276,9 +174,9 @@ func TestAccuracyEngineKill(t *testing.T) {
 	bins := fixtureBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ms := startModelServer(t, bins)
+	ms := fixtureproc.StartModelServer(t, bins)
 	began := time.Now()
-	f := startFeed(t, ctx, ms.url)
+	f := startFeed(t, ctx, ms.URL)
 	n := runs()
 	var kills []time.Time
 	for i := range n {
@@ -287,7 +185,7 @@ func TestAccuracyEngineKill(t *testing.T) {
 			s := f.w.Stats(time.Now())
 			return s.Recovered && s.Streak >= 50
 		})
-		at := ms.killEngine(t)
+		at := killEngine(t, ms)
 		kills = append(kills, at)
 		f.a.AddEvent(uptime.Event{At: at, Kind: uptime.FaultInjected, Step: fmt.Sprintf("kill %d", i), Target: "model-0"})
 		// Wait for the outage to be seen and then to be over.
@@ -296,7 +194,7 @@ func TestAccuracyEngineKill(t *testing.T) {
 	}
 	await(t, "settled", 30*time.Second, func() bool { return f.w.Stats(time.Now()).Streak >= 25 })
 	a := f.stop(t)
-	tr := truth(ms.events(t), began)
+	tr := truth(ms.Events(t), began)
 	if len(tr) != n {
 		t.Fatalf("ground truth has %d died/ready pairs, want %d", len(tr), n)
 	}
@@ -357,13 +255,13 @@ func TestAccuracyGatewayFailover(t *testing.T) {
 	bins := fixtureBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	m0 := startModelServer(t, bins)
-	m1 := startModelServer(t, bins)
+	m0 := fixtureproc.StartModelServer(t, bins)
+	m1 := fixtureproc.StartModelServer(t, bins)
 	const key = "sk-accuracy-master-key"
-	gw := startGateway(t, bins, key, "{routing_strategy: simple-shuffle, num_retries: 2, allowed_fails: 3, cooldown_time: 5}", m0, m1)
+	gw := fixtureproc.StartGateway(t, bins, key, "{routing_strategy: simple-shuffle, num_retries: 2, allowed_fails: 3, cooldown_time: 5}", m0, m1)
 
 	began := time.Now()
-	direct := startFeed(t, ctx, m0.url)
+	direct := startFeed(t, ctx, m0.URL)
 	via := startFeed(t, ctx, gw, probe.WithAPIKey(key))
 	n := max(runs()/2, 2)
 	var kills []time.Time
@@ -372,7 +270,7 @@ func TestAccuracyGatewayFailover(t *testing.T) {
 			d, g := direct.w.Stats(time.Now()), via.w.Stats(time.Now())
 			return d.Recovered && d.Streak >= 50 && g.Recovered && g.Streak >= 50
 		})
-		at := m0.killEngine(t)
+		at := killEngine(t, m0)
 		kills = append(kills, at)
 		t.Logf("kill %d: SIGKILL at %s", i, at.Format("15:04:05.000"))
 		ev := uptime.Event{At: at, Kind: uptime.FaultInjected, Step: fmt.Sprintf("kill %d", i), Target: "model-0"}
@@ -383,7 +281,7 @@ func TestAccuracyGatewayFailover(t *testing.T) {
 	}
 	await(t, "settled", 30*time.Second, func() bool { return direct.w.Stats(time.Now()).Streak >= 25 })
 	ad, ag := direct.stop(t), via.stop(t)
-	tr := truth(m0.events(t), began)
+	tr := truth(m0.Events(t), began)
 	if len(tr) != n || len(ad.Outages) != n {
 		t.Fatalf("truth %d pairs, direct outages %d, want %d", len(tr), len(ad.Outages), n)
 	}
@@ -438,18 +336,18 @@ func TestAccuracyGatewayFailover(t *testing.T) {
 // counts, and the gateway must name the deployment.
 func TestProbeModesAgainstFixtures(t *testing.T) {
 	bins := fixtureBins(t)
-	ms := startModelServer(t, bins)
+	ms := fixtureproc.StartModelServer(t, bins)
 	const key = "sk-modes-master-key"
-	gw := startGateway(t, bins, key, "", ms)
+	gw := fixtureproc.StartGateway(t, bins, key, "", ms)
 	for _, tc := range []struct {
 		name    string
 		url     string
 		opts    []probe.Option
 		backend string
 	}{
-		{"direct/health", ms.url, []probe.Option{probe.WithMode(probe.ModeHealth)}, ""},
-		{"direct/chat", ms.url, []probe.Option{probe.WithMode(probe.ModeChat)}, ""},
-		{"direct/stream", ms.url, []probe.Option{probe.WithMode(probe.ModeStream)}, ""},
+		{"direct/health", ms.URL, []probe.Option{probe.WithMode(probe.ModeHealth)}, ""},
+		{"direct/chat", ms.URL, []probe.Option{probe.WithMode(probe.ModeChat)}, ""},
+		{"direct/stream", ms.URL, []probe.Option{probe.WithMode(probe.ModeStream)}, ""},
 		{"gateway/health", gw, []probe.Option{probe.WithMode(probe.ModeHealth), probe.WithHealthPath("/health/liveliness")}, ""},
 		{"gateway/chat", gw, []probe.Option{probe.WithMode(probe.ModeChat), probe.WithAPIKey(key)}, "replica-0"},
 		{"gateway/stream", gw, []probe.Option{probe.WithMode(probe.ModeStream), probe.WithAPIKey(key)}, "replica-0"},

@@ -34,7 +34,7 @@ type Analyzer struct {
 	o      options
 	closed *Analysis
 
-	pending itemHeap
+	pending minHeap[item]
 	next    uint64
 
 	base             int64 // unix ns of the first slice's start
@@ -55,9 +55,8 @@ type Analyzer struct {
 
 	lat, e2e, ttft, itl, tpot *hdr.Histogram
 
-	det     detector
-	outages []Outage
-	events  []Event
+	seq    sequencer
+	events []Event
 }
 
 // NewAnalyzer returns an Analyzer configured by opts.
@@ -76,7 +75,7 @@ func NewAnalyzer(opts ...Option) (*Analyzer, error) {
 		ttft:      hdr.New(histMin, histMax, histDigits),
 		itl:       hdr.New(histMin, histMax, histDigits),
 		tpot:      hdr.New(histMin, histMax, histDigits),
-		det:       detector{failover: o.failover, recovery: o.recovery},
+		seq:       sequencer{det: detector{failover: o.failover, recovery: o.recovery}},
 		recs:      records{cap: o.recordCap},
 	}, nil
 }
@@ -121,7 +120,7 @@ func (a *Analyzer) Add(r probe.Result) {
 		a.process(it)
 		return
 	}
-	a.pending.push(it)
+	a.pending.push(int64(it.seq), it.start, it)
 	a.release(false)
 }
 
@@ -199,10 +198,8 @@ func (a *Analyzer) process(it item) {
 	if !a.recs.add(it) {
 		a.dropped++
 	}
-	// Outages.
-	if o := a.det.step(it, good); o != nil {
-		a.outages = append(a.outages, *o)
-	}
+	// Outages, in observation order.
+	a.seq.add(it.answer(), it.start)
 }
 
 func floorDiv(a, b int64) int64 {
@@ -262,8 +259,8 @@ func (a *Analyzer) build() *Analysis {
 		an.Start, an.End = time.Unix(0, a.minStart), time.Unix(0, a.maxEnd)
 	}
 	an.Span = an.End.Sub(an.Start)
-	an.Outages = append([]Outage(nil), a.outages...)
-	if o := a.det.open(an.End); o != nil {
+	an.Outages = append([]Outage(nil), a.seq.outages...)
+	if o := a.seq.det.open(an.End); o != nil {
 		an.Outages = append(an.Outages, *o)
 	}
 	a.fillDists(an)

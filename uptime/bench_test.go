@@ -103,5 +103,5 @@ func ExampleAnalyzer() {
 	}
 	an := a.Close()
 	fmt.Printf("availability %.2f, outages %d, MTTR %v\n", an.Availability.RequestBased, len(an.Outages), an.MTTR)
-	// Output: availability 0.75, outages 1, MTTR 100ms
+	// Output: availability 0.75, outages 1, MTTR 105ms
 }

@@ -14,22 +14,35 @@ type item struct {
 	be    uint8
 }
 
-// itemHeap is a min-heap by (seq, start), without container/heap's
-// interface boxing (no allocation per push).
-type itemHeap []item
-
-func (h itemHeap) less(i, j int) bool {
-	if h[i].seq != h[j].seq {
-		return h[i].seq < h[j].seq
+// answer is the item as the outage detector sees it.
+func (x item) answer() answer {
+	a := answer{sent: x.obs, end: x.start + x.lat, good: x.out.Good()}
+	if x.ttft > 0 {
+		a.firstToken = x.start + x.ttft
 	}
-	return h[i].start < h[j].start
+	return a
 }
 
-func (h *itemHeap) push(x item) {
-	*h = append(*h, x)
+// entry is a heap element: ordered by key, then tie.
+type entry[T any] struct {
+	key, tie int64
+	v        T
+}
+
+// minHeap is a 4-ary min-heap of entries (half the depth of a binary
+// one: fewer moves per pop), without container/heap's interface boxing (no
+// allocation per push) and with an inlined order.
+type minHeap[T any] []entry[T]
+
+func (h minHeap[T]) less(i, j int) bool {
+	return h[i].key < h[j].key || h[i].key == h[j].key && h[i].tie < h[j].tie
+}
+
+func (h *minHeap[T]) push(key, tie int64, v T) {
+	*h = append(*h, entry[T]{key, tie, v})
 	a := *h
 	for i := len(a) - 1; i > 0; {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if !a.less(i, p) {
 			break
 		}
@@ -38,19 +51,18 @@ func (h *itemHeap) push(x item) {
 	}
 }
 
-func (h *itemHeap) pop() item {
+func (h *minHeap[T]) pop() T {
 	a := *h
-	top := a[0]
+	top := a[0].v
 	n := len(a) - 1
 	a[0] = a[n]
 	a = a[:n]
 	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && a.less(l, m) {
-			m = l
-		}
-		if r < n && a.less(r, m) {
-			m = r
+		m, c := i, 4*i+1
+		for j := c; j < min(c+4, n); j++ {
+			if a.less(j, m) {
+				m = j
+			}
 		}
 		if m == i {
 			break
@@ -65,7 +77,7 @@ func (h *itemHeap) pop() item {
 // release processes pending items in Seq order; all of them when flush.
 func (a *Analyzer) release(flush bool) {
 	for len(a.pending) > 0 {
-		top := a.pending[0]
+		top := a.pending[0].v
 		if !flush && top.seq > a.next && len(a.pending) < reorderMax {
 			return
 		}
@@ -74,5 +86,8 @@ func (a *Analyzer) release(flush bool) {
 			a.next = top.seq + 1
 		}
 		a.process(top)
+	}
+	if flush {
+		a.seq.flush()
 	}
 }

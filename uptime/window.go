@@ -19,7 +19,9 @@ const maxBucketSamples = 4096
 // Window is a live, goroutine-safe sliding window over the most recent
 // results, by completion time, for stop conditions, live progress and
 // "await recovered". It also tracks the live outage state with the same
-// thresholds as the Analyzer (in arrival order).
+// thresholds and rules as the Analyzer, in arrival order (the Analyzer's
+// order but for failures arriving late, which the rules place by their
+// send time).
 type Window struct {
 	mu      sync.Mutex
 	width   time.Duration
@@ -29,10 +31,7 @@ type Window struct {
 
 	streak     int
 	streakGood bool
-	down       bool
-	failRun    int
-	failStart  time.Time
-	downSince  time.Time
+	det        detector
 	last       time.Time
 	total      int64
 }
@@ -55,7 +54,8 @@ func NewWindow(width time.Duration, opts ...Option) (*Window, error) {
 	}
 	res := max(int64(width)/windowBuckets, int64(time.Millisecond))
 	n := int((int64(width)+res-1)/res) + 1
-	w := &Window{width: width, res: res, buckets: make([]wbucket, n), o: o}
+	w := &Window{width: width, res: res, buckets: make([]wbucket, n), o: o,
+		det: detector{failover: o.failover, recovery: o.recovery}}
 	for i := range w.buckets {
 		w.buckets[i].idx = -1
 	}
@@ -96,21 +96,7 @@ state:
 	} else {
 		w.streak, w.streakGood = 1, good
 	}
-	if !w.down {
-		if good {
-			w.failRun = 0
-		} else {
-			if w.failRun == 0 {
-				w.failStart = r.Observed()
-			}
-			w.failRun++
-			if w.failRun >= w.o.failover {
-				w.down, w.downSince = true, w.failStart
-			}
-		}
-	} else if good && w.streak >= w.o.recovery {
-		w.down, w.failRun = false, 0
-	}
+	w.det.step(resultAnswer(r))
 }
 
 // WindowStats is a snapshot of a Window.
@@ -125,8 +111,9 @@ type WindowStats struct {
 	ErrorRate    float64
 	P50, P95     time.Duration
 	P99, Max     time.Duration
-	// InOutage is the live outage state (failover/recovery thresholds on
-	// arrival order); OutageSince the start of the first failed request.
+	// InOutage is the live outage state (the Analyzer's failover and
+	// recovery rules on arrival order); OutageSince the send time of the
+	// outage's first failed request.
 	InOutage    bool
 	OutageSince time.Time
 	// Streak is the number of consecutive results with the same outcome
@@ -147,12 +134,12 @@ func (w *Window) Stats(now time.Time) WindowStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := WindowStats{From: now.Add(-w.width), To: now, Availability: 1,
-		InOutage: w.down, Streak: w.streak, StreakGood: w.streakGood,
+		InOutage: w.det.down, Streak: w.streak, StreakGood: w.streakGood,
 		LastResult: w.last, TotalSeen: w.total}
-	if w.down {
-		s.OutageSince = w.downSince
+	if w.det.down {
+		s.OutageSince = w.det.cur.Start
 	}
-	s.Recovered = !w.down && w.streakGood && w.streak >= w.o.recovery
+	s.Recovered = !w.det.down && w.streakGood && w.streak >= w.o.recovery
 	hi := now.UnixNano() / w.res
 	lo := hi - int64(len(w.buckets)) + 2 // len-1 sub-buckets cover width
 	var lats []time.Duration

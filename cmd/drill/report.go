@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +55,7 @@ targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
 			if len(args) != 1 {
 				return exitcode.Wrap(exitcode.Usage, errors.New("report needs exactly one DIR holding report.json"))
 			}
-			return rerender(cmd.OutOrStdout(), args[0], out)
+			return rerender(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], out)
 		},
 	}
 	cmd.Flags().BoolVar(&compare, "compare", false, "compare two runs: BEFORE AFTER")
@@ -70,7 +71,7 @@ targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
 // fields this build does not know. What is not a report, and a target in
 // out that is not a regular file, are refused with exit 2 before anything
 // is written.
-func rerender(w io.Writer, src, out string) error {
+func rerender(ctx context.Context, w, stderr io.Writer, src, out string) error {
 	d, err := reports.Read(src)
 	if err != nil {
 		return exitcode.Wrap(exitcode.Usage, err)
@@ -78,15 +79,44 @@ func rerender(w io.Writer, src, out string) error {
 	if out == "" {
 		out = filepath.Dir(d.Path)
 	}
-	if err := reports.Write(out, d.Report, reports.WithRedactor(redactor), reports.WithOriginal(d.Raw)); err != nil {
+	if err := writeReports(ctx, stderr, out, d.Report, reports.WithRedactor(redactor), reports.WithOriginal(d.Raw)); err != nil {
 		if errors.Is(err, reports.ErrUnsafeTarget) {
 			return exitcode.Wrap(exitcode.Usage, err)
 		}
 		return exitcode.Wrap(exitcode.Harness, err)
 	}
 	fmt.Fprint(w, reports.Summary(d.Report))
-	_, err = fmt.Fprintf(w, "wrote %s\n", strings.Join(prefixAll(out, reports.Files), " "))
+	files := reports.Files
+	if _, err := os.Stat(filepath.Join(out, reports.FilePDF)); err == nil {
+		files = append(files[:len(files):len(files)], reports.FilePDF)
+	}
+	_, err = fmt.Fprintf(w, "wrote %s\n", strings.Join(prefixAll(out, files), " "))
 	return err
+}
+
+// writeReports writes rep's five files into dir and prints report.html to
+// report.pdf beside them. When the PDF cannot be printed (no Chromium, or
+// it failed) it says so on stderr and in the report's capability notes,
+// writing the five files again with that note; an earlier report.pdf is
+// removed rather than left beside reports it does not match. Printing is
+// bounded (reports.DefaultPDFTimeout) and runs even after the drill was
+// interrupted, like the rest of the reports.
+func writeReports(ctx context.Context, stderr io.Writer, dir string, rep *reports.Report, opts ...reports.Option) error {
+	_, findErr := reports.FindChromium()
+	reports.SetPDFNote(rep, findErr)
+	if err := reports.Write(dir, rep, opts...); err != nil {
+		return err
+	}
+	pdfErr := reports.WritePDF(context.WithoutCancel(ctx), dir)
+	if pdfErr == nil {
+		return nil
+	}
+	fmt.Fprintf(stderr, "%s%v\n", reports.PDFNotePrefix, pdfErr)
+	if findErr != nil {
+		return nil // the files carry the note already
+	}
+	reports.SetPDFNote(rep, pdfErr)
+	return reports.Write(dir, rep, opts...)
 }
 
 func prefixAll(dir string, names []string) []string {

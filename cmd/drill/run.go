@@ -66,6 +66,7 @@ error, 4 a revert failed, 5 aborted by a stop condition or a signal.`,
 			}
 			return runPlan(cmd.Context(), cmd.OutOrStdout(), runArgs{
 				plan: args[0], out: out, stackFile: stackFile, dryRun: dryRun, keepStack: keepStack, progress: progress, seed: seed,
+				stderr: cmd.ErrOrStderr(),
 			})
 		},
 	}
@@ -85,6 +86,7 @@ type runArgs struct {
 	plan, out, stackFile, progress string
 	dryRun, keepStack              bool
 	seed                           uint64
+	stderr                         io.Writer // says when report.pdf could not be written
 }
 
 func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
@@ -161,7 +163,7 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	if a.dryRun || rep == nil {
 		return runErr
 	}
-	if err := reports.Write(a.out, rep, reports.WithRedactor(redactor)); err != nil {
+	if err := writeReports(ctx, a.stderr, a.out, rep, reports.WithRedactor(redactor)); err != nil {
 		return exitcode.Wrap(exitcode.Harness, errors.Join(runErr, fmt.Errorf("write reports: %w", err)))
 	}
 	abs, _ := filepath.Abs(a.out)

@@ -34,6 +34,10 @@ type Plan struct {
 	Load *Load `yaml:"load,omitempty" json:"load,omitempty"`
 	// Monitoring starts a Prometheus beside the stack with generated alert rules.
 	Monitoring *Monitoring `yaml:"monitoring,omitempty" json:"monitoring,omitempty"`
+	// Recovery configures how each service a fault or a restore hurts is watched directly, for its component recovery.
+	Recovery *Recovery `yaml:"recovery,omitempty" json:"recovery,omitempty"`
+	// ServiceProbes probes every model server and the gateway side by side for their own availability.
+	ServiceProbes *ServiceProbes `yaml:"service_probes,omitempty" json:"service_probes,omitempty"`
 	// Steps run in order.
 	Steps []Step `yaml:"steps" json:"steps"`
 
@@ -78,6 +82,33 @@ type Probe struct {
 	Timeout units.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// MaxTokens caps the tokens of each completion (default 16).
 	MaxTokens int `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
+}
+
+// Recovery configures the direct watch of each service a fault or a restore
+// hurts: from just before the fault until it recovered, its health, a tiny
+// completion with a deadline, the gateway's view of it and its processes.
+type Recovery struct {
+	// Failures is how many consecutive failed checks confirm a component outage (default 3, the seed's failover rule); it applies to the service probes too.
+	Failures int `yaml:"failures,omitempty" json:"failures,omitempty"`
+	// Successes is how many consecutive good checks confirm its recovery (default 5, the seed's recovery rule).
+	Successes int `yaml:"successes,omitempty" json:"successes,omitempty"`
+	// Interval is the time between two health checks, and between two completions, of a watched service (default 100ms).
+	Interval units.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	// CompletionTimeout bounds each tiny completion (default 2s): a hung engine, whose /health stays 200, fails it.
+	CompletionTimeout units.Duration `yaml:"completion_timeout,omitempty" json:"completion_timeout,omitempty"`
+	// Settle is how long a service is still watched after the last fault on it ended, at least (default 5s).
+	Settle units.Duration `yaml:"settle,omitempty" json:"settle,omitempty"`
+}
+
+// ServiceProbes probes each model server and the gateway directly for the
+// whole drill, beside the users' probe.
+type ServiceProbes struct {
+	// Mode is health (default: GET each service's health path), chat or stream (a tiny completion to each), or off.
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty" enum:"health,chat,stream,off"`
+	// Interval is the time between two requests to each service (default 250ms).
+	Interval units.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	// Timeout is the per-request deadline (default 2s).
+	Timeout units.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // Load runs a k6 script beside the probe.

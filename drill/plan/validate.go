@@ -177,6 +177,7 @@ func (p *Plan) validate() Errors {
 	c.positive(path("stop", "window"), p.Stop.Window)
 	c.positive(path("stop", "max_duration"), p.Stop.MaxDuration)
 	c.probe()
+	c.recovery()
 	c.loadAndMonitoring()
 	c.steps()
 	return c.errs
