@@ -28,9 +28,9 @@ type traffic struct {
 	stopProbe context.CancelFunc
 	consumed  chan struct{}
 	// onEvent also sees every event (the service probes' timelines).
-	onEvent func(uptime.Event)
-	once      sync.Once
-	analysis  *uptime.Analysis
+	onEvent  func(uptime.Event)
+	once     sync.Once
+	analysis *uptime.Analysis
 }
 
 // startTraffic resolves the probe's target, checks it answers at all (an

@@ -46,7 +46,9 @@ func measured(name string, at time.Time) Phase { return Phase{Name: name, At: at
 
 func notMeasured(name, why string) Phase { return Phase{Name: name, Status: NotMeasured, Note: why} }
 
-func notApplicable(name, why string) Phase { return Phase{Name: name, Status: NotApplicable, Note: why} }
+func notApplicable(name, why string) Phase {
+	return Phase{Name: name, Status: NotApplicable, Note: why}
+}
 
 // before reports whether t is before limit (a zero limit is no limit).
 func before(t, limit time.Time) bool { return limit.IsZero() || t.Before(limit) }
