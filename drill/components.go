@@ -67,6 +67,9 @@ func startTraffic(ctx context.Context, st stack.Stack, pr plan.Probe, window tim
 	if key := keyFor(st, t.target); key != "" {
 		popts = append(popts, probe.WithAPIKey(key))
 	}
+	if n := pr.StreamEvery; mode == probe.ModeChat && n != nil && *n > 0 {
+		popts = append(popts, probe.WithStreamEvery(*n))
+	}
 	if t.probe, err = probe.New(t.target.URL, popts...); err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
 	}

@@ -31,8 +31,10 @@ func outageMean(d time.Duration, outages int) *float64 {
 	return &v
 }
 
+// quantiles are d's percentiles and sample count for the report (count 0:
+// not measured).
 func quantiles(d uptime.Dist) reports.Quantiles {
-	return reports.Quantiles{P50: secs(d.P50), P95: secs(d.P95), P99: secs(d.P99)}
+	return reports.Quantiles{P50: secs(d.P50), P95: secs(d.P95), P99: secs(d.P99), Count: d.Count}
 }
 
 // buildReport assembles the report from the analysis, the run's records
@@ -53,6 +55,8 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 		MTBFSeconds:   outageMean(a.MTBF, len(a.Outages)),
 		Latency:       quantiles(a.Latency),
 		TTFT:          quantiles(a.TTFT),
+		ITL:           quantiles(a.ITL),
+		TPOT:          quantiles(a.TPOT),
 		ThroughputRPS: a.Throughput,
 		GoodputRPS:    a.Goodput.PerSecond,
 		Outages:       []reports.Outage{},
@@ -81,7 +85,7 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 	rep.Capabilities = r.capabilities()
 	if a.TTFT.Count == 0 {
 		rep.Capabilities.Notes = append(rep.Capabilities.Notes,
-			"TTFT not measured: no successful streamed request (the probe streams only in mode: stream); ttft_seconds are 0")
+			"TTFT, ITL and TPOT not measured: no successful streamed request (the probe streams in mode stream, and every stream_every-th request in mode chat)")
 	}
 	rep.Timeline = r.timeline(a)
 	if r.mon != nil {
@@ -194,7 +198,9 @@ func (r *Runner) fillSteps(rep *reports.Report, a *uptime.Analysis) {
 			rs.Targets = loadTargets(&r.shared, s.step.Name)
 		}
 		if s.kind == plan.StepFault || s.kind == plan.StepAction {
-			if rv, ok := rec[s.step.Name]; ok {
+			// Only an outage users saw has a recovery: with none, the
+			// column says so rather than "0 s".
+			if rv, ok := rec[s.step.Name]; ok && rv.Outage >= 0 {
 				v := secs(rv.Time)
 				rs.RecoverySeconds = &v
 			}

@@ -45,6 +45,26 @@ func (p *Probe) chatBody(stream bool) ([]byte, error) {
 	return b, nil
 }
 
+// buildBodies encodes the request bodies of chat and stream modes and
+// picks the request function.
+func (p *Probe) buildBodies() error {
+	var err error
+	if p.o.mode == ModeStream || p.o.streamEvery > 0 {
+		if p.streamBody, err = p.chatBody(true); err != nil {
+			return err
+		}
+	}
+	if p.o.mode == ModeStream {
+		p.request = p.doStream
+		return nil
+	}
+	if p.body, err = p.chatBody(false); err != nil {
+		return err
+	}
+	p.request = p.doChat
+	return nil
+}
+
 type chatResponse struct {
 	Error   json.RawMessage `json:"error"`
 	Choices []struct {
@@ -58,7 +78,13 @@ type chatResponse struct {
 	} `json:"usage"`
 }
 
+// doChat sends a non-streaming completion, or a streaming one when r is
+// the nth request of WithStreamEvery.
 func (p *Probe) doChat(ctx context.Context, r *Result) {
+	if n := uint64(p.o.streamEvery); n > 0 && r.Seq%n == 0 {
+		p.doStream(ctx, r)
+		return
+	}
 	resp := p.send(ctx, r, http.MethodPost, p.o.chatPath, p.body, "")
 	if resp == nil {
 		return
@@ -91,7 +117,7 @@ func (p *Probe) doChat(ctx context.Context, r *Result) {
 func (p *Probe) doStream(ctx context.Context, r *Result) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	resp := p.send(ctx, r, http.MethodPost, p.o.chatPath, p.body, "text/event-stream")
+	resp := p.send(ctx, r, http.MethodPost, p.o.chatPath, p.streamBody, "text/event-stream")
 	if resp == nil {
 		return
 	}

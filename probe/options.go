@@ -18,7 +18,9 @@ const (
 	// ModeHealth GETs the health path; any 2xx is a success.
 	ModeHealth Mode = "health"
 	// ModeChat sends a tiny non-streaming chat completion with a deadline,
-	// which catches a hung engine whose /health still answers 200.
+	// which catches a hung engine whose /health still answers 200. With
+	// WithStreamEvery, every nth of them streams instead, to measure TTFT,
+	// inter-token gaps and the token count as ModeStream does.
 	ModeChat Mode = "chat"
 	// ModeStream sends a streaming chat completion and records TTFT,
 	// inter-token gaps and the token count.
@@ -77,6 +79,7 @@ type options struct {
 	model       string
 	prompt      string
 	maxTokens   int
+	streamEvery int // 0: chat requests never stream
 	maxRequests uint64
 	duration    time.Duration
 	buffer      int
@@ -226,6 +229,21 @@ func WithMaxTokens(n int) Option {
 			return fmt.Errorf("probe max tokens %d must be at least 1", n)
 		}
 		o.maxTokens = n
+		return nil
+	}
+}
+
+// WithStreamEvery makes every nth request of chat mode a streaming one (the
+// requests whose Seq is a multiple of n, the first included), sent and
+// judged as in ModeStream: stream: true with usage, TTFT, inter-token gaps,
+// stalls and truncation. The others stay non-streaming. n must be at least
+// 1 (1 streams every request); the option applies to ModeChat only.
+func WithStreamEvery(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("probe stream every %d must be at least 1", n)
+		}
+		o.streamEvery = n
 		return nil
 	}
 }

@@ -33,10 +33,12 @@ type Probe struct {
 	stop     chan struct{}
 	done     chan struct{}
 
-	sent    atomic.Uint64
-	late    atomic.Int64 // largest scheduling lag seen, ns
-	body    []byte       // request body of chat/stream modes
-	request func(ctx context.Context, r *Result)
+	sent atomic.Uint64
+	late atomic.Int64 // largest scheduling lag seen, ns
+
+	body       []byte // request body of non-streaming chat requests
+	streamBody []byte // request body of streaming ones (stream mode, WithStreamEvery)
+	request    func(ctx context.Context, r *Result)
 }
 
 // New checks the target and options. baseURL is the scheme, host and port
@@ -55,6 +57,9 @@ func New(baseURL string, opts ...Option) (*Probe, error) {
 		if err := opt(&p.o); err != nil {
 			return nil, fmt.Errorf("probe option: %w", err)
 		}
+	}
+	if p.o.streamEvery > 0 && p.o.mode != ModeChat {
+		return nil, fmt.Errorf("probe option: stream every %d applies to chat mode only, not %s", p.o.streamEvery, p.o.mode)
 	}
 	p.client = p.o.client
 	if p.client == nil {
@@ -110,20 +115,13 @@ func (p *Probe) Start(ctx context.Context) (<-chan Result, error) {
 			}
 			p.o.model = m
 		}
-		body, err := p.chatBody(p.o.mode == ModeStream)
-		if err != nil {
+		if err := p.buildBodies(); err != nil {
 			close(p.done)
 			return nil, err
 		}
-		p.body = body
-		if p.o.mode == ModeChat {
-			p.request = p.doChat
-		} else {
-			p.request = p.doStream
-		}
 	}
 	out := make(chan Result, p.o.buffer)
-	p.o.logger.Info("probe starting", "target", p.base.Redacted(), "mode", p.o.mode,
+	p.o.logger.Info("probe starting", "target", p.base.Redacted(), "mode", p.o.mode, "stream_every", p.o.streamEvery,
 		"interval", p.o.interval, "concurrency", p.o.concurrency, "timeout", p.o.timeout)
 	go p.run(ctx, out)
 	return out, nil

@@ -38,21 +38,30 @@ func always(f func(*Report) float64) func(*Report) (float64, bool) {
 	return func(r *Report) (float64, bool) { return f(r), true }
 }
 
+// measured wraps a percentile a run may not have measured (TTFT without a
+// streamed request): pick returns the quantiles and the percentile.
+func measured(pick func(*Report) (Quantiles, float64)) func(*Report) (float64, bool) {
+	return func(r *Report) (float64, bool) {
+		q, v := pick(r)
+		return v, q.Measured()
+	}
+}
+
 var metricDefs = []metricDef{
 	{MetricNameAvailability, "ratio", true, always(func(r *Report) float64 { return r.Availability.RequestBased }), ""},
 	{MetricNameErrorRate, "ratio", false, always(func(r *Report) float64 { return r.Requests.ErrorRate() }), ""},
-	{MetricNameLatencyP50, "seconds", false, always(func(r *Report) float64 { return r.Latency.P50 }), ""},
-	{MetricNameLatencyP95, "seconds", false, always(func(r *Report) float64 { return r.Latency.P95 }), ""},
-	{MetricNameLatencyP99, "seconds", false, always(func(r *Report) float64 { return r.Latency.P99 }), ""},
-	{MetricNameTTFTP95, "seconds", false, always(func(r *Report) float64 { return r.TTFT.P95 }), ""},
+	{MetricNameLatencyP50, "seconds", false, measured(func(r *Report) (Quantiles, float64) { return r.Latency, r.Latency.P50 }), NotMeasured},
+	{MetricNameLatencyP95, "seconds", false, measured(func(r *Report) (Quantiles, float64) { return r.Latency, r.Latency.P95 }), NotMeasured},
+	{MetricNameLatencyP99, "seconds", false, measured(func(r *Report) (Quantiles, float64) { return r.Latency, r.Latency.P99 }), NotMeasured},
+	{MetricNameTTFTP95, "seconds", false, measured(func(r *Report) (Quantiles, float64) { return r.TTFT, r.TTFT.P95 }), NotMeasured},
 	{MetricNameMTTR, "seconds", false, (*Report).MTTR, NoOutages},
 	{MetricNameOutages, "count", false, always(func(r *Report) float64 { return float64(len(r.Outages)) }), ""},
 }
 
 // MetricValue returns the named measure of r (see the MetricName
 // constants); known is false for an unknown name. A measure r does not
-// have (MTTR without outages) is 0 with known true: use Compare or Trend,
-// which leave it out, to judge it.
+// have (MTTR without outages, TTFT not measured) is 0 with known true: use
+// Compare or Trend, which leave it out, to judge it.
 func MetricValue(r *Report, name string) (v float64, known bool) {
 	for _, d := range metricDefs {
 		if d.name == name {
@@ -68,17 +77,19 @@ type Delta struct {
 	Metric string `json:"metric"`
 	Unit   string `json:"unit"`
 	// Before and After are null when that run has no such measure (MTTR
-	// of a run without outages).
+	// of a run without outages, TTFT of a run that streamed nothing).
 	Before *float64 `json:"before"`
 	After  *float64 `json:"after"`
 	// Change is After - Before (0 unless both are set).
 	Change float64 `json:"change"`
 	// Relative is Change / Before (NaN-free: 0 when Before is 0 or unset).
 	Relative float64 `json:"relative"`
-	// Verdict is better, worse, same, or "not comparable" when one run
-	// lacks the measure.
+	// Verdict is better, worse, same, "not comparable" when one run lacks
+	// the measure, or "not measured" when neither run measured it (two
+	// runs without outages have the same MTTR-less record: "same").
 	Verdict string `json:"verdict"`
-	// Missing says why Before or After is null ("no outages").
+	// Missing says why Before or After is null ("no outages", "not
+	// measured").
 	Missing string `json:"missing,omitempty"`
 }
 
@@ -115,7 +126,11 @@ func delta(d metricDef, before, after *Report) Delta {
 	if !bok || !aok {
 		x.Missing = d.missing
 		x.Verdict = VerdictNotComparable
-		if !bok && !aok {
+		switch {
+		case bok || aok:
+		case d.missing == NotMeasured:
+			x.Verdict = NotMeasured
+		default:
 			x.Verdict = "same"
 		}
 		return x

@@ -49,17 +49,17 @@ func optMean(p *float64) string {
 func componentRows(c *ComponentRecovery) [][]string {
 	var rows [][]string
 	for _, s := range c.Steps {
+		// Why there was none, and since when it was down, are in the
+		// notes below the table: the cells stay short enough to print.
 		row := []string{s.Step, s.Service, "none", "-"}
 		switch {
-		case s.Note != "" && !s.Outage:
-			row[2] = "none (" + s.Note + ")"
 		case s.DowntimeSeconds != nil && s.Ongoing:
 			row[2] = "≥ " + fmtSeconds(*s.DowntimeSeconds) + " (not recovered)"
 		case s.DowntimeSeconds != nil:
 			row[2] = fmtSeconds(*s.DowntimeSeconds)
 		}
 		if s.Since != "" {
-			row[2] += " (down since " + s.Since + ")"
+			row[2] += " (earlier)"
 		}
 		if s.RecoverySeconds != nil && !s.Ongoing {
 			row[3] = fmtSeconds(*s.RecoverySeconds)
@@ -103,20 +103,53 @@ func userCells(u *UserImpact) []string {
 	return []string{failed, p95, fmtSeconds(u.OutageSeconds)}
 }
 
-// componentNotes explains each phase that was not measured or does not
-// apply, once per step and service.
+// componentNotes explains each step without a component outage, each
+// downtime that began at an earlier step, and each phase that was not
+// measured or does not apply. A note that holds for several rows is given
+// once with the rows it holds for ("every row" when it holds for all).
 func componentNotes(c *ComponentRecovery) []string {
-	var out []string
+	var order []string
+	rowsOf, phaseNote := map[string][]string{}, map[string]bool{}
+	add := func(note, row string) {
+		if _, ok := rowsOf[note]; !ok {
+			order = append(order, note)
+		}
+		rowsOf[note] = append(rowsOf[note], row)
+	}
 	for _, s := range c.Steps {
-		var parts []string
+		row := fmt.Sprintf("%s (%s)", s.Step, s.Service)
+		if s.Note != "" && !s.Outage {
+			add(s.Note, row)
+		}
+		if s.Since != "" {
+			add("the downtime began at an earlier step, "+s.Since, row)
+		}
 		for _, p := range s.Phases {
 			if p.Status != PhaseMeasured && p.Note != "" {
-				parts = append(parts, p.Name+": "+p.Note)
+				add(p.Name+": "+p.Note, row)
+				phaseNote[p.Name+": "+p.Note] = true
 			}
 		}
-		if len(parts) > 0 {
-			out = append(out, fmt.Sprintf("%s (%s): %s", s.Step, s.Service, strings.Join(parts, "; ")))
+	}
+	withPhases := 0
+	for _, s := range c.Steps {
+		if len(s.Phases) > 0 {
+			withPhases++
 		}
+	}
+	out := make([]string, 0, len(order))
+	for _, note := range order {
+		rows := rowsOf[note]
+		switch {
+		case len(rows) < 2:
+		case len(rows) == len(c.Steps):
+			out = append(out, note+" (every row)")
+			continue
+		case len(rows) == withPhases && phaseNote[note]:
+			out = append(out, note+" (every row with phases)")
+			continue
+		}
+		out = append(out, note+" — "+strings.Join(rows, ", "))
 	}
 	return out
 }

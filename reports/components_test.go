@@ -57,7 +57,7 @@ func TestComponentSections(t *testing.T) {
 		want []string
 	}{
 		{"markdown", md, []string{"## Component recovery", "| MTTR | 8.290 s | 3.500 s |", "| kill GPU process of model-0 | model-0 | 8.290 s | 8.300 s | +12.0 ms | +5.400 s | not measured | +8.250 s |",
-			"0 of 166", "310.0 ms (+160.0 ms)", "model-loaded: the server did not report loading", "none (no component outage",
+			"0 of 166", "310.0 ms (+160.0 ms)", "model-loaded: the server did not report loading", "| partition model-1 | model-1 | none | - |", "no component outage",
 			"## Service availability", "| model-0 | model | health every 250.0 ms | 86.250% | 240 (33) | 1 | 8.290 s | 4.0 ms |"}},
 		{"html", html, []string{"Component recovery by step", "8.300 s</td>", "<td>not measured</td>", "&lt;vLLM&gt;", "Service availability"}},
 	} {

@@ -99,13 +99,13 @@ footer{color:#8a93a3;font-size:12px;margin-top:32px}
 .brief h3{font-size:13px;margin:10px 0 4px;color:#1d2330}
 .brief ul{margin:0;padding-left:18px;font-size:13px;line-height:1.4}
 .brief li{margin:2px 0}
-@page{size:A4;margin:11mm 10mm}
+@page{size:A4;margin:9mm 9mm}
 @media print{
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
-body{background:#fff;font-size:8.5pt}
+body{background:#fff;font-size:8pt}
 main{max-width:none;padding:0}
 h1{font-size:14pt}
-h2{font-size:10.5pt;margin:9pt 0 3pt;break-after:avoid}
+h2{font-size:10pt;margin:7pt 0 2pt;break-after:avoid}
 .sub{margin:0 0 4pt}
 .badges{gap:3pt;margin:4pt 0 2pt}
 .badge{padding:2pt 5pt;min-width:0;border-radius:3pt}
@@ -117,9 +117,10 @@ h2{font-size:10.5pt;margin:9pt 0 3pt;break-after:avoid}
 .brief ul{font-size:8pt;line-height:1.3}
 .brief li{margin:0}
 .chart{border:none;padding:0;break-inside:avoid}
+.chart svg{max-height:62mm}
 .legend{font-size:7pt;margin-top:2pt}
-table{font-size:7pt}
-th,td{padding:1pt 3pt}
+table{font-size:6.5pt}
+th,td{padding:.5pt 2.5pt;overflow-wrap:anywhere}
 thead{display:table-header-group}
 tr{break-inside:avoid}
 table.kv thead{display:none}

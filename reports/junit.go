@@ -201,10 +201,12 @@ func junitProperties(r *Report) []JUnitProperty {
 		{"requests.failed", strconv.FormatInt(r.Requests.Failed, 10)},
 		{"mttr_seconds", optNum(r.MTTR())},
 		{"mtbf_seconds", optNum(r.MTBF())},
-		{"latency_seconds.p50", num(r.Latency.P50)},
-		{"latency_seconds.p95", num(r.Latency.P95)},
-		{"latency_seconds.p99", num(r.Latency.P99)},
-		{"ttft_seconds.p95", num(r.TTFT.P95)},
+		{"latency_seconds.p50", quantileNum(r.Latency, r.Latency.P50)},
+		{"latency_seconds.p95", quantileNum(r.Latency, r.Latency.P95)},
+		{"latency_seconds.p99", quantileNum(r.Latency, r.Latency.P99)},
+		{"ttft_seconds.p95", quantileNum(r.TTFT, r.TTFT.P95)},
+		{"itl_seconds.p95", quantileNum(r.ITL, r.ITL.P95)},
+		{"tpot_seconds.p95", quantileNum(r.TPOT, r.TPOT.P95)},
 		{"outages", strconv.Itoa(len(r.Outages))},
 		{"capabilities.netem", strconv.FormatBool(r.Capabilities.Netem)},
 	}
@@ -235,6 +237,15 @@ func junitProperties(r *Report) []JUnitProperty {
 	}
 	p = append(p, componentProperties(r)...)
 	return append(p, targetProperties(r)...)
+}
+
+// quantileNum is the property value of a percentile v of q: "not
+// measured" when q has no samples, never 0.
+func quantileNum(q Quantiles, v float64) string {
+	if !q.Measured() {
+		return NotMeasured
+	}
+	return num(v)
 }
 
 // targetProperties are the run's seed and, per step that acted on

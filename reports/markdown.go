@@ -197,8 +197,10 @@ func headline(r *Report) [][]string {
 		rows = append(rows, []string{"Outcomes", strings.Join(parts, ", ")})
 	}
 	rows = append(rows,
-		[]string{"Latency p50 / p95 / p99", fmtSeconds(r.Latency.P50) + " / " + fmtSeconds(r.Latency.P95) + " / " + fmtSeconds(r.Latency.P99)},
-		[]string{"TTFT p50 / p95 / p99", fmtSeconds(r.TTFT.P50) + " / " + fmtSeconds(r.TTFT.P95) + " / " + fmtSeconds(r.TTFT.P99)},
+		[]string{"Latency p50 / p95 / p99", fmtQuantiles(r.Latency)},
+		[]string{"TTFT p50 / p95 / p99", fmtQuantiles(r.TTFT)},
+		[]string{"ITL p50 / p95 / p99", fmtQuantiles(r.ITL)},
+		[]string{"TPOT p50 / p95 / p99", fmtQuantiles(r.TPOT)},
 		[]string{"MTTR", fmtMean(r.MTTR())},
 		[]string{"MTBF", fmtMean(r.MTBF())},
 		[]string{"Outages", strconv.Itoa(len(r.Outages))},
@@ -210,6 +212,15 @@ func headline(r *Report) [][]string {
 		rows = append(rows, []string{"Goodput", fmtUnit(r.GoodputRPS, "rps")})
 	}
 	return rows
+}
+
+// fmtQuantiles is "p50 / p95 / p99", or "not measured" without samples
+// (never three 0 s).
+func fmtQuantiles(q Quantiles) string {
+	if !q.Measured() {
+		return NotMeasured
+	}
+	return fmtSeconds(q.P50) + " / " + fmtSeconds(q.P95) + " / " + fmtSeconds(q.P99)
 }
 
 var sloHeader = []string{"SLO", "Target", "Actual", "Met", "Budget consumed", "Burn rate"}
@@ -236,15 +247,29 @@ func sloRows(ss []SLOResult) [][]string {
 	return rows
 }
 
-var stepHeader = []string{"Step", "Kind", "Target", "Start", "Duration", "Status", "Recovery", "Mechanism", "Detail"}
+var stepHeader = []string{"Step", "Kind", "Target", "Start", "Duration", "Status", "Users recovered", "Mechanism", "Detail"}
 
 func stepRows(r *Report) [][]string {
 	var rows [][]string
 	for _, s := range r.Steps {
 		rows = append(rows, []string{s.Name, s.Kind, s.Target, relTime(r.StartedAt, s.StartedAt), fmtSeconds(s.DurationSeconds()),
-			s.Status, fmtOptSeconds(s.RecoverySeconds), s.Mechanism, s.Error})
+			s.Status, userRecovery(s), s.Mechanism, s.Error})
 	}
 	return rows
+}
+
+// userRecovery is how long after a fault or an action users were served
+// again: the time, "no outage" when the step ran and users saw none, "-"
+// for other steps (component recovery has its own table).
+func userRecovery(s Step) string {
+	if s.RecoverySeconds != nil {
+		return fmtSeconds(*s.RecoverySeconds)
+	}
+	ran := s.Status == StatusPassed || s.Status == StatusFailed
+	if ran && (strings.HasPrefix(s.Kind, "fault:") || strings.HasPrefix(s.Kind, "action:")) {
+		return "no outage"
+	}
+	return "-"
 }
 
 // relTime renders t as an offset from the drill's start: "+12.345s".

@@ -23,6 +23,8 @@ const (
 	MetricRequests      = "aiuptime_drill_requests"
 	MetricLatencyP95    = "aiuptime_drill_latency_p95_seconds"
 	MetricTTFTP95       = "aiuptime_drill_ttft_p95_seconds"
+	MetricITLP95        = "aiuptime_drill_itl_p95_seconds"
+	MetricTPOTP95       = "aiuptime_drill_tpot_p95_seconds"
 	MetricSLOCompliant  = "aiuptime_drill_slo_compliant"
 	MetricSLOBurnRate   = "aiuptime_drill_slo_burn_rate"
 	MetricStepsByStatus = "aiuptime_drill_steps"
@@ -53,8 +55,12 @@ func Prom(r *Report) ([]byte, error) {
 	}
 	f.gauge(MetricOutages, "Outages during the last drill.", gv(float64(len(r.Outages)), plan))
 	f.gauge(MetricRequests, "Probe requests of the last drill by outcome (all, failed, ok, error, timeout, ...).", requestGauges(r, plan)...)
-	f.gauge(MetricLatencyP95, "p95 end-to-end latency of the last drill.", gv(r.Latency.P95, plan))
-	f.gauge(MetricTTFTP95, "p95 time to first token of the last drill.", gv(r.TTFT.P95, plan))
+	// A percentile without samples is left out (absent, not 0 s), like
+	// MTTR without outages: TTFT, ITL and TPOT need a streamed request.
+	f.gauge(MetricLatencyP95, "p95 end-to-end latency of the last drill.", p95Gauge(r.Latency, plan)...)
+	f.gauge(MetricTTFTP95, "p95 time to first token of the last drill (streamed requests).", p95Gauge(r.TTFT, plan)...)
+	f.gauge(MetricITLP95, "p95 gap between two tokens of a stream in the last drill.", p95Gauge(r.ITL, plan)...)
+	f.gauge(MetricTPOTP95, "p95 time per output token after the first in the last drill (streamed requests).", p95Gauge(r.TPOT, plan)...)
 	compliant, burn := sloGauges(r, plan)
 	f.gauge(MetricSLOCompliant, "Whether each SLO was met in the last drill (1) or breached (0).", compliant...)
 	f.gauge(MetricSLOBurnRate, "Error-budget burn rate of each SLO over the last drill.", burn...)
@@ -101,6 +107,15 @@ func oneIf(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// p95Gauge is q's p95, or nothing when q was not measured (gauge then
+// leaves the family out).
+func p95Gauge(q Quantiles, plan *dto.LabelPair) []*dto.Metric {
+	if !q.Measured() {
+		return nil
+	}
+	return []*dto.Metric{gv(q.P95, plan)}
 }
 
 // verdictGauges is the one-hot verdict: 1 for r's verdict, 0 for the others.

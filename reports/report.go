@@ -67,7 +67,15 @@ type Report struct {
 	// MTTRPhases splits recovery into detect, failover, engine-ready, first token, ...
 	MTTRPhases []Phase   `json:"mttr_phases,omitempty"`
 	Latency    Quantiles `json:"latency_seconds"`
-	TTFT       Quantiles `json:"ttft_seconds"`
+	// TTFT, ITL and TPOT come from streamed requests only (probe mode
+	// stream, or every stream_every-th request of mode chat); when none
+	// was, their count is 0 and every output says "not measured".
+	TTFT Quantiles `json:"ttft_seconds"`
+	// ITL is the gap between two consecutive tokens of a stream.
+	ITL Quantiles `json:"itl_seconds"`
+	// TPOT is the time per output token after the first,
+	// (E2E - TTFT) / (tokens - 1), of a stream of two tokens or more.
+	TPOT Quantiles `json:"tpot_seconds"`
 	// GoodputRPS is the rate of requests that met every per-request SLO.
 	GoodputRPS float64 `json:"goodput_rps,omitempty"`
 	// ThroughputRPS is the rate of all requests.
@@ -126,12 +134,22 @@ func (r Requests) ErrorRate() float64 {
 	return float64(r.Failed) / float64(r.Total)
 }
 
-// Quantiles are latency percentiles in seconds.
+// Quantiles are latency percentiles in seconds, and how many samples they
+// are over.
 type Quantiles struct {
 	P50 float64 `json:"p50"`
 	P95 float64 `json:"p95"`
 	P99 float64 `json:"p99"`
+	// Count is the number of samples behind the percentiles; 0 means not
+	// measured. A report.json written before count existed has none (0),
+	// and its percentiles say whether it measured (see Measured).
+	Count int64 `json:"count"`
 }
+
+// Measured reports whether the quantiles rest on samples: a count, or, in
+// a report.json written before count existed, a percentile that is not 0
+// (where all are 0 nothing was measured: such reports wrote 0 for "none").
+func (q Quantiles) Measured() bool { return q.Count > 0 || q.P50 != 0 || q.P95 != 0 || q.P99 != 0 }
 
 // Phase is a named part of a recovery or a restore.
 type Phase struct {

@@ -82,6 +82,8 @@ type Probe struct {
 	Timeout units.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// MaxTokens caps the tokens of each completion (default 16).
 	MaxTokens int `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
+	// StreamEvery makes every Nth request of mode chat a streaming one, so that TTFT, ITL and TPOT are measured while the others keep the plain completion's deadline check (default 10 in mode chat: 1 in 10 streams; 0 never streams, and the reports then say TTFT "not measured"). Only for mode chat: mode stream streams every request and mode health sends no completion.
+	StreamEvery *int `yaml:"stream_every,omitempty" json:"stream_every,omitempty"`
 }
 
 // Recovery configures the direct watch of each service a fault or a restore
