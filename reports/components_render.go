@@ -100,7 +100,11 @@ func userCells(u *UserImpact) []string {
 			p95 += " (+" + fmtSeconds(*u.ExtraP95Seconds) + ")"
 		}
 	}
-	return []string{failed, p95, fmtSeconds(u.OutageSeconds)}
+	outage := "none"
+	if u.OutageSeconds > 0 {
+		outage = fmtSeconds(u.OutageSeconds)
+	}
+	return []string{failed, p95, outage}
 }
 
 // componentNotes explains each step without a component outage, each

@@ -75,7 +75,7 @@ func sloFix(r *Report, s SLOResult, ims []impact) string {
 		}
 	}
 	if s.NotMeasured && strings.HasPrefix(s.Name, "ttft") {
-		line += " Measure it with a streaming probe (probe mode: stream)."
+		line += " Measure it with streamed requests: probe mode stream, or stream_every N in mode chat (the default streams every 10th)."
 	}
 	return line
 }

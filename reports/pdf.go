@@ -136,6 +136,11 @@ func printPDF(ctx context.Context, o pdfOptions, page []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
+	tmp, err := os.MkdirTemp(shortTempRoot(), "aiup-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
 	in, out := filepath.Join(work, FileHTML), filepath.Join(work, FilePDF)
 	if err := os.WriteFile(in, page, 0o600); err != nil {
 		return nil, err
@@ -144,7 +149,7 @@ func printPDF(ctx context.Context, o pdfOptions, page []byte) ([]byte, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, o.bin, chromiumArgs(work, in, out)...)
 	cmd.Dir = work
-	cmd.Env = chromiumEnv(work)
+	cmd.Env = chromiumEnv(work, tmp)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -186,10 +191,11 @@ func chromiumArgs(work, in, out string) []string {
 	return append(args, (&url.URL{Scheme: "file", Path: in}).String())
 }
 
-// chromiumEnv is the environment with HOME, TMPDIR and the XDG directories
-// inside work, so that Chromium's caches, crash settings and temporary
-// files (org.chromium.Chromium.*) go where they are removed.
-func chromiumEnv(work string) []string {
+// chromiumEnv is the environment with HOME and the XDG directories inside
+// work, so that Chromium's caches and crash settings go where they are
+// removed, and TMPDIR at tmp, where it puts its temporary files and the
+// socket of its process singleton (org.chromium.Chromium.*).
+func chromiumEnv(work, tmp string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -199,7 +205,7 @@ func chromiumEnv(work string) []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "HOME="+work, "TMPDIR="+work, "XDG_CONFIG_HOME="+filepath.Join(work, "config"),
+	return append(env, "HOME="+work, "TMPDIR="+tmp, "XDG_CONFIG_HOME="+filepath.Join(work, "config"),
 		"XDG_CACHE_HOME="+filepath.Join(work, "cache"), "XDG_DATA_HOME="+filepath.Join(work, "data"))
 }
 
@@ -249,4 +255,19 @@ func SetPDFNote(r *Report, err error) {
 		notes = append(notes, PDFNotePrefix+err.Error())
 	}
 	r.Capabilities.Notes = notes
+}
+
+// maxTempRoot is the longest temporary root Chromium's TMPDIR is put
+// under: its singleton socket, ROOT/aiup-NNNNNNNNNN/org.chromium.Chromium.
+// XXXXXX/SingletonSocket, must fit a Unix socket path's 108 bytes, or
+// Chromium aborts at start (the rest takes 62 of them).
+const maxTempRoot = 40
+
+// shortTempRoot is os.TempDir when it is short enough for Chromium's
+// socket, else /tmp.
+func shortTempRoot() string {
+	if d := os.TempDir(); len(d) <= maxTempRoot {
+		return d
+	}
+	return "/tmp"
 }

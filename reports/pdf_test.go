@@ -268,3 +268,25 @@ func TestSetPDFNote(t *testing.T) {
 		t.Errorf("notes %q after a PDF was written", r.Capabilities.Notes)
 	}
 }
+
+// TestWritePDFLongTempDir: Chromium aborts when the path of its singleton
+// socket under TMPDIR is longer than a Unix socket allows; a long TMPDIR
+// must not stop the PDF, and nothing is left in it.
+func TestWritePDFLongTempDir(t *testing.T) {
+	bin := findChromium(t)
+	tmp := filepath.Join(isolatedTemp(t), strings.Repeat("long-temporary-directory-", 3))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	if err := Write(dir, sampleReport("")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := WritePDF(ctx, dir, WithChromium(bin)); err != nil {
+		t.Fatalf("WritePDF with TMPDIR %s (%d bytes): %v", tmp, len(tmp), err)
+	}
+	checkNothingLeft(t, tmp)
+}

@@ -153,7 +153,7 @@ func TestTwoBreachesJUnitAndReason(t *testing.T) {
 		}
 	}
 	for _, part := range []string{"SLO availability 97.120% < target 99.500%", "SLO latency_p95 3.100 s > target 2.000 s",
-		`step "200ms latency on model-1 <b>": expected no outage`} {
+		`step "200ms latency on model-1 <b>": 3 of 200 requests failed`} {
 		if !strings.Contains(r.VerdictReason, part) {
 			t.Errorf("verdict reason %q lacks %q", r.VerdictReason, part)
 		}

@@ -66,7 +66,7 @@ type Stop struct {
 // Probe modes.
 const (
 	ProbeHealth = "health" // GET the health endpoint
-	ProbeChat   = "chat"   // a tiny non-streaming chat completion
+	ProbeChat   = "chat"   // a tiny non-streaming chat completion; every stream_every-th one streams
 	ProbeStream = "stream" // a streaming chat completion (TTFT, ITL, truncation)
 )
 
