@@ -26,7 +26,7 @@ func (e *evidence) sort() {
 
 // phases reads o's phases; limit is the next outage's start (zero: none).
 func (e *evidence) phases(o Outage, limit time.Time) []Phase {
-	return []Phase{
+	ps := []Phase{
 		e.detected(o),
 		e.processBack(o, limit),
 		e.modelLoaded(o, limit),
@@ -39,6 +39,26 @@ func (e *evidence) phases(o Outage, limit time.Time) []Phase {
 			return c.firstToken
 		}, "completions kept succeeding"),
 		e.inRotation(o, limit),
+	}
+	boundProcessBack(ps)
+	return ps
+}
+
+// boundProcessBack moves "process back" to the service's first answer when
+// that came earlier. A process listing is stamped when it returned (docker
+// top or an exec takes tens to hundreds of milliseconds, and it runs once
+// per poll), while an answer from /health or a completion proves the
+// process serving it was back when it arrived: without this bound a report
+// could say a server was ready before its process was back.
+func boundProcessBack(ps []Phase) {
+	back := &ps[1]
+	if back.Status != Measured {
+		return
+	}
+	for _, p := range ps[3:5] { // ready, first token
+		if p.Status == Measured && p.At.Before(back.At) {
+			back.At = p.At
+		}
 	}
 }
 

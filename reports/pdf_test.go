@@ -116,8 +116,8 @@ func TestWritePDF(t *testing.T) {
 		}},
 		{"quarterly-dr", real, []*regexp.Regexp{
 			regexp.MustCompile(`VERDICT[^\n]*\n\s*PASS\b`),
-			regexp.MustCompile(`availability\s+>= 98\.000%\s+100\.000%\s+yes`),
-			regexp.MustCompile(`latency_p95\s+<= 2\.000 s\s+200\.3 ms\s+yes`),
+			regexp.MustCompile(`availability\s+>= 99\.500%\s+100\.000%\s+yes`),
+			regexp.MustCompile(`latency_p95\s+<= 2\.000 s\s+120\.3 ms\s+yes`),
 			regexp.MustCompile(`recovery_time\s+<= 20\.000 s\s+no outages\s+yes`),
 		}},
 	} {
