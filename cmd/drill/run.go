@@ -123,13 +123,7 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 		// stack the file would start, resolving nothing.
 		return dryRunStarted(stdout, p, f, kernel)
 	}
-	log := logger.With("plan", p.Name)
-	var view *statusLine
-	if a.progress == "always" || (a.progress == "auto" && isTerminal(os.Stderr)) {
-		// Log lines go through the status line so they never run into it.
-		view = &statusLine{w: redactor.Writer(os.Stderr)}
-		log = newLogger(view, slog.LevelInfo).With("plan", p.Name)
-	}
+	log, view := runLogger(a.progress, p.Name)
 	log.Info("opening stack", "stack", f.Path)
 	st, err := f.Open(ctx, stackfile.WithLogger(log), stackfile.WithKernel(kernel),
 		stackfile.WithContainerOptions(containers.WithKeep(a.keepStack)))
@@ -169,6 +163,16 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	abs, _ := filepath.Abs(a.out)
 	fmt.Fprintf(stdout, "%s\nverdict: %s  (grade %s)\nreport:  %s\n", reports.Summary(rep), strings.ToUpper(string(rep.Verdict)), rep.Grade, filepath.Join(abs, reports.FileHTML))
 	return runErr
+}
+
+// runLogger is the run's logger and, when progress is shown, the status
+// line its log lines go through so that they never run into it.
+func runLogger(progress, plan string) (*slog.Logger, *statusLine) {
+	if progress == "always" || (progress == "auto" && isTerminal(os.Stderr)) {
+		view := &statusLine{w: redactor.Writer(os.Stderr)}
+		return newLogger(view, slog.LevelInfo).With("plan", plan), view
+	}
+	return logger.With("plan", plan), nil
 }
 
 // stopStack removes what the stack created (a no-op for attached stacks).
