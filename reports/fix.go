@@ -106,8 +106,8 @@ func slowFixes(r *Report, ims []impact) []string {
 		if im.aboveSLOSeconds == 0 || im.failed > 0 {
 			continue // failures are the availability objective's to point at
 		}
-		line := fmt.Sprintf("During %s p95 rose to %s for about %s, above the %s objective", stepLabel(im.step),
-			humanSeconds(im.peakP95), humanSeconds(im.aboveSLOSeconds), humanSeconds(target))
+		line := fmt.Sprintf("During %s p95 was above the %s objective for about %s (at most %s)", stepLabel(im.step),
+			humanSeconds(target), humanSeconds(im.aboveSLOSeconds), humanSeconds(im.peakP95))
 		_, kind, _ := strings.Cut(im.step.Kind, ":")
 		if unanswering[kind] {
 			line += ", while no request failed: requests were slowed, not lost. Look at how long the gateway waits on a replica that stops answering before it retries another (its timeout and cooldown)"
