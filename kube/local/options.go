@@ -1,0 +1,104 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+)
+
+// Option configures Up, Down and Status.
+type Option func(*options) error
+
+type options struct {
+	name         string
+	stateDir     string
+	binDir       string
+	log          *slog.Logger
+	startTimeout time.Duration
+	stopGrace    time.Duration
+}
+
+// WithName names the cluster; its state dir is then
+// <state dir>/kube/<name> (see internal/statedir).
+func WithName(name string) Option {
+	return func(o *options) error {
+		if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
+			return fmt.Errorf("cluster name %q: want one path element", name)
+		}
+		o.name = name
+		return nil
+	}
+}
+
+// WithStateDir puts the cluster's state in dir instead of the default.
+func WithStateDir(dir string) Option {
+	return func(o *options) error {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("state dir %q: %w", dir, err)
+		}
+		o.stateDir = abs
+		return nil
+	}
+}
+
+// WithBinDir takes the binaries from dir.
+func WithBinDir(dir string) Option {
+	return func(o *options) error {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("bin dir %q: %w", dir, err)
+		}
+		o.binDir = abs
+		return nil
+	}
+}
+
+// WithLogger logs progress to l (default: nothing).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithStartTimeout bounds Up (default DefaultStartTimeout).
+func WithStartTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("start timeout %v: want > 0", d)
+		}
+		o.startTimeout = d
+		return nil
+	}
+}
+
+// WithStopGrace sets how long Down waits after SIGTERM (default
+// DefaultStopGrace).
+func WithStopGrace(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("stop grace %v: want >= 0", d)
+		}
+		o.stopGrace = d
+		return nil
+	}
+}
+
+func newOptions(opts []Option) (*options, error) {
+	o := &options{name: DefaultName, log: slog.New(slog.DiscardHandler), startTimeout: DefaultStartTimeout, stopGrace: DefaultStopGrace}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	if o.stateDir == "" {
+		o.stateDir = DefaultStateDir(o.name)
+	}
+	return o, nil
+}
