@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	_ "github.com/aiuptime/aiuptime/chaos/kinds" // every fault kind's reverters
 	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/internal/runlock"
+	"github.com/aiuptime/aiuptime/kube/local"
 	"github.com/aiuptime/aiuptime/stack/containers"
 	"github.com/aiuptime/aiuptime/stack/dockerhost" // also the container providers' undo functions and ownership proofs
 )
@@ -76,6 +78,9 @@ func cleanup(ctx context.Context, out io.Writer, a cleanupArgs) error {
 	var stackErr error
 	if !a.noDocker {
 		stackErr = removeAbandoned(ctx, out, a)
+	}
+	if a.run == "" {
+		stackErr = errors.Join(stackErr, removeBrokenClusters(ctx, out, a.stateDir))
 	}
 	logger.Info("cleanup done", "reverted", len(res.Reverted), "failed", len(res.Failed), "live", len(res.Live),
 		"quarantined", len(res.Quarantined), "took", time.Since(start).Round(time.Millisecond))
@@ -164,6 +169,36 @@ func removeAbandoned(ctx context.Context, out io.Writer, a cleanupArgs) error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("remove the stack of run %s: %w", ri.Run, err))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeBrokenClusters takes down the local Kubernetes clusters that are not
+// whole (a component gone, a stray process): what a `drill kube up` that
+// died half-way, or a crashed component, left behind. A whole running
+// cluster was started on purpose and is left alone (`drill kube down`
+// stops it); a dir without cluster.json is only reported (Down refuses
+// what it cannot prove is a cluster's).
+func removeBrokenClusters(ctx context.Context, out io.Writer, stateDir string) error {
+	cs, err := local.AuditAll(filepath.Join(stateDir, "kube"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs {
+		if !c.Leftover {
+			continue
+		}
+		err := local.Down(ctx, c.Dir, local.WithLogger(logger))
+		if errors.Is(err, local.ErrNotOurs) {
+			fmt.Fprintf(out, "left alone   %s: %s\n", c.Dir, c.Detail)
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("local cluster %s: %w", c.Name, err))
+			continue
+		}
+		fmt.Fprintf(out, "removed      local cluster %s (%s)\n", c.Name, c.Detail)
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/internal/runlock"
 	"github.com/aiuptime/aiuptime/internal/statedir"
+	"github.com/aiuptime/aiuptime/kube/local"
 	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
@@ -57,13 +59,16 @@ func newDoctorCmd() *cobra.Command {
 			}
 			runs := groupByRun(fs, liveRuns(stateDir), stacks)
 			left := printRuns(cmd.OutOrStdout(), runs)
+			clusters, err := local.AuditAll(filepath.Join(stateDir, "kube"))
+			auditErr = errors.Join(auditErr, err)
+			left += printClusters(cmd.OutOrStdout(), clusters)
 			if left > 0 {
 				return exitcode.Wrap(exitcode.Revert, fmt.Errorf("doctor: %d finding(s) of runs that are gone: faults may be left behind", left))
 			}
 			if auditErr != nil {
 				return exitcode.Wrap(exitcode.Harness, fmt.Errorf("doctor: audit incomplete: %w", auditErr))
 			}
-			if len(fs) == 0 {
+			if len(fs) == 0 && len(clusters) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "doctor: clean")
 			}
 			return nil
@@ -252,4 +257,19 @@ func countFindings(runs []*runView) int {
 		n += len(v.findings)
 	}
 	return n
+}
+
+// printClusters writes one line per local Kubernetes cluster (`drill kube
+// up`) and returns how many are left behind rather than kept: a whole
+// running cluster was started on purpose, one that is not whole (a
+// component gone, a stray process, no cluster.json) is a leftover.
+func printClusters(w io.Writer, cs []local.Audit) int {
+	left := 0
+	for _, c := range cs {
+		fmt.Fprintf(w, "local cluster %s (%s): %s\n", c.Name, c.Dir, c.Detail)
+		if c.Leftover {
+			left++
+		}
+	}
+	return left
 }
