@@ -12,6 +12,7 @@ import (
 	"github.com/aiuptime/aiuptime/chaos/network"
 	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/stack/dockerhost"
+	"github.com/aiuptime/aiuptime/stack/kubernetes"
 )
 
 // TestEveryReverterTakesGoneAsReverted plants, for every registered
@@ -56,6 +57,11 @@ func TestEveryReverterTakesGoneAsReverted(t *testing.T) {
 		},
 		dockerhost.UndoEnsure: func(string, string) any {
 			return map[string]any{"container_id": "", "name": "aiuptime-crash-removed-long-ago"}
+		},
+		// A local cluster's kubeconfig goes with `drill kube down`.
+		kubernetes.UndoReplicas: func(_, stateDir string) any {
+			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
+				"namespace": "aiuptime", "pod": "model-0-abc", "deployment": "model", "replicas": 2, "scale": true}
 		},
 		"gpu/none":          func(string, string) any { return map[string]any{} },
 		chaos.RevertNothing: func(string, string) any { return map[string]any{} },

@@ -10,6 +10,7 @@ import (
 	"github.com/aiuptime/aiuptime/stack/containers"
 	"github.com/aiuptime/aiuptime/stack/docker"
 	"github.com/aiuptime/aiuptime/stack/endpoints"
+	"github.com/aiuptime/aiuptime/stack/kubernetes"
 )
 
 type openOptions struct {
@@ -51,8 +52,8 @@ func LoadOrEmbedded(path string) (*File, error) {
 
 // Open opens the stack a stack file describes: "" or "embedded" starts the
 // embedded default (containers), a path is loaded and started (containers)
-// or attached (docker, endpoints). As with containers.Start, a non-nil
-// Stack may come back with an error: Stop it.
+// or attached (docker, endpoints, kubernetes). As with containers.Start, a
+// non-nil Stack may come back with an error: Stop it.
 func Open(ctx context.Context, path string, opts ...OpenOption) (stack.Stack, error) {
 	f, err := LoadOrEmbedded(path)
 	if err != nil {
@@ -68,6 +69,9 @@ func (f *File) Shape(k hostcaps.Kernel) stack.Shape {
 	switch f.Kind {
 	case KindDocker:
 		return stack.Shape{Kind: KindDocker, Capabilities: docker.Capabilities}
+	case KindKubernetes:
+		// Pods are known only once the stack is attached.
+		return stack.Shape{Kind: KindKubernetes, Capabilities: kubernetes.Capabilities}
 	case KindEndpoints:
 		sh := stack.Shape{Kind: KindEndpoints, Capabilities: endpoints.Capabilities}
 		for _, e := range f.Endpoints {
@@ -105,6 +109,8 @@ func (f *File) Open(ctx context.Context, opts ...OpenOption) (stack.Stack, error
 		return startContainers(ctx, f, o)
 	case KindDocker:
 		return f.attach(ctx, o)
+	case KindKubernetes:
+		return f.openKubernetes(ctx, o)
 	case KindEndpoints:
 		key, err := f.apiKey()
 		if err != nil {
@@ -120,7 +126,7 @@ func (f *File) Open(ctx context.Context, opts ...OpenOption) (stack.Stack, error
 		}
 		return st, nil
 	}
-	return nil, fmt.Errorf("%s: kind %q: want containers, docker or endpoints", f.Path, f.Kind)
+	return nil, fmt.Errorf("%s: kind %q: want containers, docker, endpoints or kubernetes", f.Path, f.Kind)
 }
 
 func (f *File) attach(ctx context.Context, o openOptions) (stack.Stack, error) {

@@ -7,7 +7,7 @@
 //
 // A stack file:
 //
-//	kind: containers          # containers (default) | docker | endpoints
+//	kind: containers          # containers (default) | docker | endpoints | kubernetes
 //	model_name: aiuptime-tiny
 //	replicas: 2               # containers
 //	proxy: auto               # containers: auto | always | never
@@ -23,9 +23,20 @@
 //	  roles: {litellm: gateway, vllm: model}   # compose service -> role
 //	endpoints:                # kind endpoints: plain URLs, probe only
 //	  - {name: gateway, role: gateway, url: "http://10.0.0.5:4000", health_path: /health/readiness}
+//	kubernetes:               # kind kubernetes: attach to pods in one namespace, create nothing
+//	  kubeconfig: /var/lib/aiuptime/kube/default/kubeconfig  # default $KUBECONFIG, else ~/.kube/config
+//	  in_cluster: false       # or: the service account of the pod the harness runs in
+//	  context: admin          # a context of the kubeconfig (default: its current one)
+//	  namespace: aiuptime     # required; must carry the label aiuptime.io/drill=enabled
+//	  roles:                  # role -> the pods that play it: a label selector, or a Deployment's
+//	    gateway: {selector: "app=gateway"}
+//	    model: {deployment: model}
+//	  gateway_url: "http://127.0.0.1:30400"   # the gateway Service, as reached from the host
+//	  api_key_secret: {name: litellm, key: master-key}   # or api_key_env
 //
 // For kind containers, services.*.port is the host port to publish on
-// 127.0.0.1; for kind docker it is the container port of the API.
+// 127.0.0.1; for kinds docker and kubernetes it is the container port of
+// the API (kubernetes: default the pod's first declared TCP port).
 package stackfile
 
 import (
@@ -47,6 +58,7 @@ const (
 	KindContainers = "containers"
 	KindDocker     = "docker"
 	KindEndpoints  = "endpoints"
+	KindKubernetes = "kubernetes"
 )
 
 // File is a decoded stack file.
@@ -61,6 +73,7 @@ type File struct {
 	APIKeyEnv      string             `yaml:"api_key_env"`
 	Docker         Docker             `yaml:"docker"`
 	Endpoints      []Endpoint         `yaml:"endpoints"`
+	Kubernetes     Kubernetes         `yaml:"kubernetes"`
 
 	// Path is where the file was read from.
 	Path string `yaml:"-"`
@@ -99,6 +112,45 @@ type Endpoint struct {
 	URL        string `yaml:"url"`
 	HealthPath string `yaml:"health_path"`
 	ModelName  string `yaml:"model_name"`
+}
+
+// Kubernetes selects pods in one namespace of a cluster (kind kubernetes).
+type Kubernetes struct {
+	// Kubeconfig is the kubeconfig file; empty means $KUBECONFIG, else
+	// ~/.kube/config. A relative path is relative to the working directory.
+	Kubeconfig string `yaml:"kubeconfig"`
+	// InCluster uses the service account of the pod the harness runs in
+	// (exclusive with Kubeconfig).
+	InCluster bool `yaml:"in_cluster"`
+	// Context is a context of the kubeconfig (default: its current one).
+	Context string `yaml:"context"`
+	// Namespace is the namespace of the pods (required). It must carry the
+	// label aiuptime.io/drill=enabled or the stack refuses to open.
+	Namespace string `yaml:"namespace"`
+	// Roles maps a role (gateway, model, proxy, monitor) to the pods that
+	// play it.
+	Roles map[string]KubeRole `yaml:"roles"`
+	// GatewayURL is the gateway's Service URL as reached from the host;
+	// the probe goes through it. Without it the gateway pod's own address
+	// is used.
+	GatewayURL string `yaml:"gateway_url"`
+	// APIKeySecret names the Secret key in the namespace that holds the
+	// gateway's key (exclusive with api_key_env).
+	APIKeySecret *SecretKey `yaml:"api_key_secret"`
+}
+
+// KubeRole selects the pods of a role: exactly one of a label selector
+// ("app=gateway", set-based expressions allowed) and a Deployment's name
+// (its spec.selector, read when the stack lists its pods).
+type KubeRole struct {
+	Selector   string `yaml:"selector"`
+	Deployment string `yaml:"deployment"`
+}
+
+// SecretKey names a key of a Secret.
+type SecretKey struct {
+	Name string `yaml:"name"`
+	Key  string `yaml:"key"`
 }
 
 // Load reads and validates a stack file. Errors carry file:line:col and
@@ -140,9 +192,9 @@ func (f *File) validate(d *yamldoc.Doc) yamldoc.Errors {
 	switch f.Kind {
 	case "":
 		f.Kind = KindContainers
-	case KindContainers, KindDocker, KindEndpoints:
+	case KindContainers, KindDocker, KindEndpoints, KindKubernetes:
 	default:
-		bad(p("kind"), "%q: want containers, docker or endpoints", f.Kind)
+		bad(p("kind"), "%q: want containers, docker, endpoints or kubernetes", f.Kind)
 	}
 	if f.Replicas < 0 || f.Replicas > 16 {
 		bad(p("replicas"), "%d: want 1..16", f.Replicas)
@@ -187,6 +239,8 @@ func (f *File) validate(d *yamldoc.Doc) yamldoc.Errors {
 		}
 	case KindEndpoints:
 		errs = append(errs, f.validateEndpoints(d)...)
+	case KindKubernetes:
+		errs = append(errs, f.validateKubernetes(d)...)
 	}
 	return errs
 }
