@@ -14,7 +14,7 @@ export AIUPTIME_BIN := $(BIN)
 APT_PACKAGES := iproute2 nftables prometheus prometheus-alertmanager hey libxml2-utils chromium poppler-utils
 SUITES := functional integration dr performance
 
-.PHONY: all deps fixtures images build k6 kube drill test unit suites bench schema schema-check fuzz clean
+.PHONY: all deps fixtures images build k6 kube kube-crds drill test unit suites bench schema schema-check fuzz clean
 
 all: build fixtures
 
@@ -64,6 +64,7 @@ k6:
 ## A cold build took 9m43s wall, 14 CPU-minutes on 2 cores (Go 1.26.8), 400 MB of
 ## binaries; a warm one 0.1 s. `make test` builds them (kube/local's tests bring a
 ## cluster up and down); a test run by hand without them skips, naming `make kube`.
+## It runs kube-crds first (the Chaos Mesh CRDs, below).
 KUBE_VERSION := v1.37.2
 ETCD_VERSION := v3.6.16
 KWOK_VERSION := v0.8.0
@@ -78,7 +79,7 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
 KWOK_STAGES := node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
 	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
 
-kube:
+kube: kube-crds
 	@set -eo pipefail; cd third_party/kube; \
 	for m in "k8s.io/kubernetes $(KUBE_VERSION)" "sigs.k8s.io/kwok $(KWOK_VERSION)"; do \
 	  set -- $$m; v=$$($(GO) list -m -f '{{.Version}}' $$1); \
@@ -105,6 +106,56 @@ kube:
 	@mkdir -p $(BIN)/kube
 	@for f in $(KUBE_FILES); do ln -sfn "$(KUBE_CACHE)/$$f" "$(BIN)/kube/$$f"; done
 	@echo "bin/kube -> $(KUBE_CACHE)"
+
+## kube-crds: the Chaos Mesh CRDs (kube/local.InstallCRDs), which the
+## chaos-mesh/api module does not ship: controller-gen from the module pinned
+## in third_party/chaosmesh, run from that module on the chaos-mesh/api
+## packages, so that the Kubernetes types the CRDs embed are the cluster's
+## own (k8s 0.37.2; the API module's go.mod says 0.35.3, whose schemas lack
+## fields such as a port's protocol). controller-gen is built once into
+## $(KUBE_TOOLS_CACHE); the CRDs go into $(CHAOSMESH_CRDS_CACHE), keyed by both
+## versions, skipped when present, and linked as bin/kube/chaos-mesh-crds.
+## Cold (empty Go build cache, modules downloaded, 2 cores): 104 s wall, 97 s
+## of it building controller-gen (25 MB); generating 23 CRDs (3.1 MB of YAML,
+## WorkflowNode's 1.3 MB the largest) 3-7 s. Warm: 0.1 s.
+CHAOSMESH_API := github.com/chaos-mesh/chaos-mesh/api
+CHAOSMESH_API_VERSION := v0.0.0-20260906172039-d70b66ad97ac
+CONTROLLER_TOOLS_VERSION := v0.23.0
+CHAOSMESH_CRDS := 23
+KUBE_TOOLS_CACHE ?= $(HOME)/.cache/aiuptime/kube/tools
+CHAOSMESH_CRDS_CACHE ?= $(KUBE_CACHE)/chaos-mesh-crds-$(CHAOSMESH_API_VERSION)-controller-tools$(CONTROLLER_TOOLS_VERSION:v%=%)-k8s$(KUBE_VERSION:v1.%=0.%)
+
+kube-crds:
+	@set -eo pipefail; cd third_party/chaosmesh; \
+	for m in "$(CHAOSMESH_API) $(CHAOSMESH_API_VERSION)" "sigs.k8s.io/controller-tools $(CONTROLLER_TOOLS_VERSION)"; do \
+	  set -- $$m; v=$$($(GO) list -m -f '{{.Version}}' $$1); \
+	  [ "$$v" = "$$2" ] || { echo "third_party/chaosmesh/go.mod has $$1 $$v, the Makefile says $$2"; exit 1; }; \
+	done; \
+	n=$$({ ls "$(CHAOSMESH_CRDS_CACHE)"/*.yaml 2>/dev/null || true; } | wc -l); \
+	if [ "$$n" != "$(CHAOSMESH_CRDS)" ]; then \
+	  gen="$(KUBE_TOOLS_CACHE)/controller-gen-$(CONTROLLER_TOOLS_VERSION)"; start=$$(date +%s); \
+	  if [ ! -x "$$gen" ]; then \
+	    echo "building controller-gen $(CONTROLLER_TOOLS_VERSION) into $(KUBE_TOOLS_CACHE)"; mkdir -p "$(KUBE_TOOLS_CACHE)"; \
+	    $(GO) build -trimpath -ldflags "-s -w" -o "$$gen.tmp" sigs.k8s.io/controller-tools/cmd/controller-gen; \
+	    mv -f "$$gen.tmp" "$$gen"; \
+	  fi; \
+	  built=$$(( $$(date +%s) - start )); \
+	  echo "generating the Chaos Mesh CRDs into $(CHAOSMESH_CRDS_CACHE)"; \
+	  mkdir -p "$(KUBE_CACHE)"; tmp=$$(mktemp -d "$(CHAOSMESH_CRDS_CACHE).build.XXXXXX"); \
+	  trap 'rm -rf "$$tmp"' EXIT; \
+	  "$$gen" crd paths=$(CHAOSMESH_API)/... output:crd:dir="$$tmp"; \
+	  n=$$(ls "$$tmp"/*.yaml | wc -l); \
+	  [ "$$n" = "$(CHAOSMESH_CRDS)" ] || { echo "controller-gen wrote $$n CRDs, want $(CHAOSMESH_CRDS)"; exit 1; }; \
+	  secs=$$(( $$(date +%s) - start )); \
+	  { echo "generated $$(date -u +%FT%TZ) in $$secs s wall (controller-gen build $$built s), $(CHAOSMESH_API) $(CHAOSMESH_API_VERSION), controller-gen $(CONTROLLER_TOOLS_VERSION) ($$(stat -c %s "$$gen") bytes), $$($(GO) env GOVERSION)"; \
+	    echo "$$n CRDs, $$(cat "$$tmp"/*.yaml | wc -c) bytes"; \
+	    for f in "$$tmp"/*.yaml; do echo "$$(stat -c %s "$$f") $$(basename "$$f")"; done; } > "$$tmp/BUILD"; \
+	  rm -rf "$(CHAOSMESH_CRDS_CACHE)"; mv "$$tmp" "$(CHAOSMESH_CRDS_CACHE)"; chmod 755 "$(CHAOSMESH_CRDS_CACHE)"; \
+	  head -2 "$(CHAOSMESH_CRDS_CACHE)/BUILD"; \
+	fi
+	@mkdir -p $(BIN)/kube
+	@ln -sfn "$(CHAOSMESH_CRDS_CACHE)" "$(BIN)/kube/chaos-mesh-crds"
+	@echo "bin/kube/chaos-mesh-crds -> $(CHAOSMESH_CRDS_CACHE)"
 
 ## drill: the main job — the quarterly DR drill on the embedded stack.
 drill: deps build fixtures

@@ -62,6 +62,10 @@ type Def[S any] struct {
 	// Needs are the stack capabilities the kind acts through; a stack
 	// without them is refused at validation.
 	Needs []stack.Capability
+	// NeedsOps are the lifecycle operations the kind performs; a stack
+	// whose provider performs only some (stack.OpLister) is refused at
+	// validation when one is missing.
+	NeedsOps []stack.Op
 	// Mechanisms are the ways the kind may act (netem, toxiproxy, ...).
 	Mechanisms []string
 	// Instant kinds act once and leave nothing in force to revert (a
@@ -84,6 +88,7 @@ type Kind struct {
 	Description string             `json:"description"`
 	Params      []param.Spec       `json:"params"`
 	Needs       []stack.Capability `json:"needs"`
+	NeedsOps    []stack.Op         `json:"needs_ops,omitempty"`
 	Mechanisms  []string           `json:"mechanisms"`
 	Instant     bool               `json:"instant,omitempty"`
 
@@ -112,7 +117,7 @@ func Register[S any](d Def[S]) {
 		}
 	}
 	k := Kind{
-		Name: d.Name, Description: d.Description, Params: d.Params, Needs: d.Needs,
+		Name: d.Name, Description: d.Description, Params: d.Params, Needs: d.Needs, NeedsOps: d.NeedsOps,
 		Mechanisms: d.Mechanisms, Instant: d.Instant,
 		decode: func(v param.Values) (any, error) { return d.Decode(v) },
 		build: func(ctx context.Context, env Env, svc stack.Service, spec any) (Fault, error) {

@@ -84,6 +84,12 @@ func (f *Planned) resolve(ctx context.Context) (Fault, error) {
 		sh := stack.Shape{Kind: f.env.Stack.Kind(), Capabilities: stack.CapabilitiesOf(f.env.Stack)}
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, sh.MissingText(k.Name, k.Needs))
 	}
+	if ol, ok := f.env.Stack.(stack.OpLister); ok {
+		sh := stack.Shape{Kind: f.env.Stack.Kind(), Ops: ol.Ops()}
+		if msg := sh.MissingOps(k.Name, k.NeedsOps); msg != "" {
+			return nil, fmt.Errorf("%w: %s", ErrUnsupported, msg)
+		}
+	}
 	svc, err := f.env.Stack.Service(ctx, f.target)
 	if err != nil {
 		if errors.Is(err, stack.ErrNotFound) {

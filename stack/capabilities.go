@@ -290,6 +290,9 @@ type Shape struct {
 	Kind         string         `json:"kind"`
 	Services     []ShapeService `json:"services,omitempty"`
 	Capabilities []Capability   `json:"capabilities"`
+	// Ops are the lifecycle operations the provider can perform, when it
+	// cannot perform them all (OpLister); empty means every one.
+	Ops []Op `json:"ops,omitempty"`
 }
 
 // ShapeService is a service a stack will have.
@@ -332,6 +335,40 @@ func (s Shape) MissingText(what string, need []Capability) string {
 		words[i] = c.Describe()
 	}
 	return fmt.Sprintf("%s needs %s; stack kind %s has none", what, strings.Join(words, " and "), s.Kind)
+}
+
+// OpLister is a Lifecycle provider that performs only some operations
+// (a Kubernetes pod can be deleted, not paused): a fault needing another is
+// refused at validation, not when it runs.
+type OpLister interface {
+	Ops() []Op
+}
+
+// MissingOps says, in a sentence, which of need the shape's provider cannot
+// perform ("" when it performs them all, or lists no operations).
+func (s Shape) MissingOps(what string, need []Op) string {
+	if len(s.Ops) == 0 {
+		return ""
+	}
+	var miss []string
+	for _, n := range need {
+		found := false
+		for _, o := range s.Ops {
+			found = found || o == n
+		}
+		if !found {
+			miss = append(miss, string(n))
+		}
+	}
+	if len(miss) == 0 {
+		return ""
+	}
+	have := make([]string, len(s.Ops))
+	for i, o := range s.Ops {
+		have[i] = string(o)
+	}
+	return fmt.Sprintf("%s needs the lifecycle operation %s; stack kind %s can only %s", what,
+		strings.Join(miss, " and "), s.Kind, strings.Join(have, ", "))
 }
 
 // UndoFunc brings a service back from journaled state, in any process.

@@ -97,6 +97,7 @@ func register(kind, desc string, op stack.Op, instant bool, params ...param.Spec
 	chaos.Register(chaos.Def[Spec]{
 		Name: kind, Description: desc, Params: params, Instant: instant,
 		Needs:      []stack.Capability{stack.CapLifecycle},
+		NeedsOps:   []stack.Op{op},
 		Mechanisms: []string{MechLifecycle},
 		Decode: func(v param.Values) (Spec, error) {
 			return Spec{Signal: v.Signal("signal"), Timeout: v.Duration("timeout")}, nil

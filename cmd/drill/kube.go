@@ -48,8 +48,9 @@ func (f *kubeFlags) dir() string {
 
 func newKubeUpCmd() *cobra.Command {
 	var (
-		f       kubeFlags
-		timeout time.Duration
+		f         kubeFlags
+		timeout   time.Duration
+		chaosMesh bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -59,11 +60,14 @@ func newKubeUpCmd() *cobra.Command {
 			ctx := cmd.Context()
 			opts := []local.Option{local.WithName(f.name), local.WithStateDir(f.dir()), local.WithLogger(logger),
 				local.WithStartTimeout(timeout)}
+			if chaosMesh {
+				opts = append(opts, local.WithChaosMeshCRDs())
+			}
 			c, err := local.Up(ctx, opts...)
 			if err != nil {
 				code := exitcode.Harness
 				switch {
-				case errors.Is(err, local.ErrNoBinaries), errors.Is(err, local.ErrRunning):
+				case errors.Is(err, local.ErrNoBinaries), errors.Is(err, local.ErrRunning), errors.Is(err, local.ErrNoCRDs):
 					code = exitcode.Usage
 				case ctx.Err() != nil:
 					code = exitcode.Aborted
@@ -82,6 +86,7 @@ func newKubeUpCmd() *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", local.DefaultStartTimeout, "give up when the cluster is not ready by then")
+	cmd.Flags().BoolVar(&chaosMesh, "chaos-mesh", false, "install the Chaos Mesh CRDs (from `make kube`) once the cluster is up")
 	return cmd
 }
 

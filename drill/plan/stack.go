@@ -32,6 +32,7 @@ func (p *Plan) checkStack(sh stack.Shape) Errors {
 	for i, s := range p.Steps {
 		sp := func(k ...any) yamldoc.Path { return path("steps", i).Add(k...) }
 		var needs []stack.Capability
+		var needOps []stack.Op
 		var what string
 		var specs []param.Spec
 		switch s.Kind() {
@@ -40,7 +41,7 @@ func (p *Plan) checkStack(sh stack.Shape) Errors {
 			if err != nil {
 				continue
 			}
-			needs, what, specs = k.Needs, "fault", k.Params
+			needs, needOps, what, specs = k.Needs, k.NeedsOps, "fault", k.Params
 		case StepAction:
 			k, err := LookupAction(s.Action)
 			if err != nil {
@@ -49,6 +50,8 @@ func (p *Plan) checkStack(sh stack.Shape) Errors {
 			needs, what, specs = k.Needs, "action", k.Params
 		}
 		if msg := sh.MissingText(s.Fault+s.Action, needs); msg != "" {
+			c.bad(sp(what), "%s", msg)
+		} else if msg := sh.MissingOps(s.Fault, needOps); msg != "" {
 			c.bad(sp(what), "%s", msg)
 		}
 		if s.Target != nil {

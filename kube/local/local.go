@@ -11,8 +11,8 @@
 // so Down (and `drill cleanup`) can stop them from anywhere, even after the
 // starter was SIGKILLed, and never signals a pid that is no longer ours.
 //
-// The package uses no Kubernetes library: os/exec, crypto/x509 and
-// net/http only.
+// The package uses no Kubernetes library: os/exec, crypto/x509, net/http
+// and a YAML parser (for the Chaos Mesh CRDs' names) only.
 package local
 
 import (
@@ -194,6 +194,12 @@ func Up(ctx context.Context, opts ...Option) (*Cluster, error) {
 	if err := CheckBinaries(o.binDir); err != nil {
 		return nil, err
 	}
+	crdDir := filepath.Join(o.binDir, ChaosMeshCRDsDir)
+	if o.chaosMesh {
+		if _, err := CRDFiles(crdDir); err != nil {
+			return nil, err
+		}
+	}
 	if err := prepareDir(ctx, o); err != nil {
 		return nil, err
 	}
@@ -206,6 +212,14 @@ func Up(ctx context.Context, opts ...Option) (*Cluster, error) {
 	defer cancel()
 	if err := c.start(ctx, o); err != nil {
 		return c, fmt.Errorf("start local cluster %s: %w", o.name, err)
+	}
+	if o.chaosMesh {
+		t := time.Now()
+		names, err := InstallCRDs(ctx, c.Kubeconfig, crdDir)
+		if err != nil {
+			return c, fmt.Errorf("local cluster %s: chaos mesh crds: %w", o.name, err)
+		}
+		o.log.Info("chaos mesh crds established", "crds", len(names), "took", time.Since(t).Round(time.Millisecond))
 	}
 	o.log.Info("local cluster up", "name", o.name, "server", c.Server, "kubeconfig", c.Kubeconfig,
 		"ready_after", c.ReadyAfter.Round(time.Millisecond), "took", time.Since(c.StartedAt).Round(time.Millisecond))

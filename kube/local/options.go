@@ -18,6 +18,7 @@ type options struct {
 	log          *slog.Logger
 	startTimeout time.Duration
 	stopGrace    time.Duration
+	chaosMesh    bool
 }
 
 // WithName names the cluster; its state dir is then
@@ -86,6 +87,16 @@ func WithStopGrace(d time.Duration) Option {
 			return fmt.Errorf("stop grace %v: want >= 0", d)
 		}
 		o.stopGrace = d
+		return nil
+	}
+}
+
+// WithChaosMeshCRDs makes Up install the Chaos Mesh CRDs (InstallCRDs from
+// ChaosMeshCRDsDir next to the binaries) and wait until they are
+// established before it returns. Down and Status ignore it.
+func WithChaosMeshCRDs() Option {
+	return func(o *options) error {
+		o.chaosMesh = true
 		return nil
 	}
 }

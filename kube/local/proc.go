@@ -46,7 +46,7 @@ type Process struct {
 
 // Ours reports whether p still runs as the process the cluster started:
 // same pid, same start time, same command line, not a zombie.
-func (p Process) Ours() bool {
+func (p *Process) Ours() bool {
 	if p.PID <= 0 || !procfs.Alive(p.PID, p.Start) {
 		return false
 	}

@@ -53,6 +53,20 @@ var (
 	DefaultHealthPaths = map[stack.Role]string{stack.RoleGateway: "/health/readiness", stack.RoleModel: "/health", stack.RoleProxy: "/version", stack.RoleMonitor: "/-/ready"}
 )
 
+// Ops are the lifecycle operations the provider performs (see Act); the
+// others (start, pause, unpause, remove) have no pod equivalent.
+var Ops = []stack.Op{stack.OpKill, stack.OpStop, stack.OpRestart}
+
+var (
+	_ stack.Stack     = (*Stack)(nil)
+	_ stack.Lifecycle = (*Stack)(nil)
+	_ stack.Owner     = (*Stack)(nil)
+	_ stack.OpLister  = (*Stack)(nil)
+)
+
+// Ops implements stack.OpLister.
+func (s *Stack) Ops() []stack.Op { return Ops }
+
 // Capabilities are the stack capabilities the provider offers.
 var Capabilities = []stack.Capability{stack.CapLifecycle, stack.CapOwnership, stack.CapLogs}
 

@@ -71,7 +71,7 @@ func (f *File) Shape(k hostcaps.Kernel) stack.Shape {
 		return stack.Shape{Kind: KindDocker, Capabilities: docker.Capabilities}
 	case KindKubernetes:
 		// Pods are known only once the stack is attached.
-		return stack.Shape{Kind: KindKubernetes, Capabilities: kubernetes.Capabilities}
+		return stack.Shape{Kind: KindKubernetes, Capabilities: kubernetes.Capabilities, Ops: kubernetes.Ops}
 	case KindEndpoints:
 		sh := stack.Shape{Kind: KindEndpoints, Capabilities: endpoints.Capabilities}
 		for _, e := range f.Endpoints {
