@@ -2,7 +2,8 @@
 // and model servers) with the handles a drill needs to observe and hurt them.
 //
 // Providers live in sub-packages: stack/containers starts the embedded stack
-// with testcontainers-go, stack/docker attaches to an existing deployment and
+// with testcontainers-go, stack/docker attaches to an existing deployment,
+// stack/kubernetes attaches to the pods of an opted-in namespace and
 // stack/endpoints is plain URLs (probe only).
 package stack
 

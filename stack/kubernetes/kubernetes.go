@@ -13,9 +13,12 @@
 // a pod is the stack's only while it is in that namespace and matches its
 // role's selector, re-read from the API server before anything is done to it.
 //
-// Capabilities: lifecycle (pod delete, Deployment scale-down), ownership
-// and logs. Exec, processes and network namespaces are not offered: they
-// need a kubelet's exec or the node itself.
+// Capabilities: lifecycle (pod delete, Deployment scale-down; Ops lists
+// which operations), ownership and logs. Exec, processes and network
+// namespaces are not offered: they need a kubelet's exec or the node
+// itself. Rollouts: RollDeployment changes a role's Deployment and waits
+// as `kubectl rollout status` does; UndoRollout does `kubectl rollout
+// undo` (rollout.go).
 package kubernetes
 
 import (
