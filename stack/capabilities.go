@@ -337,6 +337,13 @@ func (s Shape) MissingText(what string, need []Capability) string {
 	return fmt.Sprintf("%s needs %s; stack kind %s has none", what, strings.Join(words, " and "), s.Kind)
 }
 
+// ActionDescriber is a Lifecycle provider that says in its own words what a
+// lifecycle operation does to a service and how it is undone, for the dry
+// run (a pod is deleted, not a container stopped).
+type ActionDescriber interface {
+	DescribeAction(service string, a Action) []string
+}
+
 // OpLister is a Lifecycle provider that performs only some operations
 // (a Kubernetes pod can be deleted, not paused): a fault needing another is
 // refused at validation, not when it runs.

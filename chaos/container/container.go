@@ -55,6 +55,9 @@ func (f *Fault) Mechanism() string { return MechLifecycle }
 // Describe lists what Inject would do.
 func (f *Fault) Describe(context.Context) ([]string, error) {
 	a := f.Action
+	if d, ok := f.Stack.(stack.ActionDescriber); ok {
+		return d.DescribeAction(f.Service, a), nil
+	}
 	what := fmt.Sprintf("%s %s", a.Op, f.Service)
 	switch a.Op {
 	case stack.OpKill:

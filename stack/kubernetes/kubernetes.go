@@ -65,7 +65,24 @@ var (
 	_ stack.Lifecycle = (*Stack)(nil)
 	_ stack.Owner     = (*Stack)(nil)
 	_ stack.OpLister  = (*Stack)(nil)
+
+	_ stack.ActionDescriber = (*Stack)(nil)
 )
+
+// DescribeAction implements stack.ActionDescriber: what Act does to the
+// service's pod and how the journaled undo brings it back (see Act).
+func (s *Stack) DescribeAction(service string, a stack.Action) []string {
+	journal := "journal how to bring " + service + " back (its Deployment's replica count)"
+	switch a.Op {
+	case stack.OpKill:
+		return []string{journal, "delete the pod of " + service + " with grace 0; its Deployment brings a new pod; revert: wait until the Deployment's replicas are ready again"}
+	case stack.OpRestart:
+		return []string{journal, fmt.Sprintf("delete the pod of %s with grace %s; its Deployment brings a new pod; revert: wait until the Deployment's replicas are ready again", service, a.Timeout)}
+	case stack.OpStop:
+		return []string{journal, "scale the Deployment of " + service + " down by one, marking its pod the one to delete; revert: scale it back and wait until its replicas are ready"}
+	}
+	return []string{fmt.Sprintf("%s %s: not supported on kubernetes (it can only kill, stop, restart)", a.Op, service)}
+}
 
 // Ops implements stack.OpLister.
 func (s *Stack) Ops() []stack.Op { return Ops }
