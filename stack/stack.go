@@ -26,6 +26,15 @@ const (
 	RoleMonitor Role = "monitor"
 )
 
+// The API port and readiness path each role usually has when nothing says
+// otherwise: LiteLLM's 4000 and /health/readiness, vLLM's 8000 and /health,
+// Toxiproxy's API, Prometheus's. Attaching providers (docker, kubernetes)
+// share them.
+var (
+	DefaultPorts       = map[Role]int{RoleGateway: 4000, RoleModel: 8000, RoleProxy: 8474, RoleMonitor: 9090}
+	DefaultHealthPaths = map[Role]string{RoleGateway: "/health/readiness", RoleModel: "/health", RoleProxy: "/version", RoleMonitor: "/-/ready"}
+)
+
 // Label keys put on every container, network and volume a run creates.
 const (
 	LabelRun     = "aiuptime.run"

@@ -104,21 +104,7 @@ func (c *Cluster) waitDefaultServiceAccount(ctx context.Context, client *http.Cl
 	// not-ready taint). kind waits on the same condition.
 	sa := c.Server + "/api/v1/namespaces/default/serviceaccounts/default"
 	deadline, _ := ctx.Deadline()
-	if err := poll(ctx, time.Until(deadline), func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, sa, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s", sa, resp.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := poll(ctx, time.Until(deadline), func() error { return getOK(ctx, client, sa) }); err != nil {
 		return fmt.Errorf("default service account: %w", err)
 	}
 	return nil

@@ -139,16 +139,24 @@ func GetStatus(ctx context.Context, stateDir string) (*Status, error) {
 func healthy(ctx context.Context, hc *http.Client, url string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	return getOK(ctx, hc, url) == nil
+}
+
+// getOK GETs url and wants 200: every readiness check of the cluster.
+func getOK(ctx context.Context, hc *http.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return false
+		return err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return false
+		return err
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // freePorts returns n distinct TCP ports on 127.0.0.1 that were free a

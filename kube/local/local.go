@@ -332,19 +332,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, client *http.Client, p *Proce
 		if p.exited() {
 			return fmt.Errorf("%w: %v", errExited, p.err)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Health, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s", p.Health, resp.Status)
-		}
-		return nil
+		return getOK(ctx, hc, p.Health)
 	})
 	if errors.Is(err, errExited) || (err != nil && p.exited()) {
 		return fmt.Errorf("%s exited: %w\n%s", p.Name, err, tail(p.Log, 2000))

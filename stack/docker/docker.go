@@ -48,8 +48,8 @@ const (
 // Default API ports, health paths and volume mount paths by role (the
 // config default is where LiteLLM's docs mount config.yaml).
 var (
-	DefaultPorts       = map[stack.Role]int{stack.RoleGateway: 4000, stack.RoleModel: 8000, stack.RoleProxy: 8474, stack.RoleMonitor: 9090}
-	DefaultHealthPaths = map[stack.Role]string{stack.RoleGateway: "/health/readiness", stack.RoleModel: "/health", stack.RoleProxy: "/version", stack.RoleMonitor: "/-/ready"}
+	DefaultPorts       = stack.DefaultPorts
+	DefaultHealthPaths = stack.DefaultHealthPaths
 	DefaultMounts      = map[string]string{stack.VolumeModels: "/models", stack.VolumeData: "/data", stack.VolumeConfig: "/app/config.yaml"}
 )
 

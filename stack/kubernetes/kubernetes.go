@@ -49,11 +49,11 @@ const (
 )
 
 // Default API ports and health paths by role, used when a pod declares no
-// container port and no WithPort / WithHealthPath says otherwise (the same
-// defaults as the docker provider's).
+// container port and no WithPort / WithHealthPath says otherwise: the
+// stack package's, shared with the docker provider.
 var (
-	DefaultPorts       = map[stack.Role]int{stack.RoleGateway: 4000, stack.RoleModel: 8000, stack.RoleProxy: 8474, stack.RoleMonitor: 9090}
-	DefaultHealthPaths = map[stack.Role]string{stack.RoleGateway: "/health/readiness", stack.RoleModel: "/health", stack.RoleProxy: "/version", stack.RoleMonitor: "/-/ready"}
+	DefaultPorts       = stack.DefaultPorts
+	DefaultHealthPaths = stack.DefaultHealthPaths
 )
 
 // Ops are the lifecycle operations the provider performs (see Act); the
