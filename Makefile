@@ -57,7 +57,8 @@ k6:
 	cd xk6-aiuptime && $(GO) build -trimpath -o $(BIN)/k6 ./cmd/k6
 
 ## kube: the local Kubernetes cluster's binaries (kube/local, `drill kube up`):
-## etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, with
+## etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, and the
+## real-node tier's kubelet and kube-proxy, with
 ## kwok's default Stage YAMLs (kwok-stages.yaml, from the kwok module). Built
 ## from the pinned modules in third_party/kube once per version into
 ## $(KUBE_CACHE), which survives `make clean`, and linked into bin/kube/.
@@ -69,7 +70,7 @@ KUBE_VERSION := v1.37.2
 ETCD_VERSION := v3.6.16
 KWOK_VERSION := v0.8.0
 KUBE_CACHE ?= $(HOME)/.cache/aiuptime/kube/$(KUBE_VERSION)-etcd$(ETCD_VERSION:v%=%)-kwok$(KWOK_VERSION:v%=%)
-KUBE_FILES := etcd kube-apiserver kube-controller-manager kube-scheduler kwok kwok-stages.yaml
+KUBE_FILES := etcd kube-apiserver kube-controller-manager kube-scheduler kwok kwok-stages.yaml kubelet kube-proxy
 KUBE_MINOR := $(word 2,$(subst ., ,$(KUBE_VERSION)))
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
@@ -93,7 +94,8 @@ kube: kube-crds
 	  mkdir -p "$$(dirname "$(KUBE_CACHE)")"; tmp=$$(mktemp -d "$(KUBE_CACHE).build.XXXXXX"); \
 	  trap 'rm -rf "$$tmp"' EXIT; start=$$(date +%s); \
 	  $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o "$$tmp/" \
-	    ./cmd/kube-apiserver ./cmd/kube-controller-manager ./cmd/kube-scheduler ./cmd/kwok; \
+	    ./cmd/kube-apiserver ./cmd/kube-controller-manager ./cmd/kube-scheduler ./cmd/kwok \
+	    ./cmd/kubelet ./cmd/kube-proxy; \
 	  (cd cmd/etcd && $(GO) build -trimpath -ldflags "-s -w" -o "$$tmp/etcd" .); \
 	  kwok=$$($(GO) list -m -f '{{.Dir}}' sigs.k8s.io/kwok); \
 	  for s in $(KWOK_STAGES); do echo "---"; cat "$$kwok/kustomize/stage/$$s"; done > "$$tmp/kwok-stages.yaml"; \
