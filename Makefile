@@ -11,10 +11,10 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 # Suites find the fixture binaries and images through these.
 export AIUPTIME_BIN := $(BIN)
 
-APT_PACKAGES := iproute2 nftables prometheus prometheus-alertmanager hey libxml2-utils chromium poppler-utils
+APT_PACKAGES := iproute2 nftables prometheus prometheus-alertmanager hey libxml2-utils chromium poppler-utils containerd runc containernetworking-plugins iptables
 SUITES := functional integration dr performance
 
-.PHONY: all deps fixtures images build k6 kube kube-crds drill test unit suites bench schema schema-check fuzz clean
+.PHONY: all deps fixtures images build k6 k6-image kube kube-crds drill test unit suites bench schema schema-check fuzz clean
 
 all: build fixtures
 
@@ -55,6 +55,14 @@ build:
 k6:
 	@mkdir -p $(BIN)
 	cd xk6-aiuptime && $(GO) build -trimpath -o $(BIN)/k6 ./cmd/k6
+
+## k6-image: aiuptime/k6:dev, FROM scratch with bin/k6 at /usr/bin/k6 (entrypoint),
+## for the runner pods of k6run/kube's indexed Job (no registry: imagePullPolicy Never).
+k6-image: k6
+	@ctx=$$(mktemp -d); cp $(BIN)/k6 $$ctx/k6; \
+	printf 'FROM scratch\nCOPY k6 /usr/bin/k6\nENTRYPOINT ["/usr/bin/k6"]\n' > $$ctx/Dockerfile; \
+	docker build -q -t aiuptime/k6:dev $$ctx >/dev/null || { rm -rf $$ctx; exit 1; }; \
+	rm -rf $$ctx; echo "built aiuptime/k6:dev"
 
 ## kube: the local Kubernetes cluster's binaries (kube/local, `drill kube up`):
 ## etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, and the

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/drill/plan"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack"
@@ -42,6 +43,10 @@ type ActionEnv struct {
 	// Shared holds values one action leaves for a later one (the last
 	// backup for a restore, the rollout to roll back), by key.
 	Shared *sync.Map
+	// Journal is the drill's revert journal: an action that changes the
+	// stack journals how to undo it before it starts (a Deployment
+	// rollout), so `drill cleanup` undoes it after a crash. May be nil.
+	Journal *chaos.Journal
 }
 
 // ActionOutcome is what an action reports; the runner copies it into the

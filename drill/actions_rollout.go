@@ -15,7 +15,7 @@ import (
 
 // Keys of ActionEnv.Shared used by the built-in actions.
 const (
-	SharedLastRollout = "rollout.undo"      // *rollout.Undo of the last rollout
+	SharedLastRollout = "rollout.undo"      // the last rollout's undo: *rollout.Undo, or a Deployment rollout's
 	SharedLastBackup  = "backup.dir"        // string: the last backup's directory
 	SharedBackupAt    = "backup.created_at" // time.Time
 )
@@ -101,6 +101,13 @@ func keepUndo(env *ActionEnv, u *rollout.Undo) {
 }
 
 func actRolling(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOutcome, error) {
+	if dr, ok := env.Stack.(deploymentRoller); ok {
+		v, err := params(step)
+		if err != nil {
+			return nil, err
+		}
+		return actKubeRolling(ctx, env, step, dr, v)
+	}
 	v, r, err := setup(ctx, env, step)
 	if err != nil {
 		return nil, err
@@ -114,13 +121,21 @@ func actRolling(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOut
 		return nil, err
 	}
 	keepUndo(env, res.Undo)
-	if err == nil && res.Report.FailedRequests > 0 {
+	want := v.String("expect")
+	if err == nil && res.Report.FailedRequests > 0 && want != rollout.DecisionRolledBack {
 		res.Report.Evidence = append(res.Report.Evidence, "the bar is zero failed requests")
 		o, _ := outcome(res.Report, nil)
 		o.Failed = true
 		return o, nil
 	}
-	return outcome(res.Report, err)
+	o, oerr := outcome(res.Report, err)
+	if o != nil && want != "" {
+		o.Failed = want != res.Report.Decision
+		if o.Failed {
+			o.Detail += fmt.Sprintf(" (expected %s)", want)
+		}
+	}
+	return o, oerr
 }
 
 func actBlueGreen(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOutcome, error) {
@@ -172,7 +187,13 @@ func actRollback(ctx context.Context, env *ActionEnv, _ plan.Step) (*ActionOutco
 	if !ok {
 		return nil, fmt.Errorf("rollback: no earlier rollout in this drill to undo")
 	}
-	rep, err := v.(*rollout.Undo).Run(ctx)
+	u, ok := v.(interface {
+		Run(ctx context.Context) (*reports.Rollout, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("rollback: the last rollout (%T) cannot be undone", v)
+	}
+	rep, err := u.Run(ctx)
 	return outcome(rep, err)
 }
 

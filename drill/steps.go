@@ -127,7 +127,7 @@ func (r *Runner) runAction(ctx context.Context, s plan.Step, rec *stepRecord) er
 	watched := r.hurtByAction(ctx, s, time.Now())
 	defer func() { r.releaseAll(watched, time.Now()) }()
 	env := &ActionEnv{Plan: r.plan, Stack: r.stack, Log: r.o.log.With("action", s.Action),
-		Traffic: r.traffic.log, Event: r.event, StateDir: r.o.stateDir, Shared: &r.shared}
+		Traffic: r.traffic.log, Event: r.event, StateDir: r.o.stateDir, Shared: &r.shared, Journal: r.journal}
 	out, err := a.Run(ctx, env, s)
 	r.event(uptime.Event{Kind: uptime.ActionDone, Step: s.Name, Target: rec.target, Detail: s.Action})
 	if out != nil {

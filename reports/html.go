@@ -37,6 +37,7 @@ func HTML(r *Report) ([]byte, error) {
 		add("RTO phases", []string{"Phase", "Seconds"}, phaseRows(r.DR.Phases), "")
 	}
 	add("Rollouts", rolloutHeader, rolloutRows(r.Rollouts), "")
+	add("Deployment rollouts (Kubernetes)", deploymentHeader, deploymentRows(r.Rollouts), "")
 	add("Alerts", alertHeader, alertRows(r.Alerts), "")
 	if r.K6 != nil {
 		add("k6", []string{"Metric", "Values"}, k6Rows(r.K6), "")

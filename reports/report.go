@@ -285,6 +285,12 @@ type Rollout struct {
 	RollbackSeconds *float64 `json:"rollback_seconds,omitempty"`
 	// Evidence lists the analysis behind the decision, one line each.
 	Evidence []string `json:"evidence,omitempty"`
+	// Deployments are the Kubernetes Deployments the rollout changed, in
+	// order (rollout_kube.go).
+	Deployments []DeploymentRollout `json:"deployments,omitempty"`
+	// AutoRollback says when, why and to what a failed analysis rolled
+	// the rollout back.
+	AutoRollback *AutoRollback `json:"auto_rollback,omitempty"`
 }
 
 // Alert is an alert the drill expected or observed.

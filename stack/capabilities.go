@@ -41,7 +41,26 @@ const (
 	CapReplace Capability = "replace"
 	// CapImages is ImageChecker: whether an image exists where the stack runs.
 	CapImages Capability = "images"
+	// CapNodes is Noder: cordon, drain or lose the cluster node a service
+	// runs on (nodes.go).
+	CapNodes Capability = "nodes"
+	// CapScale is Scaler: scale the workload a service belongs to.
+	CapScale Capability = "scale"
+	// CapRollout is a rolling update of the model servers: Replacer (one
+	// service replaced at a time) or DeploymentRoller (their controller,
+	// a Kubernetes Deployment, rolled).
+	CapRollout Capability = "rollout"
+	// CapCluster is Cluster: a stack on a Kubernetes cluster, whose API
+	// can carry faults as objects (Chaos Mesh).
+	CapCluster Capability = "cluster"
 )
+
+// Cluster is a provider whose services are pods of one namespace of a
+// Kubernetes cluster.
+type Cluster interface {
+	// Namespace is the namespace of the stack's pods.
+	Namespace() string
+}
 
 // capabilities is every capability in a fixed order, with its words and
 // the interface a provider's Stack implements to offer it.
@@ -59,6 +78,19 @@ var capabilities = []struct {
 	{CapLogs, "service logs", offers[Logger]},
 	{CapReplace, "replacing services", offers[Replacer]},
 	{CapImages, "image checks", offers[ImageChecker]},
+	{CapNodes, "cluster node operations (cordon, drain, node loss)", offers[Noder]},
+	{CapScale, "workload scaling", offers[Scaler]},
+	{CapRollout, "rolling updates", func(st Stack) bool { return offers[Replacer](st) || offers[DeploymentRoller](st) }},
+	{CapCluster, "Kubernetes cluster objects", offers[Cluster]},
+}
+
+// DeploymentRoller is a provider whose services are pods of a controller
+// that rolls them itself (a Kubernetes Deployment): a rolling update
+// changes the controller, not each service (stack/kubernetes has the
+// rollout itself).
+type DeploymentRoller interface {
+	// DeploymentOf names the Deployment that owns the service's pod.
+	DeploymentOf(ctx context.Context, service string) (string, error)
 }
 
 // offers reports whether st implements T.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	_ "github.com/aiuptime/aiuptime/backup/kube" // the undo of its helper pods, replayed by cleanup
 	"github.com/aiuptime/aiuptime/chaos"
 	_ "github.com/aiuptime/aiuptime/chaos/kinds" // every fault kind's reverters
 	"github.com/aiuptime/aiuptime/exitcode"
@@ -40,7 +41,9 @@ func newCleanupCmd() *cobra.Command {
 			"Only records whose drill is gone are reverted: a running drill's faults are left alone (--run ID --force\n" +
 			"reverts one run's even so). Every record is checked first: it may act only on containers carrying its run's\n" +
 			"labels, beneath the volumes they mount, and on what is named after it; a record that is unreadable, unknown\n" +
-			"or fails its checks is moved to <journal>/quarantine with a .reason file. Then the embedded stacks whose\n" +
+			"or fails its checks is moved to <journal>/quarantine with a .reason file. Chaos Mesh objects labelled\n" +
+			"aiuptime.io/managed-by=aiuptime whose run is gone are deleted (in the clusters the journal names and the\n" +
+			"local clusters of 'drill kube up'). Then the embedded stacks whose\n" +
 			"drill is gone are removed (never one started by 'drill stack up' or kept with --keep-stack).\n" +
 			"Exit codes: 0 all reverted or nothing to do; 4 a revert failed (the record is kept) or records were\n" +
 			"quarantined; 3 the journal or Docker could not be read; 2 an unsafe state directory.",
@@ -75,9 +78,10 @@ func cleanup(ctx context.Context, out io.Writer, a cleanupArgs) error {
 	start := time.Now()
 	res, err := chaos.Replay(ctx, dir, opts...)
 	printReplay(out, res)
-	var stackErr error
+	meshErr := removeMeshLeftovers(ctx, out, a)
+	stackErr := meshErr
 	if !a.noDocker {
-		stackErr = removeAbandoned(ctx, out, a)
+		stackErr = errors.Join(stackErr, removeAbandoned(ctx, out, a))
 	}
 	if a.run == "" {
 		stackErr = errors.Join(stackErr, removeBrokenClusters(ctx, out, a.stateDir))

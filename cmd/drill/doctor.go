@@ -30,7 +30,7 @@ func newDoctorCmd() *cobra.Command {
 	var noDocker bool
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Audit for faults left behind (qdiscs, nftables, paused containers, toxics, volumes, stopped engines, journal), by run",
+		Short: "Audit for faults left behind (qdiscs, nftables, paused containers, toxics, volumes, stopped engines, Chaos Mesh objects, journal), by run",
 		Long: "doctor looks for anything a fault may have left behind and changes nothing: every fault kind audits\n" +
 			"the services of each embedded stack on this host (or the one of --run). Findings are grouped by run, and\n" +
 			"each run says whether a drill still runs it (it holds the run's lock or owns journal records): a live\n" +
@@ -50,6 +50,8 @@ func newDoctorCmd() *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "doctor: WARNING: %v\n", err)
 			}
 			fs, auditErr := journalFindings(stateDir, runID)
+			mesh, err := meshFindings(cmd.Context(), stateDir, runID)
+			fs, auditErr = append(fs, mesh...), errors.Join(auditErr, err)
 			var stacks []containers.RunInfo
 			if !noDocker {
 				more, err := stackFindings(cmd.Context(), runID)

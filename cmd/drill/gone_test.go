@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	kubebackup "github.com/aiuptime/aiuptime/backup/kube"
 	"github.com/aiuptime/aiuptime/chaos"
+	"github.com/aiuptime/aiuptime/chaos/chaosmesh"
 	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/chaos/disk"
 	"github.com/aiuptime/aiuptime/chaos/network"
@@ -62,6 +64,30 @@ func TestEveryReverterTakesGoneAsReverted(t *testing.T) {
 		kubernetes.UndoReplicas: func(_, stateDir string) any {
 			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
 				"namespace": "aiuptime", "pod": "model-0-abc", "deployment": "model", "replicas": 2, "scale": true}
+		},
+		// Likewise a Chaos Mesh object's cluster.
+		chaosmesh.Undo: func(id, stateDir string) any {
+			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
+				"namespace": "aiuptime", "kind": chaosmesh.NetworkChaos, "name": chaosmesh.ObjectName("delay", id),
+				"labels": map[string]string{chaosmesh.LabelManagedBy: chaosmesh.ManagedBy, chaosmesh.LabelRun: chaostest.CrashRun, chaosmesh.LabelRecord: id}}
+		},
+		kubernetes.UndoNode: func(_, stateDir string) any {
+			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
+				"namespace": "aiuptime", "node": "aiuptime-node", "node_uid": "u-1", "op": "cordon"}
+		},
+		kubernetes.UndoRolloutFunc: func(_, stateDir string) any {
+			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
+				"namespace": "aiuptime", "deployment": "aiuptime-model-0", "uid": "u-2", "role": "model",
+				"select": map[string]any{"selector": "app=model"}, "revision": 1, "replica_set": "aiuptime-model-0-abc", "replica_set_uid": "u-3"}
+		},
+		kubernetes.UndoSignal: func(_, stateDir string) any {
+			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
+				"namespace": "aiuptime", "pod": "model-0-abc", "pod_uid": "u-4", "role": "model", "select": map[string]any{"selector": "app=model"},
+				"procs": []map[string]any{{"host_pid": dead.PID, "pid": 7, "start": dead.Start}}, "pid_ns": map[string]any{"dev": 4, "ino": 1}, "signal": 18}
+		},
+		kubebackup.UndoHelperPod: func(id, stateDir string) any {
+			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
+				"namespace": "aiuptime", "pod": "aiuptime-backup-helper", "record": id}
 		},
 		"gpu/none":          func(string, string) any { return map[string]any{} },
 		chaos.RevertNothing: func(string, string) any { return map[string]any{} },

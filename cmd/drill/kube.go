@@ -25,7 +25,7 @@ kube-controller-manager, kube-scheduler and kwok (simulated nodes and pods;
 nodes annotated ` + local.FakeNodeAnnotation + `), all on 127.0.0.1.
 The binaries come from ` + "`make kube`" + ` (bin/kube/, or $` + local.BinEnv + `).`,
 	}
-	cmd.AddCommand(newKubeUpCmd(), newKubeDownCmd(), newKubeStatusCmd())
+	cmd.AddCommand(newKubeUpCmd(), newKubeDownCmd(), newKubeStatusCmd(), newKubeDeployCmd())
 	return cmd
 }
 
@@ -51,6 +51,8 @@ func newKubeUpCmd() *cobra.Command {
 		f         kubeFlags
 		timeout   time.Duration
 		chaosMesh bool
+		realNode  bool
+		images    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -63,11 +65,17 @@ func newKubeUpCmd() *cobra.Command {
 			if chaosMesh {
 				opts = append(opts, local.WithChaosMeshCRDs())
 			}
+			if realNode {
+				opts = append(opts, local.WithRealNode(), local.WithImages(images...))
+			} else if cmd.Flags().Changed("image") {
+				return exitcode.Wrap(exitcode.Usage, errors.New("--image needs --real-node"))
+			}
 			c, err := local.Up(ctx, opts...)
 			if err != nil {
 				code := exitcode.Harness
 				switch {
-				case errors.Is(err, local.ErrNoBinaries), errors.Is(err, local.ErrRunning), errors.Is(err, local.ErrNoCRDs):
+				case errors.Is(err, local.ErrNoBinaries), errors.Is(err, local.ErrRunning), errors.Is(err, local.ErrNoCRDs),
+					errors.Is(err, local.ErrNodeBusy), errors.Is(err, local.ErrNodeUnsupported):
 					code = exitcode.Usage
 				case ctx.Err() != nil:
 					code = exitcode.Aborted
@@ -87,6 +95,10 @@ func newKubeUpCmd() *cobra.Command {
 	f.add(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", local.DefaultStartTimeout, "give up when the cluster is not ready by then")
 	cmd.Flags().BoolVar(&chaosMesh, "chaos-mesh", false, "install the Chaos Mesh CRDs (from `make kube`) once the cluster is up")
+	cmd.Flags().BoolVar(&realNode, "real-node", false,
+		"also start a real node (containerd, kubelet, kube-proxy; needs root) and wait until it is Ready")
+	cmd.Flags().StringSliceVar(&images, "image", []string{"aiuptime/modelserver:dev", "aiuptime/gateway:dev"},
+		"with --real-node: Docker images to import into the node (pods use imagePullPolicy: Never)")
 	return cmd
 }
 
@@ -146,7 +158,13 @@ func newKubeStatusCmd() *cobra.Command {
 				}
 			} else {
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintf(w, "cluster %s (%s), started %s\nkubeconfig %s\n\n", st.Name, st.Server, st.StartedAt.Format(time.RFC3339), st.Kubeconfig)
+				fmt.Fprintf(w, "cluster %s (%s), started %s\nkubeconfig %s\n", st.Name, st.Server, st.StartedAt.Format(time.RFC3339), st.Kubeconfig)
+				if n := st.Node; n != nil {
+					fmt.Fprintf(w, "real node %s at %s, pods on %s (bridge %s); containerd ready %v, kubelet registered %v, node Ready %v\n",
+						n.Name, n.IP, n.PodCIDR, n.Bridge, n.ContainerdReady.Round(time.Millisecond),
+						n.KubeletRegistered.Round(time.Millisecond), n.NodeReady.Round(time.Millisecond))
+				}
+				fmt.Fprintln(w)
 				fmt.Fprintln(w, "COMPONENT\tPID\tRUNNING\tHEALTHY\tRSS\tPORTS")
 				for _, c := range st.Components {
 					fmt.Fprintf(w, "%s\t%d\t%t\t%t\t%d MiB\t%v\n", c.Name, c.PID, c.Running, c.Healthy, c.RSS>>20, c.Ports)

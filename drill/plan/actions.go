@@ -38,10 +38,30 @@ func withParams(base []param.Spec, more ...param.Spec) []param.Spec {
 
 var rollout = []stack.Capability{stack.CapReplace}
 
+// rolling is what a rolling update needs: services replaced one at a time,
+// or (Kubernetes) their Deployment rolled.
+var rolling = []stack.Capability{stack.CapRollout}
+
+// deploymentParams are the rolling-update params of a Deployment rollout
+// (a kubernetes stack); other stacks ignore them, except expect.
+var deploymentParams = []param.Spec{
+	{Name: "max_surge", Type: param.Int, Default: "1", Unit: "pods", Doc: "kubernetes: the Deployment's maxSurge during the rollout: pods above the desired count"},
+	{Name: "max_unavailable", Type: param.Int, Default: "0", Unit: "pods", Doc: "kubernetes: the Deployment's maxUnavailable during the rollout: pods below the desired count (0 with max_surge 1: a new pod is ready before an old one goes)"},
+	{Name: "max_error_rate", Type: param.Percent, Unit: "%", Doc: "kubernetes: roll back when the probe's error rate over analysis_window exceeds this (default: the plan's slo.error_rate, else 5%)"},
+	{Name: "max_p95", Type: param.Duration, Doc: "kubernetes: roll back when the probe's p95 latency over analysis_window exceeds this (default: the plan's slo.latency_p95, else no bound)"},
+	{Name: "analysis_interval", Type: param.Duration, Default: "1s", Positive: true, Doc: "kubernetes: how often the analysis runs during and after each Deployment's rollout"},
+	{Name: "analysis_window", Type: param.Duration, Default: "10s", Positive: true, Doc: "kubernetes: the probe traffic each analysis judges: the last this long (not before the Deployment's rollout started)"},
+	{Name: "analysis_after", Type: param.Duration, Default: "10s", Doc: "kubernetes: keep analysing this long after each Deployment's rollout completed"},
+	{Name: "min_samples", Type: param.Int, Default: "10", Positive: true, Doc: "kubernetes: probe requests an analysis window needs before its error rate and p95 are judged"},
+	{Name: "golden", Type: param.Bool, Default: "true", Doc: "kubernetes: after each Deployment's rollout, ask its new pods the golden prompt and roll back when the answer changed (a new version may change it)"},
+	{Name: "expect", Type: param.Enum, Enum: []string{"completed", "rolled-back"}, Doc: "the decision this step expects (a different one fails the step); with rolled-back, the zero-failed-requests bar does not apply"},
+}
+
 // ActionKinds is every action kind.
 var ActionKinds = []ActionKind{
-	{Name: "rolling-update", Needs: rollout, Params: releaseParams,
-		Doc: "replace model replicas (target; default all) one at a time: delete from the gateway, drain, replace, health and golden check, re-add; zero failed requests is the bar; a failing replica rolls the replaced ones back"},
+	{Name: "rolling-update", Needs: rolling, Params: withParams(releaseParams, deploymentParams...),
+		Doc: "replace model replicas (target; default all) one at a time: delete from the gateway, drain, replace, health and golden check, re-add; zero failed requests is the bar; a failing replica rolls the replaced ones back. " +
+			"On kubernetes: roll each target's Deployment in turn (image, extra args, max_surge/max_unavailable), analysing the probe's error rate and p95 and the golden prompt during and after; a breach rolls the Deployment back to its previous ReplicaSet automatically"},
 	{Name: "blue-green", Needs: rollout, Params: withParams(releaseParams,
 		param.Spec{Name: "rollback_after", Type: param.Duration, Doc: "switch back to blue after this long and time it (default: stay on green; a later rollback step undoes)"}),
 		Doc: "start a green twin of every replica, verify it, switch the gateway in one admin step, keep blue for an instant rollback; reports switch and rollback times"},
@@ -59,8 +79,8 @@ var ActionKinds = []ActionKind{
 	{Name: "gateway-update", Needs: rollout, Params: []param.Spec{
 		{Name: "image", Type: param.String, Doc: "new gateway image"}, {Name: "args", Type: param.String, Doc: "extra gateway arguments"}},
 		Doc: "start a second gateway instance with the new release, verify it, drain-and-replace the primary while it serves, remove the second (a client pinned to the primary's one port sees the restart gap)"},
-	{Name: "model-update", Needs: rollout, Params: withParams(releaseParams[:1:1], param.Spec{Name: "version", Type: param.String, Required: true,
-		Doc: "new model version: a freshly generated model dir"}, releaseParams[2], releaseParams[3]),
+	{Name: "model-update", Needs: rolling, Params: withParams(withParams(releaseParams[:1:1], param.Spec{Name: "version", Type: param.String, Required: true,
+		Doc: "new model version: a freshly generated model dir (kubernetes: the image or args that carry it must be given too)"}, releaseParams[2], releaseParams[3]), deploymentParams...),
 		Doc: "rolling update to a new model version (the golden prompt may change, and the report says so)"},
 	{Name: "backup", Needs: []stack.Capability{stack.CapVolumes}, Params: []param.Spec{
 		{Name: "dir", Type: param.String, Doc: "snapshot directory (default: a new dir under the state dir)"}},

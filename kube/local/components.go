@@ -40,13 +40,13 @@ func (c *Cluster) writeKubeconfigs(pk *pki) error {
 // componentSpecs are the components' command lines, in start order, on
 // ports (etcd client and peer, apiserver, controller manager, scheduler,
 // kwok), with the binaries' directory binDir.
-func (c *Cluster) componentSpecs(binDir string, pk *pki, ports []int) []componentSpec {
+func (c *Cluster) componentSpecs(binDir string, pk *pki, ports []int, realNode bool) []componentSpec {
 	dir := c.Dir
 	etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	local := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
 	etcdURL := "http://" + local(etcdClient)
 	peerURL := "http://" + local(etcdPeer)
-	return []componentSpec{
+	specs := []componentSpec{
 		{Etcd, []string{
 			"--name=default",
 			"--data-dir=" + filepath.Join(dir, "etcd"),
@@ -78,6 +78,8 @@ func (c *Cluster) componentSpecs(binDir string, pk *pki, ports []int) []componen
 			"--root-ca-file=" + pk.path(caCertFile),
 			"--service-account-private-key-file=" + pk.path(saKeyFile),
 			"--cluster-signing-cert-file=" + pk.path(caCertFile), "--cluster-signing-key-file=" + pk.path(caKeyFile),
+			// Not the default /usr/libexec/kubernetes/..., which it creates.
+			"--flex-volume-plugin-dir=" + filepath.Join(dir, "kube-controller-manager", "volume-plugins"),
 		}, map[string]int{"secure": kcmPort}, "https://" + local(kcmPort) + "/healthz"},
 		{Scheduler, []string{
 			"--kubeconfig=" + filepath.Join(dir, schedKubeconfig),
@@ -94,6 +96,18 @@ func (c *Cluster) componentSpecs(binDir string, pk *pki, ports []int) []componen
 			"--node-lease-duration-seconds=40",
 		}, map[string]int{"server": kwokPort}, "http://" + local(kwokPort) + "/healthz"},
 	}
+	if realNode {
+		// The apiserver dials the real kubelet (logs, exec, port-forward)
+		// at the node IP it listens on, verifies its serving certificate
+		// with the cluster CA, and presents a client certificate the
+		// kubelet's webhook authorization allows (system:masters).
+		specs[1].args = append(specs[1].args,
+			"--kubelet-preferred-address-types=InternalIP,Hostname",
+			"--kubelet-certificate-authority="+pk.path(caCertFile),
+			"--kubelet-client-certificate="+pk.path(kubeletClientCertFile),
+			"--kubelet-client-key="+pk.path(kubeletClientKeyFile))
+	}
+	return specs
 }
 
 // waitDefaultServiceAccount waits for the default ServiceAccount.

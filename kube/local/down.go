@@ -45,6 +45,11 @@ func Down(ctx context.Context, stateDir string, opts ...Option) error {
 		return fmt.Errorf("state dir %q: %w", stateDir, err)
 	}
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		// Nothing to stop; but a real node of this dir may have left
+		// host resources behind (the state dir removed by hand).
+		if id := idOf(dir); len(nodeLeftovers(id, false)) > 0 {
+			return cleanNode(context.WithoutCancel(ctx), o.log, id, nil)
+		}
 		return nil
 	}
 	st, err := Load(dir)
@@ -77,6 +82,17 @@ func Down(ctx context.Context, stateDir string, opts ...Option) error {
 	if err := stopAll(ctx, o.log, procs, o.stopGrace); err != nil {
 		return fmt.Errorf("stop local cluster in %s: %w", dir, err)
 	}
+	var node *NodeState
+	if st != nil {
+		node = st.Node
+	}
+	if id := idOf(dir); node != nil || len(nodeLeftovers(id, false)) > 0 {
+		t := time.Now()
+		if err := cleanNode(ctx, o.log, id, node); err != nil {
+			return fmt.Errorf("remove the real node of %s: %w", dir, err)
+		}
+		o.log.Info("real node removed from the host", "took", time.Since(t).Round(time.Millisecond))
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove state dir: %w", err)
 	}
@@ -104,6 +120,8 @@ type Status struct {
 	StartedAt  time.Time         `json:"started_at"`
 	Ready      bool              `json:"ready"`
 	Components []ComponentStatus `json:"components"`
+	// Node is the real node and its start timings, nil without one.
+	Node *NodeState `json:"node,omitempty"`
 }
 
 // GetStatus reports which of the state dir's processes still run, their
@@ -127,12 +145,13 @@ func GetStatus(ctx context.Context, stateDir string) (*Status, error) {
 			if p.Name == APIServer && cerr == nil {
 				hc = client
 			}
-			cs.Healthy = healthy(ctx, hc, p.Health)
+			cs.Healthy = p.Health == "" || healthy(ctx, hc, p.Health) // containerd: running is healthy
 		}
 		s.Ready = s.Ready && cs.Healthy
 		s.Components = append(s.Components, cs)
 	}
-	s.Ready = s.Ready && len(s.Components) == len(components)
+	s.Ready = s.Ready && len(s.Components) == st.expected()
+	s.Node = st.Node
 	return s, nil
 }
 

@@ -11,8 +11,24 @@
 // so Down (and `drill cleanup`) can stop them from anywhere, even after the
 // starter was SIGKILLed, and never signals a pid that is no longer ours.
 //
-// The package uses no Kubernetes library: os/exec, crypto/x509, net/http
-// and a YAML parser (for the Chaos Mesh CRDs' names) only.
+// With WithRealNode, Up also starts tier 2: one real node, aiuptime-node,
+// on this host (root): Debian's containerd with a private config (socket,
+// root, state and runc's state under the state dir; a sandbox image built
+// and imported locally, as there is no registry), the kubelet (cgroupfs,
+// under a cgroup root of the cluster's own) and kube-proxy (iptables), on a
+// CNI bridge named for the cluster (aiuk-<hash of the state dir>) with a
+// free 10.244.X.0/24. Pods run images imported from Docker (WithImages,
+// imagePullPolicy Never) and are reached from the host at their IP or a
+// Service's ClusterIP. Down removes all the node added to the host: the
+// pods' processes and shims, the mounts under the state dir, the bridge and
+// its veths, the KUBE-* and CNI-* iptables chains, the cgroups, the files
+// its programs leave in fixed places, the sysctls the kubelet changed;
+// AuditAll and AuditNode report any of it left behind. One real node runs
+// per host (the iptables chains are global): a second Up is refused.
+//
+// The package uses no Kubernetes library: os/exec, crypto/x509, net/http,
+// netlink (the node's bridge) and a YAML parser (for the Chaos Mesh CRDs'
+// names) only.
 package local
 
 import (
@@ -138,6 +154,16 @@ type State struct {
 	ReadyAfter time.Duration `json:"ready_after_ns,omitempty"`
 	// Processes are the cluster's processes, in start order.
 	Processes []*Process `json:"processes"`
+	// Node is the real node (WithRealNode), nil without one.
+	Node *NodeState `json:"node,omitempty"`
+}
+
+// expected is how many processes a whole cluster of this state runs.
+func (s *State) expected() int {
+	if s.Node != nil {
+		return len(components) + len(nodeComponents)
+	}
+	return len(components)
 }
 
 // Cluster is a running local cluster.
@@ -197,6 +223,16 @@ func Up(ctx context.Context, opts ...Option) (*Cluster, error) {
 	crdDir := filepath.Join(o.binDir, ChaosMeshCRDsDir)
 	if o.chaosMesh {
 		if _, err := CRDFiles(crdDir); err != nil {
+			return nil, err
+		}
+	}
+	if o.realNode {
+		unlock, err := lockNodeStart(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if err := checkNodeHost(o.binDir); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +312,12 @@ func (c *Cluster) start(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	specs := c.componentSpecs(o.binDir, pk, ports)
+	if o.realNode {
+		if err := pk.apiserverKubeletClient(); err != nil {
+			return err
+		}
+	}
+	specs := c.componentSpecs(o.binDir, pk, ports, o.realNode)
 	t0 := time.Now()
 	for _, s := range specs {
 		p, err := start(s.name, filepath.Join(o.binDir, s.name), dir, filepath.Join(dir, "logs", s.name+".log"), s.args)
@@ -310,7 +351,13 @@ func (c *Cluster) start(ctx context.Context, o *options) error {
 			return err
 		}
 	}
-	return c.waitDefaultServiceAccount(ctx, client)
+	if err := c.waitDefaultServiceAccount(ctx, client); err != nil {
+		return err
+	}
+	if o.realNode {
+		return c.startNode(ctx, o, pk, client)
+	}
+	return nil
 }
 
 // waitHealthy polls p's health URL until it answers 200, failing early

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,8 @@ type options struct {
 	startTimeout time.Duration
 	stopGrace    time.Duration
 	chaosMesh    bool
+	realNode     bool
+	images       []string
 }
 
 // WithName names the cluster; its state dir is then
@@ -97,6 +100,35 @@ func WithStopGrace(d time.Duration) Option {
 func WithChaosMeshCRDs() Option {
 	return func(o *options) error {
 		o.chaosMesh = true
+		return nil
+	}
+}
+
+// WithRealNode makes Up start a real node once the control plane is
+// ready: Debian's containerd (private config, socket and root under the
+// state dir), the kubelet and kube-proxy (iptables mode), on a CNI bridge
+// of the cluster's own; Up returns when the Node is Ready. It needs root,
+// cgroups, containerd, runc and containernetworking-plugins, and refuses
+// to start while another real node runs on the host (ErrNodeBusy). Down
+// removes everything the node added to the host. Down and Status ignore it.
+func WithRealNode() Option {
+	return func(o *options) error {
+		o.realNode = true
+		return nil
+	}
+}
+
+// WithImages imports the Docker images refs (`docker save`) into the real
+// node's containerd, for pods with imagePullPolicy Never (there is no
+// registry). It implies nothing without WithRealNode.
+func WithImages(refs ...string) Option {
+	return func(o *options) error {
+		for _, r := range refs {
+			if r == "" || strings.HasPrefix(r, "-") {
+				return fmt.Errorf("image %q: want an image reference", r)
+			}
+		}
+		o.images = append(o.images, refs...)
 		return nil
 	}
 }

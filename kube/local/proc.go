@@ -101,7 +101,9 @@ func start(name, bin, dir, logPath string, args []string) (*Process, error) {
 // etcd still answers (its graceful shutdown removes its endpoint lease from
 // etcd and hangs when etcd is gone), then etcd. Anything else (strays)
 // goes with the first stage.
-var stopOrder = [][]string{{Kwok, Scheduler, ControllerManager}, {APIServer}, {Etcd}}
+// The real node's kubelet and kube-proxy go first, then its containerd
+// (the shims and pods it leaves are killed by cleanNode).
+var stopOrder = [][]string{{Kwok, Scheduler, ControllerManager, Kubelet, KubeProxy}, {Containerd}, {APIServer}, {Etcd}}
 
 // stopAll stops procs stage by stage (stopOrder): SIGTERM to the process
 // group of every process of the stage that is still ours, up to grace for
@@ -197,7 +199,7 @@ func Strays(dir string) ([]Process, error) {
 			continue
 		}
 		args, err := cmdline(pid)
-		if err != nil || len(args) == 0 || !slices.Contains(components, filepath.Base(args[0])) {
+		if err != nil || len(args) == 0 || (!slices.Contains(components, filepath.Base(args[0])) && !slices.Contains(nodeComponents, filepath.Base(args[0]))) {
 			continue
 		}
 		if !slices.ContainsFunc(args[1:], func(a string) bool { return strings.Contains(a, prefix) }) {

@@ -89,7 +89,7 @@ type Timings struct {
 
 // Capabilities are the stack capabilities the embedded stack offers.
 var Capabilities = []stack.Capability{stack.CapLifecycle, stack.CapExec, stack.CapProcesses, stack.CapNetwork,
-	stack.CapVolumes, stack.CapOwnership, stack.CapLogs, stack.CapReplace, stack.CapImages}
+	stack.CapVolumes, stack.CapOwnership, stack.CapLogs, stack.CapReplace, stack.CapImages, stack.CapRollout}
 
 // Stack is a running embedded stack. It implements stack.Stack,
 // stack.SetupReporter and every capability in Capabilities (the container

@@ -1,7 +1,10 @@
 package kubernetes
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	kclient "k8s.io/client-go/kubernetes"
@@ -98,4 +101,19 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// Conn is how the stack reaches its cluster, pinned (see Conn.Pinned):
+// faults that act through the API server (Chaos Mesh objects) journal it.
+func (s *Stack) Conn() Conn { return s.o.conn }
+
+// Gone reports whether the cluster is gone for good as far as a journaled
+// undo can tell: its kubeconfig file no longer exists (a local cluster's
+// goes with its state dir on `drill kube down`).
+func (c Conn) Gone() bool {
+	if c.InCluster || c.Kubeconfig == "" {
+		return false
+	}
+	_, err := os.Stat(c.Kubeconfig)
+	return errors.Is(err, fs.ErrNotExist)
 }

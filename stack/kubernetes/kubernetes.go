@@ -14,11 +14,14 @@
 // role's selector, re-read from the API server before anything is done to it.
 //
 // Capabilities: lifecycle (pod delete, Deployment scale-down; Ops lists
-// which operations), ownership and logs. Exec, processes and network
-// namespaces are not offered: they need a kubelet's exec or the node
-// itself. Rollouts: RollDeployment changes a role's Deployment and waits
-// as `kubectl rollout status` does; UndoRollout does `kubectl rollout
-// undo` (rollout.go).
+// which operations), ownership, logs, exec through the API server
+// (exec.go), node operations (cordon, drain, node loss: node.go) and
+// Deployment scaling (scale.go). Processes and network namespaces need the
+// harness on the pod's node: OnNode returns a NodeStack that adds them
+// (onnode.go), and a stack file claims them only when it says so.
+// Rollouts: RollDeployment changes a role's Deployment and waits as
+// `kubectl rollout status` does; UndoRollout does `kubectl rollout undo`
+// (rollout.go).
 package kubernetes
 
 import (
@@ -33,6 +36,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kclient "k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/aiuptime/aiuptime/stack"
 )
@@ -88,7 +92,11 @@ func (s *Stack) DescribeAction(service string, a stack.Action) []string {
 func (s *Stack) Ops() []stack.Op { return Ops }
 
 // Capabilities are the stack capabilities the provider offers.
-var Capabilities = []stack.Capability{stack.CapLifecycle, stack.CapOwnership, stack.CapLogs}
+// Exec goes through the API server (exec.go); node operations and
+// scaling through it too (node.go, scale.go). Processes and network
+// namespaces need the harness on the pod's node: CapabilitiesOnNode.
+var Capabilities = []stack.Capability{stack.CapLifecycle, stack.CapOwnership, stack.CapLogs, stack.CapRollout,
+	stack.CapExec, stack.CapNodes, stack.CapScale, stack.CapCluster}
 
 // Errors callers branch on.
 var (
@@ -128,6 +136,7 @@ func (r RoleSelector) String() string {
 type Stack struct {
 	o    options
 	cli  kclient.Interface
+	cfg  *rest.Config // for exec (exec.go)
 	log  *slog.Logger
 	host string // the API server, for Identity
 
@@ -141,6 +150,8 @@ var (
 	_ stack.Owner      = (*Stack)(nil)
 	_ stack.Logger     = (*Stack)(nil)
 	_ stack.Identifier = (*Stack)(nil)
+
+	_ stack.DeploymentRoller = (*Stack)(nil)
 )
 
 // Open connects to the cluster, refuses a namespace that has not opted in
@@ -177,8 +188,11 @@ func Open(ctx context.Context, opts ...Option) (*Stack, error) {
 			return nil, fmt.Errorf("kubernetes stack: client: %w", err)
 		}
 	}
-	s := &Stack{o: o, cli: cli, log: o.logger, host: cfg.Host, slots: map[stack.Role][]types.UID{}}
+	s := &Stack{o: o, cli: cli, cfg: cfg, log: o.logger, host: cfg.Host, slots: map[stack.Role][]types.UID{}}
 	if err := s.checkNamespace(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.resolveGateway(ctx); err != nil {
 		return nil, err
 	}
 	if o.secret != nil {

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -82,12 +80,8 @@ func (st replicasState) Check(ctx context.Context, sc stack.Scope) error {
 	if st.Deployment == "" {
 		return stack.ErrGone // nothing to bring back
 	}
-	if !st.Conn.InCluster && st.Conn.Kubeconfig != "" {
-		// A local cluster's kubeconfig goes with its state dir on `drill
-		// kube down`: the cluster, and so the Deployment, is gone.
-		if _, err := os.Stat(st.Conn.Kubeconfig); errors.Is(err, fs.ErrNotExist) {
-			return stack.ErrGone
-		}
+	if st.Conn.Gone() {
+		return stack.ErrGone // the cluster, and so the Deployment, is gone
 	}
 	cli, err := st.Conn.Client()
 	if err != nil {

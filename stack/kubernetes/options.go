@@ -1,12 +1,17 @@
 package kubernetes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kclient "k8s.io/client-go/kubernetes"
@@ -19,6 +24,7 @@ type options struct {
 	namespace   string
 	roles       map[stack.Role]RoleSelector
 	gatewayURL  string
+	gatewaySvc  string // a Service whose ClusterIP gives gatewayURL (resolveGateway)
 	ports       map[string]int
 	healthPaths map[string]string
 	apiKey      string
@@ -26,6 +32,10 @@ type options struct {
 	modelName   string
 	client      kclient.Interface
 	logger      *slog.Logger
+	hostRoots   []string
+	kubeletRoot string
+	onNode      bool   // Attach returns a NodeStack (onnode.go)
+	node        string // its node ("" detects it)
 }
 
 // SecretRef names a key of a Secret in the stack's namespace.
@@ -100,6 +110,19 @@ func WithGatewayURL(u string) Option {
 	return func(o *options) error { o.gatewayURL = strings.TrimRight(u, "/"); return nil }
 }
 
+// WithGatewayService names the gateway's Service in the stack's namespace:
+// without WithGatewayURL, Open makes http://<its ClusterIP>:<its port> the
+// gateway's URL (reachable from pods and from a node with kube-proxy).
+func WithGatewayService(name string) Option {
+	return func(o *options) error {
+		if errs := validation.IsDNS1035Label(name); len(errs) > 0 {
+			return fmt.Errorf("gateway service %q: %s", name, strings.Join(errs, "; "))
+		}
+		o.gatewaySvc = name
+		return nil
+	}
+}
+
 // WithPort sets the API port for a service name or role (default: the
 // pod's first declared container port, else DefaultPorts).
 func WithPort(key string, port int) Option {
@@ -158,4 +181,29 @@ func WithLogger(l *slog.Logger) Option {
 		o.logger = l
 		return nil
 	}
+}
+
+// resolveGateway sets the gateway's URL from the Service WithGatewayService
+// names, unless WithGatewayURL gave one: its ClusterIP and its port (the
+// only one, else the one named "http", else the gateway's default port).
+func (s *Stack) resolveGateway(ctx context.Context) error {
+	if s.o.gatewayURL != "" || s.o.gatewaySvc == "" {
+		return nil
+	}
+	svc, err := s.cli.CoreV1().Services(s.o.namespace).Get(ctx, s.o.gatewaySvc, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("kubernetes stack: gateway service %s/%s: %w", s.o.namespace, s.o.gatewaySvc, err)
+	}
+	ip := svc.Spec.ClusterIP
+	if ip == "" || ip == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
+		return fmt.Errorf("kubernetes stack: gateway service %s/%s has no cluster IP and port", s.o.namespace, s.o.gatewaySvc)
+	}
+	port := svc.Spec.Ports[0].Port
+	for _, p := range svc.Spec.Ports[1:] {
+		if p.Name == "http" || int(p.Port) == DefaultPorts[stack.RoleGateway] {
+			port = p.Port
+		}
+	}
+	s.o.gatewayURL = "http://" + net.JoinHostPort(ip, strconv.Itoa(int(port)))
+	return nil
 }

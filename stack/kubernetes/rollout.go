@@ -62,6 +62,9 @@ type RolloutChange struct {
 	// Args are the container's new arguments (nil: unchanged; an empty,
 	// non-nil slice clears them).
 	Args []string `json:"args,omitempty"`
+	// AppendArgs are added after the container's arguments (after Args
+	// when both are given): a plan's "extra server arguments".
+	AppendArgs []string `json:"append_args,omitempty"`
 	// Run is the value of AnnotationRollout on the pod template.
 	Run string `json:"run,omitempty"`
 	// MaxSurge and MaxUnavailable set the RollingUpdate strategy (an
@@ -124,11 +127,17 @@ type RolloutResult struct {
 	ReadyMax time.Duration `json:"ready_max"`
 	// Undo is set for a rollback (UndoRollout).
 	Undo *RolloutUndo `json:"undo,omitempty"`
+	// Analysis is set when a RolloutAnalysis check failed; Rollback is
+	// then the automatic undo to RevisionBefore (nil if it could not start).
+	Analysis *AnalysisFailure `json:"analysis,omitempty"`
+	Rollback *RolloutResult   `json:"rollback,omitempty"`
 }
 
 type rolloutOptions struct {
 	deployment string
 	timeout    time.Duration
+	analysis   *rolloutAnalysis
+	before     func(stack.Undo) error
 }
 
 // RolloutOption configures RollDeployment and UndoRollout.
@@ -243,14 +252,25 @@ func (s *Stack) deploymentName(ctx context.Context, role stack.Role, o rolloutOp
 // ErrProgressDeadline when the Progressing condition says the progress
 // deadline was exceeded, and with the context's error on timeout; the
 // result then holds what was measured so far.
+//
+// With RolloutAnalysis the caller's check judges the rollout while it
+// progresses and for a window after; a failed check rolls the Deployment
+// back to the revision it had (ErrRolledBack, rollout_analysis.go). With
+// RolloutJournal the caller journals how to undo the rollout before the
+// Deployment is changed (rollout_journal.go).
 func (s *Stack) RollDeployment(ctx context.Context, role stack.Role, change RolloutChange, opts ...RolloutOption) (*RolloutResult, error) {
-	if change.Image == "" && change.Args == nil && change.Run == "" {
+	if change.Image == "" && change.Args == nil && change.AppendArgs == nil && change.Run == "" {
 		return nil, errors.New("rollout: the change sets no image, arguments or run")
 	}
 	if err := validSurge(change); err != nil {
 		return nil, fmt.Errorf("rollout: %w", err)
 	}
-	return s.roll(ctx, role, opts, nil, func(d *appsv1.Deployment) error { return applyChange(d, change) })
+	res, err := s.roll(ctx, role, opts, nil, func(d *appsv1.Deployment) error { return applyChange(d, change) })
+	var af *AnalysisFailure
+	if res == nil || !errors.As(err, &af) {
+		return res, err
+	}
+	return s.rollBack(ctx, role, change, res, af, opts)
 }
 
 // UndoRollout rolls role's Deployment back to the pod template of
@@ -289,14 +309,22 @@ func (s *Stack) UndoRollout(ctx context.Context, role stack.Role, toRevision int
 	})
 }
 
-// roll re-proves ownership, changes the Deployment with mutate (retried on
-// conflicts), waits for its rollout and measures it.
-func (s *Stack) roll(ctx context.Context, role stack.Role, opts []RolloutOption, undo *RolloutUndo, mutate func(*appsv1.Deployment) error) (*RolloutResult, error) {
+func buildRolloutOptions(opts []RolloutOption) (rolloutOptions, error) {
 	var o rolloutOptions
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("rollout: %w", err)
+			return o, fmt.Errorf("rollout: %w", err)
 		}
+	}
+	return o, nil
+}
+
+// roll re-proves ownership, changes the Deployment with mutate (retried on
+// conflicts), waits for its rollout and measures it.
+func (s *Stack) roll(ctx context.Context, role stack.Role, opts []RolloutOption, undo *RolloutUndo, mutate func(*appsv1.Deployment) error) (*RolloutResult, error) {
+	o, err := buildRolloutOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	name, err := s.deploymentName(ctx, role, o)
 	if err != nil {
@@ -330,6 +358,11 @@ func (s *Stack) roll(ctx context.Context, role stack.Role, opts []RolloutOption,
 		return nil, fmt.Errorf("%s of deployment %s: %w", what, ref, err)
 	}
 
+	if o.before != nil {
+		if err := s.journalRollout(ctx, o.before, d0, role); err != nil {
+			return nil, fmt.Errorf("%s of deployment %s: before the change: %w", what, ref, err)
+		}
+	}
 	res.Start = time.Now()
 	if undo != nil {
 		undo.At = res.Start
@@ -344,7 +377,7 @@ func (s *Stack) roll(ctx context.Context, role stack.Role, opts []RolloutOption,
 	if _, ok := ctx.Deadline(); !ok && timeout == 0 {
 		timeout = DefaultRolloutTimeout
 	}
-	d, werr := waitRollout(ctx, s.cli.AppsV1().Deployments(ns), name, timeout)
+	d, werr := waitAnalysed(ctx, s.cli.AppsV1().Deployments(ns), name, timeout, o.analysis)
 	res.End = time.Now()
 	res.Duration = res.End.Sub(res.Start)
 	stopWatch()

@@ -32,6 +32,9 @@ func applyChange(d *appsv1.Deployment, change RolloutChange) error {
 	if change.Args != nil {
 		cs[i].Args = slices.Clone(change.Args)
 	}
+	if len(change.AppendArgs) > 0 {
+		cs[i].Args = append(slices.Clone(cs[i].Args), change.AppendArgs...)
+	}
 	if change.Run != "" {
 		if d.Spec.Template.Annotations == nil {
 			d.Spec.Template.Annotations = map[string]string{}

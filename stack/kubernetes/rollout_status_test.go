@@ -1,11 +1,14 @@
 package kubernetes
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -74,5 +77,69 @@ func TestValidSurge(t *testing.T) {
 		if err := validSurge(tc.c); (err == nil) != tc.ok {
 			t.Errorf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+func TestApplyChangeArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before []string
+		c      RolloutChange
+		want   string
+	}{
+		{"extra args appended", []string{"--port", "8000"}, RolloutChange{AppendArgs: []string{"--error-rate", "0.5"}}, "--port 8000 --error-rate 0.5"},
+		{"args replaced, then extra ones", []string{"--port", "8000"}, RolloutChange{Args: []string{"--port", "9000"}, AppendArgs: []string{"-v"}}, "--port 9000 -v"},
+		{"args cleared", []string{"--port", "8000"}, RolloutChange{Args: []string{}}, ""},
+		{"unchanged", []string{"--port", "8000"}, RolloutChange{Image: "x"}, "--port 8000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "m", Args: tc.before}}}}}}
+			if err := applyChange(d, tc.c); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); got != tc.want {
+				t.Errorf("args %q, want %q", got, tc.want)
+			}
+			if tc.c.AppendArgs != nil && len(tc.before) > 0 && tc.before[len(tc.before)-1] != "8000" {
+				t.Errorf("the template's args were changed in place: %q", tc.before)
+			}
+		})
+	}
+}
+
+// TestAnalysisPhases runs the analysis loop on its own: a check failing
+// only after the rollout fails in the after phase; one that holds lets
+// the window pass; the phase and reason are kept.
+func TestAnalysisPhases(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		failIn RolloutPhase
+		want   RolloutPhase
+	}{{"holds", "", ""}, {"fails after", PhaseAfter, PhaseAfter}} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := map[RolloutPhase]int{}
+			a := &rolloutAnalysis{interval: 10 * time.Millisecond, after: 50 * time.Millisecond,
+				check: func(_ context.Context, p RolloutPhase) error {
+					calls[p]++
+					if p == tc.failIn {
+						return errors.New("error rate 50.0% > 5.0%")
+					}
+					return nil
+				}}
+			f := a.run(t.Context(), PhaseAfter, a.after)
+			if (f == nil) != (tc.want == "") || (f != nil && (f.Phase != tc.want || f.Reason != "error rate 50.0% > 5.0%")) {
+				t.Fatalf("failure %+v, want phase %q", f, tc.want)
+			}
+			if calls[PhaseAfter] == 0 {
+				t.Errorf("the after phase never checked")
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	a := &rolloutAnalysis{interval: time.Millisecond, check: func(context.Context, RolloutPhase) error { return errors.New("late") }}
+	if f := a.run(ctx, PhaseDuring, 0); f != nil {
+		t.Errorf("a check after the rollout ended counted: %+v", f)
 	}
 }

@@ -3,6 +3,7 @@ package stackfile
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -55,6 +56,11 @@ func (f *File) validateKubernetes(d *yamldoc.Doc) yamldoc.Errors {
 	if u := k.GatewayURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		bad(false, at.Add("gateway_url"), "%q: want an http(s) URL", u)
 	}
+	if n := k.GatewayService; n != "" {
+		if e := validation.IsDNS1035Label(n); len(e) > 0 {
+			bad(false, at.Add("gateway_service"), "%q: %s", n, strings.Join(e, "; "))
+		}
+	}
 	if s := k.APIKeySecret; s != nil {
 		if s.Name == "" || s.Key == "" {
 			bad(false, at.Add("api_key_secret"), "want a name and a key")
@@ -62,6 +68,17 @@ func (f *File) validateKubernetes(d *yamldoc.Doc) yamldoc.Errors {
 		if f.APIKeyEnv != "" {
 			bad(false, at.Add("api_key_secret"), "api_key_secret and api_key_env are exclusive")
 		}
+	}
+	for i, r := range k.HostPathRoots {
+		if !filepath.IsAbs(r) || filepath.Clean(r) == "/" {
+			bad(false, at.Add("host_path_roots", i), "%q: want an absolute directory other than /", r)
+		}
+	}
+	if k.Node != "" && !k.OnNode {
+		bad(false, at.Add("node"), "node needs on_node: true")
+	}
+	if r := k.KubeletRootDir; r != "" && !filepath.IsAbs(r) {
+		bad(false, at.Add("kubelet_root_dir"), "%q: want an absolute path", r)
 	}
 	return errs
 }
@@ -80,6 +97,9 @@ func (f *File) openKubernetes(ctx context.Context, o openOptions) (stack.Stack, 
 	if k.GatewayURL != "" {
 		kopts = append(kopts, kubernetes.WithGatewayURL(k.GatewayURL))
 	}
+	if k.GatewayService != "" {
+		kopts = append(kopts, kubernetes.WithGatewayService(k.GatewayService))
+	}
 	if s := k.APIKeySecret; s != nil {
 		kopts = append(kopts, kubernetes.WithAPIKeySecret(s.Name, s.Key))
 	} else {
@@ -89,6 +109,9 @@ func (f *File) openKubernetes(ctx context.Context, o openOptions) (stack.Stack, 
 		}
 		kopts = append(kopts, kubernetes.WithAPIKey(key))
 	}
+	if len(k.HostPathRoots) > 0 {
+		kopts = append(kopts, kubernetes.WithHostPathRoots(k.HostPathRoots...), kubernetes.WithKubeletRootDir(k.KubeletRootDir))
+	}
 	for name, s := range f.Services {
 		if s.Port != 0 {
 			kopts = append(kopts, kubernetes.WithPort(name, s.Port))
@@ -97,7 +120,10 @@ func (f *File) openKubernetes(ctx context.Context, o openOptions) (stack.Stack, 
 			kopts = append(kopts, kubernetes.WithHealthPath(name, s.HealthPath))
 		}
 	}
-	st, err := kubernetes.Open(ctx, kopts...)
+	if k.OnNode {
+		kopts = append(kopts, kubernetes.WithOnNode(k.Node))
+	}
+	st, err := kubernetes.Attach(ctx, kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}

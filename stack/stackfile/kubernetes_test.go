@@ -35,7 +35,8 @@ services:
 		t.Errorf("decoded %+v", f)
 	}
 	sh := f.Shape(hostcaps.Kernel{})
-	if sh.Kind != KindKubernetes || !sh.Has(stack.CapLifecycle) || !sh.Has(stack.CapOwnership) || sh.Has(stack.CapExec) {
+	if sh.Kind != KindKubernetes || !sh.Has(stack.CapLifecycle) || !sh.Has(stack.CapOwnership) || !sh.Has(stack.CapExec) ||
+		!sh.Has(stack.CapCluster) || sh.Has(stack.CapProcesses) || sh.Has(stack.CapVolumes) {
 		t.Errorf("shape %+v", sh)
 	}
 }
@@ -52,6 +53,7 @@ func TestParseKubernetesErrors(t *testing.T) {
 		"empty selector":  {head + "  namespace: ns\n  roles:\n    model: {selector: \" \"}\n", "selects every pod"},
 		"bad deployment":  {head + "  namespace: ns\n  roles:\n    model: {deployment: Model_1}\n", "kubernetes.roles.model.deployment: \"Model_1\""},
 		"bad url":         {head + "  namespace: ns\n  roles: {model: {selector: a=b}}\n  gateway_url: 127.0.0.1:4000\n", "k.yaml:5:16: kubernetes.gateway_url"},
+		"bad service":     {head + "  namespace: ns\n  roles: {model: {selector: a=b}}\n  gateway_service: Gate_Way\n", "k.yaml:5:20: kubernetes.gateway_service: \"Gate_Way\""},
 		"both keys":       {"kind: kubernetes\napi_key_env: K\nkubernetes:\n  namespace: ns\n  roles: {model: {selector: a=b}}\n  api_key_secret: {name: s, key: k}\n", "api_key_secret and api_key_env are exclusive"},
 		"secret no key":   {head + "  namespace: ns\n  roles: {model: {selector: a=b}}\n  api_key_secret: {name: s}\n", "kubernetes.api_key_secret: want a name and a key"},
 		"in-cluster both": {head + "  namespace: ns\n  in_cluster: true\n  kubeconfig: /k\n  roles: {model: {selector: a=b}}\n", "in_cluster and kubeconfig are exclusive"},
@@ -78,7 +80,9 @@ func TestShippedKubernetesStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Kind != KindKubernetes || f.Kubernetes.Namespace != "aiuptime" || len(f.Kubernetes.Roles) != 2 {
-		t.Errorf("decoded %+v", f.Kubernetes)
+	k := f.Kubernetes
+	if f.Kind != KindKubernetes || k.Namespace != "aiuptime" || len(k.Roles) != 2 || k.GatewayService != "aiuptime-gateway" ||
+		k.APIKeySecret == nil || k.APIKeySecret.Name != "aiuptime-gateway" {
+		t.Errorf("decoded %+v", k)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/stack"
@@ -71,7 +72,14 @@ func (f *File) Shape(k hostcaps.Kernel) stack.Shape {
 		return stack.Shape{Kind: KindDocker, Capabilities: docker.Capabilities}
 	case KindKubernetes:
 		// Pods are known only once the stack is attached.
-		return stack.Shape{Kind: KindKubernetes, Capabilities: kubernetes.Capabilities, Ops: kubernetes.Ops}
+		caps := kubernetes.Capabilities
+		if f.Kubernetes.OnNode {
+			caps = kubernetes.CapabilitiesOnNode
+		}
+		if len(f.Kubernetes.HostPathRoots) > 0 {
+			caps = append(slices.Clone(caps), stack.CapVolumes)
+		}
+		return stack.Shape{Kind: KindKubernetes, Capabilities: caps, Ops: kubernetes.Ops}
 	case KindEndpoints:
 		sh := stack.Shape{Kind: KindEndpoints, Capabilities: endpoints.Capabilities}
 		for _, e := range f.Endpoints {

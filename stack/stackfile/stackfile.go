@@ -32,6 +32,7 @@
 //	    gateway: {selector: "app=gateway"}
 //	    model: {deployment: model}
 //	  gateway_url: "http://127.0.0.1:30400"   # the gateway Service, as reached from the host
+//	  gateway_service: aiuptime-gateway       # or: that Service's http://ClusterIP:port
 //	  api_key_secret: {name: litellm, key: master-key}   # or api_key_env
 //
 // For kind containers, services.*.port is the host port to publish on
@@ -134,9 +135,27 @@ type Kubernetes struct {
 	// the probe goes through it. Without it the gateway pod's own address
 	// is used.
 	GatewayURL string `yaml:"gateway_url"`
+	// GatewayService is the gateway's Service in the namespace: without
+	// GatewayURL, its ClusterIP and port make the gateway's URL (reachable
+	// from a node running kube-proxy, as on `drill kube up --real-node`).
+	GatewayService string `yaml:"gateway_service"`
 	// APIKeySecret names the Secret key in the namespace that holds the
 	// gateway's key (exclusive with api_key_env).
 	APIKeySecret *SecretKey `yaml:"api_key_secret"`
+	// HostPathRoots are the host directories beneath which the harness,
+	// running on the pods' node, may touch pod volumes' files (disk
+	// faults, backup, restore): hostPath volumes and the kubelet's emptyDir
+	// directories. Without them no volume is touched.
+	HostPathRoots []string `yaml:"host_path_roots"`
+	// KubeletRootDir is the kubelet's --root-dir on this host (default
+	// /var/lib/kubelet), where emptyDir volumes live.
+	KubeletRootDir string `yaml:"kubelet_root_dir"`
+	// OnNode says the harness runs on one of the stack's nodes, so it can
+	// reach its pods' processes and network namespaces (process, GPU and
+	// network faults). Node names it; empty detects it by hostname or
+	// InternalIP.
+	OnNode bool   `yaml:"on_node"`
+	Node   string `yaml:"node"`
 }
 
 // KubeRole selects the pods of a role: exactly one of a label selector

@@ -21,6 +21,8 @@ import (
 	"github.com/aiuptime/aiuptime/chaos/gpu"
 	"github.com/aiuptime/aiuptime/chaos/network"
 	"github.com/aiuptime/aiuptime/chaos/process"
+	"github.com/aiuptime/aiuptime/stack"
+	"github.com/aiuptime/aiuptime/stack/containers"
 )
 
 // startInject starts `drill fault inject` on the suite's stack with args
@@ -67,13 +69,19 @@ var _ = Describe("kill matrix", Label("integration"), func() {
 	}
 	BeforeEach(func(ctx SpecContext) { healthy(ctx) }, NodeTimeout(2*time.Minute))
 
-	It("covers every registered fault kind", func() {
+	It("covers every fault kind the embedded stack can run", func() {
 		covered := map[string]bool{}
 		for _, tc := range matrix {
 			covered[tc.kind] = true
 		}
-		for _, k := range chaos.KindNames() {
-			Expect(covered).To(HaveKey(k), "the kill matrix misses fault kind "+k)
+		for _, k := range chaos.Kinds() {
+			if len(stack.Missing(k.Needs, containers.Capabilities)) > 0 {
+				// A Kubernetes kind (nodes, scale, Chaos Mesh objects): its
+				// SIGKILL-then-replay test runs on the local cluster, in
+				// chaos/kube and chaos/chaosmesh.
+				continue
+			}
+			Expect(covered).To(HaveKey(k.Name), "the kill matrix misses fault kind "+k.Name)
 		}
 	})
 

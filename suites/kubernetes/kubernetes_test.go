@@ -1,0 +1,112 @@
+package kubernetes_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/aiuptime/aiuptime/internal/fixturebin"
+	"github.com/aiuptime/aiuptime/reports"
+	"github.com/aiuptime/aiuptime/stack/containers"
+	"github.com/aiuptime/aiuptime/stack/dockerhost"
+	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
+)
+
+var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "real-node"), func() {
+	var (
+		stateDir  string // the cluster's state dir
+		stackFile string // stacks/kubernetes-local.yaml pointed at it
+	)
+
+	BeforeAll(func(ctx SpecContext) {
+		if os.Geteuid() != 0 {
+			Skip("the real node (kubelet, containerd, CNI bridge, iptables) needs root")
+		}
+		root, err := fixturebin.ModuleRoot()
+		Expect(err).NotTo(HaveOccurred())
+		for _, b := range []string{"kubelet", "kube-proxy", "kube-apiserver"} {
+			if _, err := os.Stat(filepath.Join(root, "bin", "kube", b)); err != nil {
+				Skip("bin/kube/" + b + " is missing: run `make kube`")
+			}
+		}
+		if _, err := exec.LookPath("containerd"); err != nil {
+			Skip("containerd is not installed (Debian's containerd package; `make deps`)")
+		}
+		cli, err := dockerhost.Connect(ctx)
+		if err != nil {
+			Skip("docker unavailable: " + err.Error())
+		}
+		defer cli.Close()
+		log := suitekit.Logger()
+		for _, f := range []string{"modelserver", "gateway"} {
+			_, err := containers.EnsureImage(ctx, cli, log, f) // tags aiuptime/<f>:dev
+			Expect(err).NotTo(HaveOccurred(), "image of %s", f)
+		}
+
+		stateDir = filepath.Join(GinkgoT().TempDir(), "kube")
+		up := drill(ctx, nil, "kube", "up", "--state", stateDir, "--real-node")
+		DeferCleanup(func(ctx SpecContext) {
+			down := drill(ctx, nil, "kube", "down", "--state", stateDir)
+			Expect(down.code).To(Equal(0), down.stderr)
+			doc := drill(ctx, []string{"AIUPTIME_STATE_DIR=" + filepath.Dir(stateDir)}, "doctor")
+			Expect(doc.stdout).NotTo(ContainSubstring(stateDir), "doctor still sees the cluster")
+			hostClean(stateDir)
+		}, NodeTimeout(3*time.Minute))
+		Expect(up.code).To(Equal(0), up.stderr)
+		lines := strings.Fields(strings.TrimSpace(up.stdout))
+		Expect(lines).NotTo(BeEmpty())
+		kubeconfig := lines[len(lines)-1]
+
+		dep := drill(ctx, nil, "kube", "deploy", "--state", stateDir)
+		Expect(dep.code).To(Equal(0), dep.stderr)
+
+		b, err := os.ReadFile(filepath.Join(root, "stacks", "kubernetes-local.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		re := regexp.MustCompile(`(?m)^(\s*kubeconfig:).*$`)
+		Expect(re.Match(b)).To(BeTrue(), "stacks/kubernetes-local.yaml names its kubeconfig")
+		text := re.ReplaceAllString(string(b), "${1} "+kubeconfig)
+		text = strings.ReplaceAll(text, "/var/lib/aiuptime/kube/default", stateDir)
+		stackFile = filepath.Join(GinkgoT().TempDir(), "kubernetes-local.yaml")
+		Expect(os.WriteFile(stackFile, []byte(text), 0o600)).To(Succeed())
+	}, NodeTimeout(8*time.Minute))
+
+	runPlan := func(ctx SpecContext, plan string, wantCode int) *reports.Report {
+		GinkgoHelper()
+		out := filepath.Join(GinkgoT().TempDir(), "out")
+		r := drill(ctx, nil, "run", plan, "--stack", stackFile, "--out", out, "--progress", "never")
+		Expect(r.code).To(Equal(wantCode), r.stderr)
+		rep, err := reports.Load(out)
+		Expect(err).NotTo(HaveOccurred())
+		return rep
+	}
+
+	It("rolls out the emergency patch as a Deployment rolling update with zero failed requests", func(ctx SpecContext) {
+		rep := runPlan(ctx, "plans/emergency-patch.yaml", 0)
+		Expect(rep.Verdict).To(Equal(reports.VerdictPass))
+		Expect(rep.Requests.Total).To(BeNumerically(">", 200), "real traffic through the gateway Service")
+		Expect(rep.Requests.Failed).To(BeZero())
+		Expect(rep.Rollouts).NotTo(BeEmpty())
+		AddReportEntry("emergency-patch on kubernetes", map[string]any{"requests": rep.Requests.Total,
+			"availability": rep.Availability.RequestBased, "rollouts": len(rep.Rollouts)})
+	}, SpecTimeout(8*time.Minute))
+})
+
+// hostClean checks, without the harness, that nothing of the cluster in
+// stateDir is left on the host: no process, mount or state dir.
+func hostClean(stateDir string) {
+	GinkgoHelper()
+	_, err := os.Stat(stateDir)
+	Expect(os.IsNotExist(err)).To(BeTrue(), "state dir %s is left", stateDir)
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(string(mi)).NotTo(ContainSubstring(stateDir), "a mount under the state dir is left")
+	ps, err := exec.Command("ps", "-eo", "args").Output()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(string(ps)).NotTo(ContainSubstring(stateDir), "a process of the cluster is left")
+}
