@@ -85,6 +85,7 @@ func (k *kubeRolling) rollOne(ctx context.Context, t deploymentTarget) error {
 	if note != "" {
 		k.rep.Evidence = append(k.rep.Evidence, ref+": "+note)
 	}
+	golden = k.withDirectSamples(t, golden)
 	jopt, entry := journalRollout(k.env.Journal, ref)
 	started := time.Now()
 	opts := []kubernetes.RolloutOption{kubernetes.RolloutDeployment(t.Deployment), jopt,
@@ -326,4 +327,51 @@ func (u *kubeUndo) Run(ctx context.Context) (*reports.Rollout, error) {
 		return rep, fmt.Errorf("roll back deployments: %w", err)
 	}
 	return rep, nil
+}
+
+// withDirectSamples adds to after (the golden prompt's check, or nil) a
+// bounded sample of direct_samples chat requests to each of the
+// Deployment's new pods at their own address, judged against the error
+// rate bound. The probe goes through the gateway, whose retries and
+// fallbacks hide a release that fails half of its requests from users
+// and so from the probe; the pods' own answers do not.
+func (k *kubeRolling) withDirectSamples(t deploymentTarget, after func(context.Context) error) func(context.Context) error {
+	n := int(k.v.Int("direct_samples"))
+	if n <= 0 {
+		return after
+	}
+	st, key := k.env.Stack, stack.ModelAPIKey(k.env.Stack)
+	return func(ctx context.Context) error {
+		if after != nil {
+			if err := after(ctx); err != nil {
+				return err
+			}
+		}
+		svcs, err := st.Services(ctx)
+		if err != nil {
+			return fmt.Errorf("direct samples: list services: %w", err)
+		}
+		for _, s := range svcs {
+			if d, err := k.dr.DeploymentOf(ctx, s.Name); err != nil || d != t.Deployment || s.URL == "" {
+				continue
+			}
+			failed, last := 0, error(nil)
+			for range n {
+				tctx, cancel := context.WithTimeout(ctx, goldenTimeout)
+				_, err := rollout.Golden(tctx, s, key, rollout.DefaultGoldenPrompt)
+				cancel()
+				if err != nil {
+					failed, last = failed+1, err
+				}
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+			if rate := float64(failed) / float64(n); rate > k.an.maxErrorRate {
+				return fmt.Errorf("error rate %.1f%% > %.1f%% (%d of %d direct requests to %s, pod %s, failed; last: %v)",
+					rate*100, k.an.maxErrorRate*100, failed, n, s.Name, s.ContainerName, last)
+			}
+		}
+		return nil
+	}
 }

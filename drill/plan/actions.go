@@ -53,6 +53,7 @@ var deploymentParams = []param.Spec{
 	{Name: "analysis_window", Type: param.Duration, Default: "10s", Positive: true, Doc: "kubernetes: the probe traffic each analysis judges: the last this long (not before the Deployment's rollout started)"},
 	{Name: "analysis_after", Type: param.Duration, Default: "10s", Doc: "kubernetes: keep analysing this long after each Deployment's rollout completed"},
 	{Name: "min_samples", Type: param.Int, Default: "10", Positive: true, Doc: "kubernetes: probe requests an analysis window needs before its error rate and p95 are judged"},
+	{Name: "direct_samples", Type: param.Int, Default: "20", Doc: "kubernetes: after each Deployment's rollout, send this many requests straight to each new pod and judge their error rate (the gateway's retries hide failures from the probe); 0 turns it off"},
 	{Name: "golden", Type: param.Bool, Default: "true", Doc: "kubernetes: after each Deployment's rollout, ask its new pods the golden prompt and roll back when the answer changed (a new version may change it)"},
 	{Name: "expect", Type: param.Enum, Enum: []string{"completed", "rolled-back"}, Doc: "the decision this step expects (a different one fails the step); with rolled-back, the zero-failed-requests bar does not apply"},
 }

@@ -1,6 +1,7 @@
 package kubernetes_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,18 +11,21 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/reports"
 	"github.com/aiuptime/aiuptime/stack/containers"
 	"github.com/aiuptime/aiuptime/stack/dockerhost"
+	"github.com/aiuptime/aiuptime/stack/kubernetes"
 	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
 )
 
 var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "real-node"), func() {
 	var (
-		stateDir  string // the cluster's state dir
-		stackFile string // stacks/kubernetes-local.yaml pointed at it
+		stateDir   string // the cluster's state dir
+		stackFile  string // stacks/kubernetes-local.yaml pointed at it
+		kubeconfig string // the cluster's admin kubeconfig
 	)
 
 	BeforeAll(func(ctx SpecContext) {
@@ -61,7 +65,7 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		Expect(up.code).To(Equal(0), up.stderr)
 		lines := strings.Fields(strings.TrimSpace(up.stdout))
 		Expect(lines).NotTo(BeEmpty())
-		kubeconfig := lines[len(lines)-1]
+		kubeconfig = lines[len(lines)-1]
 
 		dep := drill(ctx, nil, "kube", "deploy", "--state", stateDir)
 		Expect(dep.code).To(Equal(0), dep.stderr)
@@ -94,7 +98,31 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		Expect(rep.Rollouts).NotTo(BeEmpty())
 		AddReportEntry("emergency-patch on kubernetes", map[string]any{"requests": rep.Requests.Total,
 			"availability": rep.Availability.RequestBased, "rollouts": len(rep.Rollouts)})
+		// The cluster's own word, not the report's: both model Deployments
+		// now run the patched server.
+		for _, d := range []string{"aiuptime-model-0", "aiuptime-model-1"} {
+			Expect(deploymentArgs(ctx, kubeconfig, d)).To(ContainSubstring("--server-version 0.10.3"), d)
+		}
 	}, SpecTimeout(8*time.Minute))
+
+	It("rolls a bad release back to the previous ReplicaSet automatically and says when and why", func(ctx SpecContext) {
+		rep := runPlan(ctx, "plans/kubernetes-bad-release.yaml", 0)
+		var auto *reports.AutoRollback
+		for _, r := range rep.Rollouts {
+			if r.AutoRollback != nil {
+				auto = r.AutoRollback
+			}
+		}
+		Expect(auto).NotTo(BeNil(), "the report names the automatic rollback")
+		Expect(auto.Reason).To(ContainSubstring("error rate"))
+		Expect(auto.Deployment).To(HaveSuffix("aiuptime-model-0"))
+		Expect(auto.OffsetSeconds).To(BeNumerically(">", 0))
+		Expect(auto.RevisionAfter).To(BeNumerically(">", auto.RevisionFrom))
+		Expect(deploymentArgs(ctx, kubeconfig, "aiuptime-model-0")).NotTo(ContainSubstring("--error-rate"),
+			"the live Deployment no longer carries the bad release")
+		AddReportEntry("bad release on kubernetes", map[string]any{"reason": auto.Reason, "offset_s": auto.OffsetSeconds,
+			"rollback_s": auto.DurationSeconds, "failed": rep.Requests.Failed, "requests": rep.Requests.Total})
+	}, SpecTimeout(6*time.Minute))
 })
 
 // hostClean checks, without the harness, that nothing of the cluster in
@@ -109,4 +137,16 @@ func hostClean(stateDir string) {
 	ps, err := exec.Command("ps", "-eo", "args").Output()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(string(ps)).NotTo(ContainSubstring(stateDir), "a process of the cluster is left")
+}
+
+// deploymentArgs reads the Deployment's container args from the API
+// server, as kubectl would.
+func deploymentArgs(ctx context.Context, kubeconfig, name string) string {
+	GinkgoHelper()
+	cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
+	Expect(err).NotTo(HaveOccurred())
+	d, err := cli.AppsV1().Deployments("aiuptime").Get(ctx, name, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(d.Spec.Template.Spec.Containers).NotTo(BeEmpty())
+	return strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
 }
