@@ -136,7 +136,7 @@ func (r *restore) refillModels(name, source, live string) error {
 	}
 	r.loadDur += time.Since(t1)
 	t2 := time.Now()
-	svc, err := r.st.Service(r.ctx, name)
+	svc, err := r.addressed(name, 5*time.Minute)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", name, err)
 	}
@@ -424,3 +424,27 @@ func count(m *Manifest, src string) int {
 
 // Describe lists a manifest's sources with their kinds and file counts.
 func (m *Manifest) Describe() []string { return sortedSources(m) }
+
+// addressed re-reads the service until it has an address: a restart that
+// replaces it (a Kubernetes pod delete) leaves it without one until the
+// new pod is scheduled and its network set up.
+func (r *restore) addressed(name string, timeout time.Duration) (stack.Service, error) {
+	ctx, cancel := context.WithTimeout(r.ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		svc, err := r.st.Service(ctx, name)
+		if err == nil && svc.URL != "" {
+			return svc, nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("%s has no address after %v", name, timeout)
+			}
+			return stack.Service{}, err
+		case <-tick.C:
+		}
+	}
+}

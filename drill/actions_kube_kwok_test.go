@@ -173,7 +173,7 @@ func TestKubeRollingUpdateRollsBack(t *testing.T) {
 	}
 	env := &ActionEnv{Plan: &plan.Plan{Name: "kube-roll"}, Stack: st, Log: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Traffic: tl, Shared: &sync.Map{}, Journal: j}
-	analysis := map[string]any{"golden": false, "analysis_interval": "100ms", "analysis_window": "1s", "analysis_after": "2s"}
+	analysis := map[string]any{"golden": false, "direct_samples": 0, "analysis_interval": "100ms", "analysis_window": "1s", "analysis_after": "2s"}
 	step := func(name string, more map[string]any) plan.Step {
 		p := map[string]any{}
 		for k, v := range analysis {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,6 +33,7 @@ func newKubeDeployCmd() *cobra.Command {
 		timeout    time.Duration
 		remove     bool
 		asJSON     bool
+		modelDir   string
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy",
@@ -50,6 +52,14 @@ and never printed. --remove deletes what deploy made (objects labelled
 			if err != nil {
 				return exitcode.Wrap(exitcode.Usage, err)
 			}
+			if modelDir == "" && kubeconfig == "" {
+				// The local cluster's real node runs on this host: its
+				// model files go beneath its state dir, where the
+				// shipped stack file lets disk faults and restores act.
+				if st, err := local.Load(f.dir()); err == nil && st.Node != nil {
+					modelDir = filepath.Join(f.dir(), "volumes")
+				}
+			}
 			if remove {
 				if err := deploy.Remove(ctx, cli, namespace); err != nil {
 					return exitcode.Wrap(exitcode.Revert, err)
@@ -63,7 +73,8 @@ and never printed. --remove deletes what deploy made (objects labelled
 				}
 			}
 			res, err := deploy.Deploy(ctx, cli, deploy.WithNamespace(namespace), deploy.WithImages(images["model"], images["gateway"]),
-				deploy.WithModelName(modelName), deploy.WithNodeSelector(nodeSel), deploy.WithWait(timeout), deploy.WithLogger(logger))
+				deploy.WithModelName(modelName), deploy.WithNodeSelector(nodeSel), deploy.WithWait(timeout), deploy.WithLogger(logger),
+				deploy.WithModelHostDir(modelDir))
 			if err != nil {
 				code := exitcode.Harness
 				switch {
@@ -89,6 +100,7 @@ and never printed. --remove deletes what deploy made (objects labelled
 	cmd.Flags().DurationVar(&timeout, "timeout", defaultDeployTimeout, "give up when the Deployments are not available by then")
 	cmd.Flags().BoolVar(&remove, "remove", false, "remove what deploy made instead")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringVar(&modelDir, "model-host-dir", "", "write the model files here on this host and mount them by hostPath (default on the local cluster's real node: <state dir>/volumes)")
 	return cmd
 }
 

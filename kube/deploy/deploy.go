@@ -147,6 +147,9 @@ func (d *deployer) apply(ctx context.Context) error {
 	d.record(obj)
 	var ups []upstream
 	for i := range ModelReplicas {
+		if err := writeModelDir(o, i, files); err != nil {
+			return err
+		}
 		if _, obj, err = apply(ctx, d.cli.AppsV1().Deployments(ns), "Deployment", modelDeployment(o, i, digest), nil); err != nil {
 			return err
 		}

@@ -102,7 +102,11 @@ func shippedStack(t *testing.T, kubeconfig string) string {
 		t.Fatal("stacks/kubernetes-local.yaml has no kubeconfig key")
 	}
 	path := filepath.Join(t.TempDir(), "kubernetes-local.yaml")
-	if err := os.WriteFile(path, re.ReplaceAll(b, []byte("${1} "+kubeconfig)), 0o600); err != nil {
+	b = re.ReplaceAll(b, []byte("${1} "+kubeconfig))
+	// On the kwok tier no node runs on this host: the shipped file's
+	// on_node (for the real node) cannot hold.
+	b = regexp.MustCompile(`(?m)^(\s+on_node:).*$`).ReplaceAll(b, []byte("${1} false"))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 )
 
 // Model files, in the layout the model server's gen-model writes and its
@@ -75,4 +77,29 @@ func modelFiles(name, version string, size int64) (map[string][]byte, string, er
 func entry(path string, b []byte) manifestFile {
 	sum := sha256.Sum256(b)
 	return manifestFile{Path: path, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}
+}
+
+// ModelHostPath is where slot's model files live on the host with
+// WithModelHostDir.
+func ModelHostPath(dir string, slot int) string {
+	return filepath.Join(dir, ModelDeployment(slot), "models")
+}
+
+// writeModelDir writes slot's model files under the host dir (nothing
+// without WithModelHostDir). Files already there are rewritten, so a
+// Deploy puts back a model a drill left corrupt.
+func writeModelDir(o *options, slot int, files map[string][]byte) error {
+	if o.modelHostDir == "" {
+		return nil
+	}
+	dir := ModelHostPath(o.modelHostDir, slot)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("model dir: %w", err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("model dir: %w", err)
+		}
+	}
+	return nil
 }

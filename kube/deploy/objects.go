@@ -166,11 +166,15 @@ func modelDeployment(o *options, slot int, digest string) *appsv1.Deployment {
 		[]string{"--model-dir", modelsMount, "--port", strconv.Itoa(ModelPort), "--served-model-name", o.modelName})
 	c.Env = []corev1.EnvVar{{Name: "AIUPTIME_RUN_DIR", Value: modelRunDir}}
 	c.VolumeMounts = []corev1.VolumeMount{{Name: "models", MountPath: modelsMount, ReadOnly: true}, {Name: "run", MountPath: modelRunDir}}
+	models := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: ModelConfigMap}}}
+	if o.modelHostDir != "" {
+		models = corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: ModelHostPath(o.modelHostDir, slot), Type: ptr(corev1.HostPathDirectory)}}
+		c.VolumeMounts[0].ReadOnly = false // the model server may be restored in place
+	}
 	tpl := corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{annotationModel: digest}},
 		Spec: podSpec(o, ModelGrace, c,
-			corev1.Volume{Name: "models", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-				LocalObjectReference: corev1.LocalObjectReference{Name: ModelConfigMap}}}},
+			corev1.Volume{Name: "models", VolumeSource: models},
 			corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}),
 	}
 	return deployment(o.namespace, ModelDeployment(slot), modelLabels(slot), tpl)
@@ -194,3 +198,5 @@ func gatewayDeployment(o *options, cfgSum, secretRev string) *appsv1.Deployment 
 	}
 	return deployment(o.namespace, GatewayName, gatewayLabels(), tpl)
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type options struct {
 	modelVersion string
 	modelSize    int64
 	nodeSelector map[string]string
+	modelHostDir string
 	wait         time.Duration
 	log          *slog.Logger
 }
@@ -152,6 +154,21 @@ func WithLogger(l *slog.Logger) Option {
 			return errors.New("nil logger")
 		}
 		o.log = l
+		return nil
+	}
+}
+
+// WithModelHostDir writes each model server's files on this host, under
+// dir/<Deployment>/models, and mounts them with a hostPath volume instead
+// of the read-only ConfigMap: disk faults, backups and restores can then
+// act on them (list dir in the stack file's host_path_roots). The harness
+// must run on the pods' node, as on the local cluster's real-node tier.
+func WithModelHostDir(dir string) Option {
+	return func(o *options) error {
+		if dir != "" && (!filepath.IsAbs(dir) || filepath.Clean(dir) == "/") {
+			return fmt.Errorf("model host dir %q: want an absolute directory other than /", dir)
+		}
+		o.modelHostDir = dir
 		return nil
 	}
 }

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/aiuptime/aiuptime/stack"
@@ -405,7 +406,7 @@ func (s *Stack) roll(ctx context.Context, role stack.Role, opts []RolloutOption,
 // is not ours to change.
 func (s *Stack) updateDeployment(ctx context.Context, d0 *appsv1.Deployment, mutate func(*appsv1.Deployment) error) error {
 	dc := s.cli.AppsV1().Deployments(d0.Namespace)
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(conflictBackoff, func() error {
 		d, err := dc.Get(ctx, d0.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -420,3 +421,8 @@ func (s *Stack) updateDeployment(ctx context.Context, d0 *appsv1.Deployment, mut
 		return err
 	})
 }
+
+// conflictBackoff retries an update that lost the race with the
+// Deployment controller's own writes for about 10 s: retry.DefaultRetry's
+// five tries in ~50 ms ran out on a busy 2-CPU host during a rollback.
+var conflictBackoff = wait.Backoff{Steps: 12, Duration: 20 * time.Millisecond, Factor: 1.6, Jitter: 0.2, Cap: 2 * time.Second}

@@ -90,6 +90,18 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		return rep
 	}
 
+	It("passes the quarterly DR drill unchanged, with real traffic and recovery measured at the pods", func(ctx SpecContext) {
+		rep := runPlan(ctx, "plans/quarterly-dr.yaml", 0)
+		Expect(rep.Verdict).To(Equal(reports.VerdictPass))
+		Expect(rep.Requests.Total).To(BeNumerically(">", 1000), "real traffic through the gateway Service")
+		for _, st := range rep.Steps {
+			Expect(st.Status).To(Equal(reports.StatusPassed), "%s: %s", st.Name, st.Error)
+		}
+		Expect(rep.Steps[1].Mechanism).NotTo(BeEmpty(), "the GPU kill ran through the pod's processes on the node")
+		AddReportEntry("quarterly-dr on kubernetes", map[string]any{"requests": rep.Requests.Total,
+			"availability": rep.Availability.RequestBased, "outages": len(rep.Outages), "mttr_s": rep.MTTRSeconds})
+	}, SpecTimeout(12*time.Minute))
+
 	It("rolls out the emergency patch as a Deployment rolling update with zero failed requests", func(ctx SpecContext) {
 		rep := runPlan(ctx, "plans/emergency-patch.yaml", 0)
 		Expect(rep.Verdict).To(Equal(reports.VerdictPass))
