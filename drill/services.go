@@ -72,7 +72,8 @@ func startServiceProbes(ctx context.Context, st stack.Stack, p *plan.Plan, log *
 		f, err := recovery.StartFeed(context.WithoutCancel(ctx), svc.URL, rule, nil, probe.WithMode(mode),
 			probe.WithInterval(sp.interval), probe.WithTimeout(cfg.Timeout.D()), probe.WithHealthPath(svc.HealthPath),
 			probe.WithModel(model), probe.WithAPIKey(keyFor(st, svc)), probe.WithMaxTokens(1),
-			probe.WithConcurrency(serviceProbeConcurrency), probe.WithDuration(limit), probe.WithLogger(log))
+			probe.WithConcurrency(serviceProbeConcurrency), probe.WithDuration(limit), probe.WithLogger(log),
+			probe.WithResolver(movingURL(st, svc.Name), 0))
 		if err != nil {
 			sp.stop()
 			return nil, fmt.Errorf("service probe of %s: %w", svc.Name, err)
@@ -133,4 +134,16 @@ func (s *serviceProbes) report() []reports.ServiceAvailability {
 		out = append(out, sa)
 	}
 	return out
+}
+
+// movingURL follows the service's address where it moves when replaced (a
+// Kubernetes pod; stack.Cluster); elsewhere it keeps the address it had.
+func movingURL(st stack.Stack, name string) probe.Resolver {
+	if _, ok := st.(stack.Cluster); !ok {
+		return func(context.Context) (string, error) { return "", nil }
+	}
+	return func(ctx context.Context) (string, error) {
+		svc, err := st.Service(ctx, name)
+		return svc.URL, err
+	}
 }

@@ -68,24 +68,26 @@ const (
 type Option func(*options) error
 
 type options struct {
-	mode        Mode
-	interval    time.Duration
-	concurrency int
-	timeout     time.Duration
-	stall       time.Duration
-	healthPath  string
-	chatPath    string
-	apiKey      string
-	model       string
-	prompt      string
-	maxTokens   int
-	streamEvery int // 0: chat requests never stream
-	maxRequests uint64
-	duration    time.Duration
-	buffer      int
-	client      *http.Client
-	logger      *slog.Logger
-	headers     http.Header
+	resolver     Resolver
+	resolveEvery time.Duration
+	mode         Mode
+	interval     time.Duration
+	concurrency  int
+	timeout      time.Duration
+	stall        time.Duration
+	healthPath   string
+	chatPath     string
+	apiKey       string
+	model        string
+	prompt       string
+	maxTokens    int
+	streamEvery  int // 0: chat requests never stream
+	maxRequests  uint64
+	duration     time.Duration
+	buffer       int
+	client       *http.Client
+	logger       *slog.Logger
+	headers      http.Header
 }
 
 func defaultOptions() options {

@@ -25,6 +25,7 @@ var ErrStarted = errors.New("probe already started")
 // latency instead of silently lowering the rate (no coordinated omission).
 type Probe struct {
 	base   *url.URL
+	res    resolving
 	o      options
 	client *http.Client
 

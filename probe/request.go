@@ -14,7 +14,7 @@ import (
 )
 
 func (p *Probe) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
-	u := *p.base
+	u := *p.baseURL()
 	u.Path = strings.TrimRight(u.Path, "/") + path
 	var rd io.Reader
 	if body != nil {

@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/aiuptime/aiuptime/probe"
 )
 
 // Defaults of a watch.
@@ -111,6 +113,9 @@ type Target struct {
 	// Rotation reads the gateway's view of it; nil when there is none (the
 	// gateway itself, or a stack without one).
 	Rotation RotationFunc
+	// Resolve re-reads URL while the watch runs (nil: URL for good): a
+	// Kubernetes pod replaced by its Deployment comes back elsewhere.
+	Resolve probe.Resolver
 }
 
 func (t Target) check() error {

@@ -91,6 +91,9 @@ func Start(ctx context.Context, t Target, opts ...Option) (*Watch, error) {
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
 	common := []probe.Option{probe.WithInterval(o.interval), probe.WithDuration(o.maxWatch), probe.WithLogger(o.log)}
+	if t.Resolve != nil {
+		common = append(common, probe.WithResolver(t.Resolve, 0))
+	}
 	w.health, err = StartFeed(wctx, t.URL, o.rule, w.addHealth, append(common, probe.WithMode(probe.ModeHealth),
 		probe.WithHealthPath(t.HealthPath), probe.WithTimeout(o.healthTimeout), probe.WithConcurrency(healthConcurrency))...)
 	if err != nil {
