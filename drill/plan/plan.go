@@ -5,8 +5,12 @@
 package plan
 
 import (
+	"slices"
+
+	"github.com/aiuptime/aiuptime/chaos"
 	"github.com/aiuptime/aiuptime/internal/yamldoc"
 	"github.com/aiuptime/aiuptime/slo"
+	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/units"
 )
 
@@ -184,4 +188,20 @@ type Expect struct {
 	MaxFailedRequests *int `yaml:"max_failed_requests,omitempty" json:"max_failed_requests,omitempty"`
 	// Alert names an alert that must fire because of this step (checked by a later await or at the end).
 	Alert string `yaml:"alert,omitempty" json:"alert,omitempty"`
+}
+
+// ClusterOnly reports whether the plan has a fault step whose kind acts on
+// Kubernetes cluster objects (stack.CapCluster, the Chaos Mesh kinds): it
+// runs only with a kubernetes stack file (--stack), never on the embedded
+// stack.
+func (p *Plan) ClusterOnly() bool {
+	for _, s := range p.Steps {
+		if s.Fault == "" {
+			continue
+		}
+		if k, err := chaos.LookupKind(s.Fault); err == nil && slices.Contains(k.Needs, stack.CapCluster) {
+			return true
+		}
+	}
+	return false
 }

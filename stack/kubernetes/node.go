@@ -378,7 +378,10 @@ func (s *Stack) evict(ctx context.Context, p corev1.Pod) error {
 		}
 		return false, err
 	})
-	if err != nil && last != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+	var status apierrors.APIStatus
+	if err != nil && last != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || !errors.As(err, &status)) {
+		// Out of time while refused: the deadline shows up as itself or,
+		// from the client's rate limiter, as a plain error.
 		return fmt.Errorf("evict pod %s/%s: still refused (%v): %w", p.Namespace, p.Name, last, err)
 	}
 	if err != nil {
