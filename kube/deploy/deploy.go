@@ -53,6 +53,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kclient "k8s.io/client-go/kubernetes"
+
+	"github.com/aiuptime/aiuptime/internal/gwconfig"
 )
 
 // Result is what Deploy did.
@@ -145,7 +147,7 @@ func (d *deployer) apply(ctx context.Context) error {
 		return err
 	}
 	d.record(obj)
-	var ups []upstream
+	var ups []gwconfig.Upstream
 	for i := range ModelReplicas {
 		if err := writeModelDir(o, i, files); err != nil {
 			return err
@@ -159,7 +161,7 @@ func (d *deployer) apply(ctx context.Context) error {
 			return err
 		}
 		d.res.ModelURLs = append(d.res.ModelURLs, url)
-		ups = append(ups, upstream{id: fmt.Sprintf("model-%d", i), apiBase: url + "/v1"})
+		ups = append(ups, gwconfig.Upstream{ID: fmt.Sprintf("model-%d", i), APIBase: url + "/v1"})
 	}
 	cfg, err := renderGatewayConfig(o.modelName, ups)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiuptime/aiuptime/internal/gwconfig"
+
 	"github.com/goccy/go-yaml"
 )
 
@@ -70,12 +72,30 @@ func TestModelFiles(t *testing.T) {
 // TestGatewayConfig: the model list points at the upstreams and the master
 // key comes from the environment.
 func TestGatewayConfig(t *testing.T) {
-	ups := []upstream{{"model-0", "http://10.0.0.10:8000/v1"}, {"model-1", "http://10.0.0.11:8000/v1"}}
+	ups := []gwconfig.Upstream{{ID: "model-0", APIBase: "http://10.0.0.10:8000/v1"}, {ID: "model-1", APIBase: "http://10.0.0.11:8000/v1"}}
 	b, err := renderGatewayConfig("aiuptime-tiny", ups)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg gwConfig
+	var cfg struct {
+		ModelList []struct {
+			ModelName     string `yaml:"model_name"`
+			LiteLLMParams struct {
+				Model   string `yaml:"model"`
+				APIBase string `yaml:"api_base"`
+				APIKey  string `yaml:"api_key"`
+				Weight  int    `yaml:"weight"`
+			} `yaml:"litellm_params"`
+			ModelInfo struct {
+				ID string `yaml:"id"`
+			} `yaml:"model_info"`
+		} `yaml:"model_list"`
+		RouterSettings  map[string]any `yaml:"router_settings"`
+		GeneralSettings struct {
+			MasterKey    string `yaml:"master_key"`
+			DatabasePath string `yaml:"database_path"`
+		} `yaml:"general_settings"`
+	}
 	if err := yaml.UnmarshalWithOptions(b, &cfg, yaml.Strict()); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +104,7 @@ func TestGatewayConfig(t *testing.T) {
 	}
 	for i, m := range cfg.ModelList {
 		if m.ModelName != "aiuptime-tiny" || m.LiteLLMParams.Model != "hosted_vllm/aiuptime-tiny" ||
-			m.LiteLLMParams.APIBase != ups[i].apiBase || m.ModelInfo.ID != ups[i].id {
+			m.LiteLLMParams.APIBase != ups[i].APIBase || m.ModelInfo.ID != ups[i].ID {
 			t.Errorf("model %d: %+v", i, m)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aiuptime/aiuptime/fixtures/gateway"
 	"github.com/aiuptime/aiuptime/hostcaps"
+	"github.com/aiuptime/aiuptime/internal/gwconfig"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/dockerhost"
 )
@@ -57,12 +58,12 @@ func (s *Stack) startGateway(ctx context.Context) error {
 		sv.restart = cfg.RestartPolicy
 	}
 	// Gateway config from the model services.
-	var deps []deployment
+	var deps []gwconfig.Upstream
 	for _, name := range s.modelNames() {
 		m := s.svcs[name]
-		deps = append(deps, deployment{id: m.name, apiBase: m.internalURL() + "/v1"})
+		deps = append(deps, gwconfig.Upstream{ID: m.name, APIBase: m.internalURL() + "/v1"})
 	}
-	b, err := renderGatewayConfig(s.o.modelName, s.masterKey, s.modelAPIKey, deps)
+	b, err := gwconfig.Render(s.o.modelName, s.masterKey, s.modelAPIKey, gatewayDBPath, deps)
 	if err != nil {
 		return err
 	}

@@ -13,13 +13,14 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/aiuptime/aiuptime/internal/gwconfig"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
 func TestRenderGatewayConfig(t *testing.T) {
-	b, err := renderGatewayConfig("tiny", "sk-secret", "", []deployment{
-		{id: "model-0", apiBase: "http://toxiproxy:18000/v1"},
-		{id: "model-1", apiBase: "http://toxiproxy:18001/v1"},
+	b, err := gwconfig.Render("tiny", "sk-secret", "", gatewayDBPath, []gwconfig.Upstream{
+		{ID: "model-0", APIBase: "http://toxiproxy:18000/v1"},
+		{ID: "model-1", APIBase: "http://toxiproxy:18001/v1"},
 	})
 	if err != nil {
 		t.Fatal(err)
