@@ -194,6 +194,17 @@ func Signal(p Process, ns NSID, sig unix.Signal) error {
 	return nil
 }
 
+// SignalAll sends sig to each of ps (Signal) and joins the errors.
+func SignalAll(ps []Process, ns NSID, sig unix.Signal) error {
+	var errs []error
+	for _, p := range ps {
+		if err := Signal(p, ns, sig); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // ErrHostNamespace refuses to act in the host's own namespace.
 var ErrHostNamespace = errors.New("refusing to act on the host namespace")
 

@@ -3,7 +3,6 @@ package dockerhost
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"syscall"
 
@@ -27,7 +26,7 @@ type signalState struct {
 
 func init() {
 	stack.RegisterUndoState(UndoSignal, func(_ context.Context, _ stack.Scope, st signalState) error {
-		return signalAll(st.Procs, st.Namespace, syscall.Signal(st.Signal))
+		return procfs.SignalAll(st.Procs, st.Namespace, syscall.Signal(st.Signal))
 	})
 }
 
@@ -46,16 +45,6 @@ func (st signalState) Check(ctx context.Context, sc stack.Scope) error {
 		return stack.ErrGone
 	}
 	return sc.OwnsNamespace(ctx, st.Namespace)
-}
-
-func signalAll(ps []procfs.Process, ns procfs.NSID, sig syscall.Signal) error {
-	var errs []error
-	for _, p := range ps {
-		if err := procfs.Signal(p, ns, sig); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // namespace returns the service's running container's PID namespace and
@@ -105,7 +94,7 @@ func (h *Host) Signal(ctx context.Context, service string, p stack.Process, sig 
 	if err != nil {
 		return err
 	}
-	return signalAll(toProcfs([]stack.Process{p}), ns, sig)
+	return procfs.SignalAll(toProcfs([]stack.Process{p}), ns, sig)
 }
 
 // SignalUndo implements stack.Processes.

@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"syscall"
 
@@ -36,7 +35,7 @@ type signalState struct {
 
 func init() {
 	stack.RegisterUndoState(UndoSignal, func(_ context.Context, _ stack.Scope, st signalState) error {
-		return signalAll(st.Procs, st.PIDNS, syscall.Signal(st.Signal))
+		return procfs.SignalAll(st.Procs, st.PIDNS, syscall.Signal(st.Signal))
 	})
 }
 
@@ -85,16 +84,6 @@ func (st signalState) Check(ctx context.Context, sc stack.Scope) error {
 	return nil
 }
 
-func signalAll(ps []procfs.Process, ns procfs.NSID, sig syscall.Signal) error {
-	var errs []error
-	for _, p := range ps {
-		if err := procfs.Signal(p, ns, sig); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 func toProcfs(ps []stack.Process) []procfs.Process {
 	out := make([]procfs.Process, len(ps))
 	for i, p := range ps {
@@ -110,7 +99,7 @@ func (n *NodeStack) Signal(ctx context.Context, service string, p stack.Process,
 	if err != nil {
 		return err
 	}
-	return signalAll(toProcfs([]stack.Process{p}), ns, sig)
+	return procfs.SignalAll(toProcfs([]stack.Process{p}), ns, sig)
 }
 
 // SignalUndo implements stack.Processes.
