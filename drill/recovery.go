@@ -139,9 +139,7 @@ func (c *componentWatch) target(ctx context.Context, service string) (recovery.T
 		return recovery.Target{}, fmt.Errorf("%s is a %s service: only model servers and the gateway are watched", service, svc.Role)
 	}
 	t := recovery.Target{Name: svc.Name, URL: svc.URL, HealthPath: svc.HealthPath, APIKey: keyFor(c.st, svc), Model: svc.ModelName}
-	if _, ok := c.st.(stack.Cluster); ok {
-		t.Resolve = movingURL(c.st, svc.Name)
-	}
+	t.Resolve = movingURL(c.st, svc.Name)
 	if t.Model == "" || svc.Role == stack.RoleGateway {
 		t.Model = c.st.ModelName()
 	}

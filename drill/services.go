@@ -136,11 +136,12 @@ func (s *serviceProbes) report() []reports.ServiceAvailability {
 	return out
 }
 
-// movingURL follows the service's address where it moves when replaced (a
-// Kubernetes pod; stack.Cluster); elsewhere it keeps the address it had.
+// movingURL follows the service's address where it moves when replaced
+// (a Kubernetes pod; stack.Cluster); nil elsewhere, where the probe keeps
+// the address it started with.
 func movingURL(st stack.Stack, name string) probe.Resolver {
 	if _, ok := st.(stack.Cluster); !ok {
-		return func(context.Context) (string, error) { return "", nil }
+		return nil
 	}
 	return func(ctx context.Context) (string, error) {
 		svc, err := st.Service(ctx, name)

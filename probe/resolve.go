@@ -19,8 +19,8 @@ const DefaultResolveEvery = 500 * time.Millisecond
 // WithResolver makes the probe re-read its base URL through r at most
 // every `every` (0: DefaultResolveEvery), in the background, so that a
 // slow lookup never delays a request; until the first answer, and when r
-// fails or returns no valid URL, the last base URL is kept. Without it
-// the base URL given to New is used for the probe's life.
+// fails or returns no valid URL, the last base URL is kept. Without it,
+// or with a nil r, the base URL given to New is used for the probe's life.
 func WithResolver(r Resolver, every time.Duration) Option {
 	return func(o *options) error {
 		if every <= 0 {
