@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -202,4 +203,27 @@ func journalRollout(j *chaos.Journal, deployment string) (kubernetes.RolloutOpti
 		return nil
 	})
 	return opt, func() *chaos.Entry { return entry }
+}
+
+// JournalKindChange is the journal record kind of a change a provider
+// journals itself (stack.ChangeJournal): a canary's Deployment, a
+// Service's selector switched to green.
+const JournalKindChange = "change"
+
+// changeJournal is the stack.ChangeJournal that writes to the drill's
+// revert journal.
+func changeJournal(j *chaos.Journal) stack.ChangeJournal {
+	return func(target string, u stack.Undo, note string) (func() error, error) {
+		e, err := j.Begin(chaos.Record{Kind: JournalKindChange, Target: target, Reverter: u.Func, Mechanism: "kubernetes", Note: note},
+			json.RawMessage(u.State))
+		if err != nil {
+			return nil, err
+		}
+		var once sync.Once
+		var rerr error
+		return func() error {
+			once.Do(func() { rerr = j.Remove(e.Record().ID) })
+			return rerr
+		}, nil
+	}
 }

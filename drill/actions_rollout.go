@@ -139,6 +139,13 @@ func actRolling(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOut
 }
 
 func actBlueGreen(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOutcome, error) {
+	if sw, ok := env.Stack.(selectorSwitcher); ok {
+		v, err := params(step)
+		if err != nil {
+			return nil, err
+		}
+		return actKubeBlueGreen(ctx, env, sw, v)
+	}
 	v, r, err := setup(ctx, env, step)
 	if err != nil {
 		return nil, err
@@ -174,6 +181,12 @@ func actCanary(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOutc
 		return nil, err
 	}
 	keepUndo(env, res.Undo)
+	if a, ok := env.Stack.(interface{ AdoptService(string) error }); ok && res.Promoted && v.String("promote") == "keep" {
+		// The canary serves alone now: a later cleanup must not remove it.
+		if aerr := a.AdoptService(rollout.DefaultCanaryService); aerr != nil {
+			env.Log.Warn("canary kept but its journal record stays", "err", aerr)
+		}
+	}
 	o, _ := outcome(res.Report, err)
 	if want := v.String("expect"); want != "" && err == nil && want != res.Report.Decision {
 		o.Failed = true

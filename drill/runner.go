@@ -223,6 +223,9 @@ func (r *Runner) setUp(ctx context.Context) (*k6Load, error) {
 		return nil, fmt.Errorf("open revert journal: %w", err)
 	}
 	r.journal = j
+	if cj, ok := r.stack.(stack.ChangeJournaler); ok {
+		cj.SetChangeJournal(changeJournal(j))
+	}
 	if r.guard, err = chaos.NewGuard(chaos.WithLogger(log), chaos.WithStateDir(r.o.stateDir)); err != nil {
 		return nil, fmt.Errorf("revert guard: %w", err)
 	}

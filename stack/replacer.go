@@ -96,3 +96,18 @@ func NewServiceSpec(opts ...ServiceOption) ServiceSpec {
 	}
 	return s
 }
+
+// ChangeJournal journals, before a provider makes it, a change that is
+// not a fault but must not outlive a crashed drill either: a canary's
+// Deployment, a Service's selector switched to a green set. target names
+// what changes, u is how to undo it and note says so in words. The
+// returned forget drops the record once the change is undone, or once
+// the drill decides to keep it (a promoted release).
+type ChangeJournal func(target string, u Undo, note string) (forget func() error, err error)
+
+// ChangeJournaler is a provider that journals its own changes through a
+// ChangeJournal the drill sets (stack/kubernetes does; a containers
+// stack's additions go with its teardown).
+type ChangeJournaler interface {
+	SetChangeJournal(j ChangeJournal)
+}

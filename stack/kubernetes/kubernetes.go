@@ -33,6 +33,7 @@ import (
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kclient "k8s.io/client-go/kubernetes"
@@ -96,7 +97,7 @@ func (s *Stack) Ops() []stack.Op { return Ops }
 // scaling through it too (node.go, scale.go). Processes and network
 // namespaces need the harness on the pod's node: CapabilitiesOnNode.
 var Capabilities = []stack.Capability{stack.CapLifecycle, stack.CapOwnership, stack.CapLogs, stack.CapRollout,
-	stack.CapExec, stack.CapNodes, stack.CapScale, stack.CapCluster}
+	stack.CapExec, stack.CapNodes, stack.CapScale, stack.CapCluster, stack.CapReplace}
 
 // Errors callers branch on.
 var (
@@ -140,8 +141,11 @@ type Stack struct {
 	log  *slog.Logger
 	host string // the API server, for Identity
 
-	mu    sync.Mutex
-	slots map[stack.Role][]types.UID // "" marks a free slot
+	mu      sync.Mutex
+	slots   map[stack.Role][]types.UID            // "" marks a free slot
+	journal stack.ChangeJournal                   // SetChangeJournal
+	added   map[string]func() error               // added services' journal forgets (replace.go)
+	orig    map[types.UID]*corev1.PodTemplateSpec // Deployments' templates before ReplaceService
 }
 
 var (

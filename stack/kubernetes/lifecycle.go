@@ -80,25 +80,12 @@ func (st replicasState) Check(ctx context.Context, sc stack.Scope) error {
 	if st.Deployment == "" {
 		return stack.ErrGone // nothing to bring back
 	}
-	if st.Conn.Gone() {
-		return stack.ErrGone // the cluster, and so the Deployment, is gone
+	if err := checkScopeNamespace(ctx, st.Conn, st.Namespace, sc); err != nil {
+		return err
 	}
 	cli, err := st.Conn.Client()
 	if err != nil {
 		return err
-	}
-	ns, err := cli.CoreV1().Namespaces().Get(ctx, st.Namespace, metav1.GetOptions{})
-	if isNotFound(err) {
-		return stack.ErrGone
-	}
-	if err != nil {
-		return fmt.Errorf("namespace %s: %w", st.Namespace, err)
-	}
-	if ns.Labels[LabelDrill] != LabelDrillEnabled {
-		return stack.Untrusted("namespace %s no longer carries %s=%s", st.Namespace, LabelDrill, LabelDrillEnabled)
-	}
-	if err := sc.CarriesLabels(ns.Labels); err != nil {
-		return fmt.Errorf("namespace %s: %w", st.Namespace, err)
 	}
 	d, err := cli.AppsV1().Deployments(st.Namespace).Get(ctx, st.Deployment, metav1.GetOptions{})
 	if isNotFound(err) {
@@ -113,6 +100,36 @@ func (st replicasState) Check(ctx context.Context, sc stack.Scope) error {
 	}
 	if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
 		return stack.Untrusted("deployment %s/%s: its pods do not match role %s's %s", st.Namespace, st.Deployment, st.Role, st.Select)
+	}
+	return nil
+}
+
+// checkScopeNamespace is the part of every journaled state's Check that
+// is about the namespace: it exists, still opts in and carries the
+// scope's labels. A cluster or namespace that is gone is stack.ErrGone.
+func checkScopeNamespace(ctx context.Context, conn Conn, namespace string, sc stack.Scope) error {
+	if namespace == "" {
+		return stack.Untrusted("kubernetes state names no namespace")
+	}
+	if conn.Gone() {
+		return stack.ErrGone // the cluster, and so what was in it, is gone
+	}
+	cli, err := conn.Client()
+	if err != nil {
+		return err
+	}
+	ns, err := cli.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	if isNotFound(err) {
+		return stack.ErrGone
+	}
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", namespace, err)
+	}
+	if ns.Labels[LabelDrill] != LabelDrillEnabled {
+		return stack.Untrusted("namespace %s no longer carries %s=%s", namespace, LabelDrill, LabelDrillEnabled)
+	}
+	if err := sc.CarriesLabels(ns.Labels); err != nil {
+		return fmt.Errorf("namespace %s: %w", namespace, err)
 	}
 	return nil
 }

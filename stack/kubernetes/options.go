@@ -36,6 +36,7 @@ type options struct {
 	kubeletRoot string
 	onNode      bool   // Attach returns a NodeStack (onnode.go)
 	node        string // its node ("" detects it)
+	generator   *ModelGenerator
 }
 
 // SecretRef names a key of a Secret in the stack's namespace.

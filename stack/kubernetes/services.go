@@ -104,7 +104,13 @@ func (s *Stack) list(ctx context.Context) ([]servicePod, error) {
 		}
 		var pods []corev1.Pod
 		for _, p := range pl.Items {
-			if live(&p) {
+			switch {
+			case !live(&p):
+			case added(&p):
+				svc := s.service(r, 0, &p)
+				svc.Name, svc.DeploymentID = p.Labels[LabelService], p.Labels[LabelService]
+				out = append(out, servicePod{svc: svc, pod: p})
+			default:
 				pods = append(pods, p)
 			}
 		}
@@ -116,6 +122,12 @@ func (s *Stack) list(ctx context.Context) ([]servicePod, error) {
 		}
 	}
 	return out, nil
+}
+
+// added reports whether the harness added the pod (AddService): it is
+// named by its LabelService label, not by a slot.
+func added(p *corev1.Pod) bool {
+	return p.Labels[LabelService] != "" && p.Labels[LabelManagedBy] == ManagedBy
 }
 
 // assign gives each pod of role r its slot (see Stack) and returns the

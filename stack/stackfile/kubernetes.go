@@ -80,6 +80,14 @@ func (f *File) validateKubernetes(d *yamldoc.Doc) yamldoc.Errors {
 	if r := k.KubeletRootDir; r != "" && !filepath.IsAbs(r) {
 		bad(false, at.Add("kubelet_root_dir"), "%q: want an absolute path", r)
 	}
+	if g := k.ModelGenerator; g != nil {
+		if e := validation.IsDNS1123Label(g.Volume); len(e) > 0 {
+			bad(false, at.Add("model_generator"), "volume %q: %s", g.Volume, strings.Join(e, "; "))
+		}
+		if len(g.Command) == 0 || !strings.Contains(strings.Join(g.Command, " "), "{version}") {
+			bad(false, at.Add("model_generator"), "command %q: want an argv that uses {version}", g.Command)
+		}
+	}
 	return errs
 }
 
@@ -122,6 +130,9 @@ func (f *File) openKubernetes(ctx context.Context, o openOptions) (stack.Stack, 
 	}
 	if k.OnNode {
 		kopts = append(kopts, kubernetes.WithOnNode(k.Node))
+	}
+	if g := k.ModelGenerator; g != nil {
+		kopts = append(kopts, kubernetes.WithModelGenerator(kubernetes.ModelGenerator{Volume: g.Volume, Command: g.Command}))
 	}
 	st, err := kubernetes.Attach(ctx, kopts...)
 	if err != nil {

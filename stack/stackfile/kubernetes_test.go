@@ -58,6 +58,10 @@ func TestParseKubernetesErrors(t *testing.T) {
 		"secret no key":   {head + "  namespace: ns\n  roles: {model: {selector: a=b}}\n  api_key_secret: {name: s}\n", "kubernetes.api_key_secret: want a name and a key"},
 		"in-cluster both": {head + "  namespace: ns\n  in_cluster: true\n  kubeconfig: /k\n  roles: {model: {selector: a=b}}\n", "in_cluster and kubeconfig are exclusive"},
 		"unknown key":     {head + "  namespace: ns\n  namespaces: [a]\n", "k.yaml:4:"},
+		"generator without version": {head + "  namespace: ns\n  roles: {model: {selector: a=b}}\n  model_generator: {volume: models, command: [/gen, --dir, \"{dir}\"]}\n",
+			"k.yaml:5:21: kubernetes.model_generator: command"},
+		"generator bad volume": {head + "  namespace: ns\n  roles: {model: {selector: a=b}}\n  model_generator: {volume: Models, command: [/gen, \"{version}\"]}\n",
+			"kubernetes.model_generator: volume \"Models\""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse("k.yaml", []byte(tc.src))
@@ -82,7 +86,7 @@ func TestShippedKubernetesStack(t *testing.T) {
 	}
 	k := f.Kubernetes
 	if f.Kind != KindKubernetes || k.Namespace != "aiuptime" || len(k.Roles) != 2 || k.GatewayService != "aiuptime-gateway" ||
-		k.APIKeySecret == nil || k.APIKeySecret.Name != "aiuptime-gateway" {
+		k.APIKeySecret == nil || k.APIKeySecret.Name != "aiuptime-gateway" || k.ModelGenerator == nil || k.ModelGenerator.Volume != "models" {
 		t.Errorf("decoded %+v", k)
 	}
 }

@@ -156,6 +156,20 @@ type Kubernetes struct {
 	// InternalIP.
 	OnNode bool   `yaml:"on_node"`
 	Node   string `yaml:"node"`
+	// ModelGenerator says how a model server's pod gets a model version
+	// the cluster has nowhere (a canary of `version` alone): an init
+	// container of the pod's image runs Command into an emptyDir that
+	// replaces the pod volume Volume. Without it such a release is
+	// refused (the model is then in the image or its arguments).
+	ModelGenerator *KubeModelGenerator `yaml:"model_generator"`
+}
+
+// KubeModelGenerator is kubernetes.model_generator: in Command, {dir} is
+// where the server's container mounts Volume, {model} the model name and
+// {version} the version asked for.
+type KubeModelGenerator struct {
+	Volume  string   `yaml:"volume"`
+	Command []string `yaml:"command"`
 }
 
 // KubeRole selects the pods of a role: exactly one of a label selector
