@@ -85,6 +85,14 @@ func TestEveryReverterTakesGoneAsReverted(t *testing.T) {
 				"namespace": "aiuptime", "pod": "model-0-abc", "pod_uid": "u-4", "role": "model", "select": map[string]any{"selector": "app=model"},
 				"procs": []map[string]any{{"host_pid": dead.PID, "pid": 7, "start": dead.Start}}, "pid_ns": map[string]any{"dev": 4, "ino": 1}, "signal": 18}
 		},
+		kubernetes.UndoAddedFunc: func(_, stateDir string) any {
+			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
+				"namespace": "aiuptime", "deployment": "aiuptime-model-0-canary", "service": "canary", "select": map[string]any{"selector": "app=model"}}
+		},
+		kubernetes.UndoSwitchFunc: func(_, stateDir string) any {
+			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
+				"namespace": "aiuptime", "service": "aiuptime-model-0", "uid": "u-5", "selector": map[string]any{"app": "model-0"}}
+		},
 		kubebackup.UndoHelperPod: func(id, stateDir string) any {
 			return map[string]any{"conn": map[string]any{"kubeconfig": filepath.Join(stateDir, "kube", "gone", "kubeconfig")},
 				"namespace": "aiuptime", "pod": "aiuptime-backup-helper", "record": id}

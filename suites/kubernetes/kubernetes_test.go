@@ -148,7 +148,90 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		AddReportEntry("bad release on kubernetes", map[string]any{"reason": auto.Reason, "offset_s": auto.OffsetSeconds,
 			"rollback_s": auto.DurationSeconds, "failed": rep.Requests.Failed, "requests": rep.Requests.Total})
 	}, SpecTimeout(6*time.Minute))
+
+	It("promotes the monthly model update as a canary Deployment with weighted traffic, then rolls the baseline", func(ctx SpecContext) {
+		rep := runPlan(ctx, "plans/monthly-update.yaml", 0)
+		Expect(rep.Verdict).To(Equal(reports.VerdictPass))
+		Expect(rep.Rollouts).NotTo(BeEmpty())
+		can := rep.Rollouts[0]
+		Expect(can.Kind).To(Equal("canary"))
+		Expect(can.Decision).To(Equal("promoted"), "%v", can.Evidence)
+		Expect(can.To).To(ContainSubstring("1.1.0"), "the canary pod served the new model version")
+		// The cluster's own word: no canary Deployment is left, and both
+		// model Deployments now make the model of version 1.1.0.
+		cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
+		Expect(err).NotTo(HaveOccurred())
+		dl, err := cli.AppsV1().Deployments("aiuptime").List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, d := range dl.Items {
+			names = append(names, d.Name)
+		}
+		Expect(names).To(ConsistOf("aiuptime-gateway", "aiuptime-model-0", "aiuptime-model-1"))
+		for _, d := range []string{"aiuptime-model-0", "aiuptime-model-1"} {
+			Expect(generatedVersion(ctx, kubeconfig, d)).To(Equal("1.1.0"), d)
+		}
+		AddReportEntry("monthly-update on kubernetes", map[string]any{"requests": rep.Requests.Total, "failed": rep.Requests.Failed,
+			"duration_s": can.DurationSeconds, "evidence": can.Evidence})
+	}, SpecTimeout(10*time.Minute))
+
+	It("switches the model Services to a green Deployment and back, with no failed request", func(ctx SpecContext) {
+		before := serviceSelectors(ctx, kubeconfig)
+		rep := runPlan(ctx, "plans/blue-green.yaml", 0)
+		Expect(rep.Verdict).To(Equal(reports.VerdictPass))
+		Expect(rep.Rollouts).NotTo(BeEmpty())
+		bg := rep.Rollouts[0]
+		Expect(bg.Kind).To(Equal("blue-green"))
+		Expect(bg.Decision).To(Equal("rolled-back"), "%v", bg.Evidence)
+		Expect(bg.SwitchSeconds).NotTo(BeNil())
+		Expect(bg.RollbackSeconds).NotTo(BeNil())
+		Expect(rep.Requests.Failed).To(BeZero())
+		// The cluster's own word: the Services select blue again and no
+		// green Deployment is left.
+		Expect(serviceSelectors(ctx, kubeconfig)).To(Equal(before))
+		cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
+		Expect(err).NotTo(HaveOccurred())
+		dl, err := cli.AppsV1().Deployments("aiuptime").List(ctx, metav1.ListOptions{LabelSelector: kubernetes.LabelService})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(dl.Items).To(BeEmpty(), "a green Deployment is left")
+		AddReportEntry("blue-green on kubernetes", map[string]any{"requests": rep.Requests.Total, "switch_s": *bg.SwitchSeconds,
+			"rollback_s": *bg.RollbackSeconds, "evidence": bg.Evidence})
+	}, SpecTimeout(8*time.Minute))
 })
+
+// generatedVersion is the model version the Deployment's pods generate
+// (the init container kubernetes.model_generator adds), "" for none.
+func generatedVersion(ctx context.Context, kubeconfig, name string) string {
+	GinkgoHelper()
+	cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
+	Expect(err).NotTo(HaveOccurred())
+	d, err := cli.AppsV1().Deployments("aiuptime").Get(ctx, name, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	for _, c := range d.Spec.Template.Spec.InitContainers {
+		if c.Name == kubernetes.GenContainer {
+			for i, a := range c.Command {
+				if a == "--version" && i+1 < len(c.Command) {
+					return c.Command[i+1]
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// serviceSelectors reads every Service's selector in the namespace.
+func serviceSelectors(ctx context.Context, kubeconfig string) map[string]map[string]string {
+	GinkgoHelper()
+	cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
+	Expect(err).NotTo(HaveOccurred())
+	sl, err := cli.CoreV1().Services("aiuptime").List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	out := map[string]map[string]string{}
+	for _, s := range sl.Items {
+		out[s.Name] = s.Spec.Selector
+	}
+	return out
+}
 
 // hostClean checks, without the harness, that nothing of the cluster in
 // stateDir is left on the host: no process, mount or state dir.
