@@ -12,6 +12,7 @@ import (
 	"github.com/aiuptime/aiuptime/rollout"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
+	"github.com/aiuptime/aiuptime/uptime"
 )
 
 // This file is blue-green as Kubernetes does it: every blue model
@@ -77,6 +78,9 @@ func actKubeBlueGreen(ctx context.Context, env *ActionEnv, sw selectorSwitcher, 
 		case <-time.After(d):
 		}
 		rb := time.Now()
+		if k.env.Event != nil {
+			k.env.Event(uptime.Event{At: rb, Kind: uptime.Switched, Target: "model", Detail: "Services switched back to blue (rollback_after)"})
+		}
 		if err := k.switchBack(context.WithoutCancel(ctx)); err != nil {
 			k.rep.Decision = rollout.DecisionAborted
 			return k.outcome(fmt.Errorf("blue-green: roll back: %w", err))
@@ -188,6 +192,9 @@ func (k *kubeBlueGreen) switchAll(ctx context.Context, blues []blueService) erro
 		}
 	}
 	k.rep.SwitchSeconds = secsOf(time.Since(sw))
+	if k.env.Event != nil {
+		k.env.Event(uptime.Event{At: sw, Kind: uptime.Switched, Target: "model", Detail: fmt.Sprintf("Services switched to green %s", strings.Join(k.greens, ","))})
+	}
 	k.rep.Decision = rollout.DecisionPromoted
 	k.rep.Evidence = append(k.rep.Evidence, fmt.Sprintf("switched to green in %.3fs (slowest Service %.3fs); blue Deployments keep running for rollback",
 		*k.rep.SwitchSeconds, worst.Seconds()))

@@ -25,6 +25,7 @@ import (
 	"github.com/aiuptime/aiuptime/rollout"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
+	"github.com/aiuptime/aiuptime/uptime"
 )
 
 // kwokCluster starts a tier-1 local cluster (control plane and kwok) for
@@ -171,8 +172,12 @@ func TestKubeRollingUpdateRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var (
+		evMu   sync.Mutex
+		events []uptime.Event
+	)
 	env := &ActionEnv{Plan: &plan.Plan{Name: "kube-roll"}, Stack: st, Log: slog.New(slog.NewTextHandler(t.Output(), nil)),
-		Traffic: tl, Shared: &sync.Map{}, Journal: j}
+		Traffic: tl, Shared: &sync.Map{}, Journal: j, Event: func(e uptime.Event) { evMu.Lock(); events = append(events, e); evMu.Unlock() }}
 	analysis := map[string]any{"golden": false, "direct_samples": 0, "analysis_interval": "100ms", "analysis_window": "1s", "analysis_after": "2s"}
 	step := func(name string, more map[string]any) plan.Step {
 		p := map[string]any{}
@@ -223,6 +228,12 @@ func TestKubeRollingUpdateRollsBack(t *testing.T) {
 			}
 			t.Logf("%s; rolled back +%.2fs into the step (%s the rollout): %s; revision %d -> %d (template of %d) in %.2fs",
 				out.Detail, a.OffsetSeconds, a.Phase, a.Reason, a.RevisionFrom, a.RevisionAfter, a.ToRevision, a.DurationSeconds)
+			evMu.Lock()
+			last := events[len(events)-1:]
+			evMu.Unlock()
+			if len(last) != 1 || last[0].Kind != uptime.RolledBack || !last[0].At.Equal(a.At) || last[0].Target != "roll/model" {
+				t.Errorf("timeline %+v: want the rollback at %v on it", last, a.At)
+			}
 			if got := args(); strings.Join(got, " ") != "--port 8000" {
 				t.Errorf("args after the rollback %q, want the previous revision's", got)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/aiuptime/aiuptime/rollout"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
+	"github.com/aiuptime/aiuptime/uptime"
 )
 
 // kubeRolling is one rolling-update (or model-update) step on a stack
@@ -26,6 +27,7 @@ type kubeRolling struct {
 	an     kubeAnalysis
 	rep    *reports.Rollout
 	start  time.Time
+	step   string
 	// done are the Deployments rolled to completion, for a later rollback.
 	done []kubeDone
 }
@@ -54,7 +56,7 @@ func actKubeRolling(ctx context.Context, env *ActionEnv, step plan.Step, dr depl
 	if err != nil {
 		return nil, err
 	}
-	k := &kubeRolling{env: env, dr: dr, v: v, change: change, an: newKubeAnalysis(env, v), start: time.Now()}
+	k := &kubeRolling{env: env, dr: dr, v: v, change: change, an: newKubeAnalysis(env, v), start: time.Now(), step: step.Name}
 	k.rep = &reports.Rollout{Kind: step.Action, Target: deploymentNames(dr, targets), To: rolloutRelease(v)}
 	if svc, err := env.Stack.Service(ctx, targets[0].Services[0]); err == nil {
 		k.rep.From = svc.Image
@@ -139,6 +141,10 @@ func (k *kubeRolling) autoRollback(ref string, res *kubernetes.RolloutResult, af
 		if rb.Undo != nil {
 			a.Reason, a.ToRevision = rb.Undo.Reason, rb.Undo.ToRevision
 		}
+	}
+	if k.env.Event != nil {
+		k.env.Event(uptime.Event{At: af.At, Kind: uptime.RolledBack, Step: k.step, Target: ref,
+			Detail: fmt.Sprintf("to revision %d: %s", a.ToRevision, a.Reason)})
 	}
 	return a
 }

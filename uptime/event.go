@@ -15,6 +15,11 @@ const (
 	FaultReverted EventKind = "fault-reverted"
 	ActionStarted EventKind = "action-started"
 	ActionDone    EventKind = "action-finished"
+	// RolledBack marks an automatic rollback (a failed rollout analysis)
+	// and Switched a blue-green switch of traffic, at the moment they
+	// happened within an action.
+	RolledBack EventKind = "rolled-back"
+	Switched   EventKind = "switched"
 	// Phase markers for MTTR phases, when a source knows them (e.g. a health
 	// poller saw the engine ready again).
 	Detected   EventKind = "detected"
