@@ -56,6 +56,47 @@ func actKubeRolling(ctx context.Context, env *ActionEnv, step plan.Step, dr depl
 	if err != nil {
 		return nil, err
 	}
+	return runKubeRolling(ctx, env, step, dr, v, change, targets)
+}
+
+// actKubeGatewayUpdate is gateway-update on kubernetes: the gateway's
+// Deployment rolled as a rolling update is, analysed the same way (the
+// golden prompt and direct samples asked of each new gateway pod at its
+// own address, with the gateway's key).
+func actKubeGatewayUpdate(ctx context.Context, env *ActionEnv, step plan.Step, dr deploymentRoller, v param.Values) (*ActionOutcome, error) {
+	run := fmt.Sprintf("%s/%s@%s", planName(env), step.Name, time.Now().UTC().Format(time.RFC3339))
+	change, err := deploymentChange(v, run)
+	if err != nil {
+		return nil, err
+	}
+	svcs, err := env.Stack.Services(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	var t deploymentTarget
+	for _, s := range svcs {
+		if s.Role != stack.RoleGateway {
+			continue
+		}
+		d, err := dr.DeploymentOf(ctx, s.Name)
+		if err != nil {
+			return nil, fmt.Errorf("gateway-update: %w", err)
+		}
+		if t.Deployment != "" && d != t.Deployment {
+			return nil, fmt.Errorf("gateway-update: the gateway pods belong to Deployments %s and %s: one at a time is not supported", t.Deployment, d)
+		}
+		t.Deployment, t.Role = d, stack.RoleGateway
+		t.Services = append(t.Services, s.Name)
+	}
+	if t.Deployment == "" {
+		return nil, fmt.Errorf("gateway-update: no gateway service: %w", stack.ErrNotFound)
+	}
+	return runKubeRolling(ctx, env, step, dr, v, change, []deploymentTarget{t})
+}
+
+// runKubeRolling rolls the targets' Deployments in turn and reports.
+func runKubeRolling(ctx context.Context, env *ActionEnv, step plan.Step, dr deploymentRoller, v param.Values, change kubernetes.RolloutChange,
+	targets []deploymentTarget) (*ActionOutcome, error) {
 	k := &kubeRolling{env: env, dr: dr, v: v, change: change, an: newKubeAnalysis(env, v), start: time.Now(), step: step.Name}
 	k.rep = &reports.Rollout{Kind: step.Action, Target: deploymentNames(dr, targets), To: rolloutRelease(v)}
 	if svc, err := env.Stack.Service(ctx, targets[0].Services[0]); err == nil {
@@ -198,8 +239,9 @@ func (k *kubeRolling) golden(ctx context.Context, t deploymentTarget) (func(cont
 	if !k.v.Bool("golden") {
 		return nil, ""
 	}
-	st, key := k.env.Stack, stack.ModelAPIKey(k.env.Stack)
+	st, key := k.env.Stack, targetKey(k.env.Stack, t)
 	svc, err := st.Service(ctx, t.Services[0])
+	svc = podAddressed(svc)
 	if err != nil || svc.URL == "" {
 		return nil, "golden prompt not checked: " + t.Services[0] + " has no address"
 	}
@@ -217,7 +259,7 @@ func (k *kubeRolling) golden(ctx context.Context, t deploymentTarget) (func(cont
 			if d, err := k.dr.DeploymentOf(ctx, s.Name); err != nil || d != t.Deployment {
 				continue
 			}
-			a, err := askGolden(ctx, s, key)
+			a, err := askGolden(ctx, podAddressed(s), key)
 			if err != nil {
 				return fmt.Errorf("golden prompt on %s (pod %s) failed %d times: %w", s.Name, s.ContainerName, goldenTries, err)
 			}
@@ -346,7 +388,7 @@ func (k *kubeRolling) withDirectSamples(t deploymentTarget, after func(context.C
 	if n <= 0 {
 		return after
 	}
-	st, key := k.env.Stack, stack.ModelAPIKey(k.env.Stack)
+	st, key := k.env.Stack, targetKey(k.env.Stack, t)
 	return func(ctx context.Context) error {
 		if after != nil {
 			if err := after(ctx); err != nil {
@@ -361,6 +403,7 @@ func (k *kubeRolling) withDirectSamples(t deploymentTarget, after func(context.C
 			if d, err := k.dr.DeploymentOf(ctx, s.Name); err != nil || d != t.Deployment || s.URL == "" {
 				continue
 			}
+			s = podAddressed(s)
 			failed, last := 0, error(nil)
 			for range n {
 				tctx, cancel := context.WithTimeout(ctx, goldenTimeout)
@@ -380,4 +423,22 @@ func (k *kubeRolling) withDirectSamples(t deploymentTarget, after func(context.C
 		}
 		return nil
 	}
+}
+
+// targetKey is the key the target's pods want: the gateway's for a
+// gateway, the model servers' otherwise.
+func targetKey(st stack.Stack, t deploymentTarget) string {
+	if t.Role == stack.RoleGateway {
+		return st.APIKey()
+	}
+	return stack.ModelAPIKey(st)
+}
+
+// podAddressed is the service asked at its pod's own address: a gateway
+// service's URL is its Service's, which any gateway pod may answer.
+func podAddressed(s stack.Service) stack.Service {
+	if s.Role == stack.RoleGateway && s.InternalURL != "" {
+		s.URL = s.InternalURL
+	}
+	return s
 }

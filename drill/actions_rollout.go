@@ -211,10 +211,22 @@ func actRollback(ctx context.Context, env *ActionEnv, _ plan.Step) (*ActionOutco
 }
 
 func actGatewayUpdate(ctx context.Context, env *ActionEnv, step plan.Step) (*ActionOutcome, error) {
+	if dr, ok := env.Stack.(deploymentRoller); ok {
+		v, err := params(step)
+		if err != nil {
+			return nil, err
+		}
+		return actKubeGatewayUpdate(ctx, env, step, dr, v)
+	}
 	v, r, err := setup(ctx, env, step)
 	if err != nil {
 		return nil, err
 	}
 	rep, err := r.GatewayUpdate(ctx, release(v))
-	return outcome(rep, err)
+	o, oerr := outcome(rep, err)
+	if want := v.String("expect"); o != nil && want != "" && want != rep.Decision {
+		o.Failed = true
+		o.Detail += fmt.Sprintf(" (expected %s)", want)
+	}
+	return o, oerr
 }

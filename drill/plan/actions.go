@@ -77,9 +77,10 @@ var ActionKinds = []ActionKind{
 		Doc: "add a canary replica and shift weights in steps, analysing each interval against the baseline (error rate <= baseline + increase, p95 <= baseline x (1 + increase), min samples); roll back on a breach, else promote"},
 	{Name: "rollback", Needs: rollout,
 		Doc: "undo the last rollout of this drill (blue-green: switch back to blue; rolling-update: roll the replicas back)"},
-	{Name: "gateway-update", Needs: rollout, Params: []param.Spec{
-		{Name: "image", Type: param.String, Doc: "new gateway image"}, {Name: "args", Type: param.String, Doc: "extra gateway arguments"}},
-		Doc: "start a second gateway instance with the new release, verify it, drain-and-replace the primary while it serves, remove the second (a client pinned to the primary's one port sees the restart gap)"},
+	{Name: "gateway-update", Needs: rollout, Params: withParams([]param.Spec{
+		{Name: "image", Type: param.String, Doc: "new gateway image"}, {Name: "args", Type: param.String, Doc: "extra gateway arguments"}}, deploymentParams...),
+		Doc: "start a second gateway instance with the new release, verify it, drain-and-replace the primary while it serves, remove the second (a client pinned to the primary's one port sees the restart gap). " +
+			"On kubernetes: roll the gateway's Deployment, analysed as a rolling update is (the golden prompt and direct samples asked of each new gateway pod)"},
 	{Name: "model-update", Needs: rolling, Params: withParams(withParams(releaseParams[:1:1], param.Spec{Name: "version", Type: param.String, Required: true,
 		Doc: "new model version: a freshly generated model dir (kubernetes: the image or args that carry it must be given too)"}, releaseParams[2], releaseParams[3]), deploymentParams...),
 		Doc: "rolling update to a new model version (the golden prompt may change, and the report says so)"},

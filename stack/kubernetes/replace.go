@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -378,11 +377,4 @@ func (s *Stack) forgetAdded(name string) error {
 		return nil
 	}
 	return f()
-}
-
-// Added lists the services the harness added, by name.
-func (s *Stack) Added() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.added))
 }
