@@ -197,6 +197,29 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		AddReportEntry("blue-green on kubernetes", map[string]any{"requests": rep.Requests.Total, "switch_s": *bg.SwitchSeconds,
 			"rollback_s": *bg.RollbackSeconds, "evidence": bg.Evidence})
 	}, SpecTimeout(8*time.Minute))
+
+	It("rolls the gateway's Deployment for a gateway update, the probe going through its Service", func(ctx SpecContext) {
+		plan := filepath.Join(GinkgoT().TempDir(), "gateway-update.yaml")
+		Expect(os.WriteFile(plan, []byte(`name: kubernetes-gateway-update
+slo: {availability: 99.9, error_rate: 1%}
+probe: {interval: 50ms, mode: chat, target: gateway, timeout: 5s, max_tokens: 16}
+steps:
+  - {name: steady state, wait: 5s}
+  - {name: gateway update, action: gateway-update, params: {args: "--log-level debug"}, timeout: 4m}
+  - {name: steady state after, wait: 5s}
+`), 0o600)).To(Succeed())
+		rep := runPlan(ctx, plan, 0)
+		Expect(rep.Rollouts).NotTo(BeEmpty())
+		gu := rep.Rollouts[0]
+		Expect(gu.Kind).To(Equal("gateway-update"))
+		Expect(gu.Decision).To(Equal("completed"), "%v", gu.Evidence)
+		Expect(gu.Deployments).To(HaveLen(1))
+		Expect(gu.Deployments[0].Name).To(Equal("aiuptime/aiuptime-gateway"))
+		Expect(rep.Requests.Failed).To(BeZero())
+		Expect(deploymentArgs(ctx, kubeconfig, "aiuptime-gateway")).To(HaveSuffix("--log-level debug"))
+		AddReportEntry("gateway-update on kubernetes", map[string]any{"requests": rep.Requests.Total,
+			"duration_s": gu.DurationSeconds, "evidence": gu.Evidence})
+	}, SpecTimeout(6*time.Minute))
 })
 
 // generatedVersion is the model version the Deployment's pods generate
