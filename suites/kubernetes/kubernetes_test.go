@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kclient "k8s.io/client-go/kubernetes"
 
 	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/reports"
@@ -159,15 +160,8 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		Expect(can.To).To(ContainSubstring("1.1.0"), "the canary pod served the new model version")
 		// The cluster's own word: no canary Deployment is left, and both
 		// model Deployments now make the model of version 1.1.0.
-		cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
-		Expect(err).NotTo(HaveOccurred())
-		dl, err := cli.AppsV1().Deployments("aiuptime").List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		var names []string
-		for _, d := range dl.Items {
-			names = append(names, d.Name)
-		}
-		Expect(names).To(ConsistOf("aiuptime-gateway", "aiuptime-model-0", "aiuptime-model-1"))
+		cli := client(kubeconfig)
+		Expect(deployments(ctx, cli, "")).To(ConsistOf("aiuptime-gateway", "aiuptime-model-0", "aiuptime-model-1"))
 		for _, d := range []string{"aiuptime-model-0", "aiuptime-model-1"} {
 			Expect(generatedVersion(ctx, kubeconfig, d)).To(Equal("1.1.0"), d)
 		}
@@ -189,11 +183,8 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		// The cluster's own word: the Services select blue again and no
 		// green Deployment is left.
 		Expect(serviceSelectors(ctx, kubeconfig)).To(Equal(before))
-		cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
-		Expect(err).NotTo(HaveOccurred())
-		dl, err := cli.AppsV1().Deployments("aiuptime").List(ctx, metav1.ListOptions{LabelSelector: kubernetes.LabelService})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(dl.Items).To(BeEmpty(), "a green Deployment is left")
+		cli := client(kubeconfig)
+		Expect(deployments(ctx, cli, kubernetes.LabelService)).To(BeEmpty(), "a green Deployment is left")
 		AddReportEntry("blue-green on kubernetes", map[string]any{"requests": rep.Requests.Total, "switch_s": *bg.SwitchSeconds,
 			"rollback_s": *bg.RollbackSeconds, "evidence": bg.Evidence})
 	}, SpecTimeout(8*time.Minute))
@@ -226,8 +217,7 @@ steps:
 // (the init container kubernetes.model_generator adds), "" for none.
 func generatedVersion(ctx context.Context, kubeconfig, name string) string {
 	GinkgoHelper()
-	cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
-	Expect(err).NotTo(HaveOccurred())
+	cli := client(kubeconfig)
 	d, err := cli.AppsV1().Deployments("aiuptime").Get(ctx, name, metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	for _, c := range d.Spec.Template.Spec.InitContainers {
@@ -245,8 +235,7 @@ func generatedVersion(ctx context.Context, kubeconfig, name string) string {
 // serviceSelectors reads every Service's selector in the namespace.
 func serviceSelectors(ctx context.Context, kubeconfig string) map[string]map[string]string {
 	GinkgoHelper()
-	cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
-	Expect(err).NotTo(HaveOccurred())
+	cli := client(kubeconfig)
 	sl, err := cli.CoreV1().Services("aiuptime").List(ctx, metav1.ListOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	out := map[string]map[string]string{}
@@ -274,10 +263,29 @@ func hostClean(stateDir string) {
 // server, as kubectl would.
 func deploymentArgs(ctx context.Context, kubeconfig, name string) string {
 	GinkgoHelper()
-	cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
-	Expect(err).NotTo(HaveOccurred())
+	cli := client(kubeconfig)
 	d, err := cli.AppsV1().Deployments("aiuptime").Get(ctx, name, metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(d.Spec.Template.Spec.Containers).NotTo(BeEmpty())
 	return strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+}
+
+// client is a client of the cluster, as kubectl with its kubeconfig.
+func client(kubeconfig string) kclient.Interface {
+	GinkgoHelper()
+	cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
+	Expect(err).NotTo(HaveOccurred())
+	return cli
+}
+
+// deployments names the Deployments of the namespace that sel selects.
+func deployments(ctx context.Context, cli kclient.Interface, sel string) []string {
+	GinkgoHelper()
+	dl, err := cli.AppsV1().Deployments("aiuptime").List(ctx, metav1.ListOptions{LabelSelector: sel})
+	Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, d := range dl.Items {
+		names = append(names, d.Name)
+	}
+	return names
 }
