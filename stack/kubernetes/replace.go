@@ -73,7 +73,9 @@ func (s *Stack) changeJournal(target string, u stack.Undo, note string) (func() 
 }
 
 // AddService implements stack.Replacer for role model: a Deployment named
-// <source>-<name> with one replica, copied from the Deployment of the
+// <source>-<name> (a name that starts with the source service's name and
+// a dash loses that prefix: model-0-green of aiuptime-model-0 is
+// aiuptime-model-0-green) with one replica, copied from the Deployment of the
 // first model service and changed by opts (image, args, env, model
 // version through the stack's ModelGenerator). Its pods keep the role's
 // labels (the stack owns them), carry LabelService=name (the stack lists
@@ -110,7 +112,7 @@ func (s *Stack) AddServiceFrom(ctx context.Context, from, name string, opts ...s
 		return stack.Service{}, fmt.Errorf("add service %s: %w", name, err)
 	}
 	spec := stack.NewServiceSpec(opts...)
-	d, err := s.addedDeployment(ctx, src, name, spec)
+	d, err := s.addedDeployment(ctx, src, name, strings.TrimPrefix(name, from+"-"), spec)
 	if err != nil {
 		return stack.Service{}, fmt.Errorf("add service %s: %w", name, err)
 	}
@@ -158,8 +160,9 @@ func checkAddedName(name string) error {
 	return nil
 }
 
-// addedDeployment builds the Deployment of an added service from src.
-func (s *Stack) addedDeployment(ctx context.Context, src *appsv1.Deployment, name string, spec stack.ServiceSpec) (*appsv1.Deployment, error) {
+// addedDeployment builds the Deployment of an added service from src,
+// named <src>-<suffix>.
+func (s *Stack) addedDeployment(ctx context.Context, src *appsv1.Deployment, name, suffix string, spec stack.ServiceSpec) (*appsv1.Deployment, error) {
 	tpl := src.Spec.Template.DeepCopy()
 	delete(tpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	roleSel, err := s.selector(ctx, stack.RoleModel)
@@ -168,7 +171,7 @@ func (s *Stack) addedDeployment(ctx context.Context, src *appsv1.Deployment, nam
 	}
 	for k, v := range src.Spec.Selector.MatchLabels {
 		moved := maps.Clone(tpl.Labels)
-		moved[k] = v + "-" + name
+		moved[k] = v + "-" + suffix
 		if roleSel.Matches(labels.Set(moved)) {
 			tpl.Labels = moved
 		}
@@ -186,7 +189,7 @@ func (s *Stack) addedDeployment(ctx context.Context, src *appsv1.Deployment, nam
 	}
 	one := int32(1)
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: src.Name + "-" + name, Namespace: s.o.namespace, Labels: own,
+		ObjectMeta: metav1.ObjectMeta{Name: src.Name + "-" + suffix, Namespace: s.o.namespace, Labels: own,
 			Annotations: map[string]string{AnnotationAddedFrom: src.Name}},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: own}, Template: *tpl,

@@ -160,6 +160,9 @@ func TestReplace(t *testing.T) {
 
 	t.Run("blue-green switch", func(t *testing.T) {
 		green := must[stack.Service](t)(st.AddServiceFrom(ctx, "model-0", "model-0-green", stack.WithImage("aiuptime/model-a:v2")))
+		if _, err := cli.AppsV1().Deployments(f.ns).Get(ctx, "model-a-green", metav1.GetOptions{}); err != nil {
+			t.Errorf("green's Deployment: %v (want model-a-green beside model-a)", err)
+		}
 		if n := must[[]string](t)(st.SelectingServices(ctx, "model-0")); !slices.Equal(n, []string{"model-a"}) {
 			t.Fatalf("services selecting model-0: %v", n)
 		}
