@@ -296,7 +296,7 @@ services:
 			strings.Join(names(got), ",") != "gateway,model-0,model-1" || got[1].HealthPath != "/ready" || got[0].HealthPath != "/health/readiness" {
 			t.Errorf("stack file: kind %s, key from secret %v, model %s, services %+v", fst.Kind(), fst.APIKey() == "sk-from-secret", fst.ModelName(), got)
 		}
-		if caps := stack.CapabilitiesOf(fst); fmt.Sprint(caps) != "[lifecycle exec volumes ownership logs nodes scale rollout cluster]" {
+		if caps := stack.CapabilitiesOf(fst); fmt.Sprint(caps) != "[lifecycle exec volumes ownership logs replace nodes scale rollout cluster]" {
 			t.Errorf("capabilities %v", caps)
 		}
 	})

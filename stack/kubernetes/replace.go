@@ -85,7 +85,7 @@ func (s *Stack) changeJournal(target string, u stack.Undo, note string) (func() 
 // weight at the gateway). It returns once the pod is ready.
 func (s *Stack) AddService(ctx context.Context, name string, role stack.Role, opts ...stack.ServiceOption) (stack.Service, error) {
 	if role != stack.RoleModel {
-		return stack.Service{}, stack.Unsupported(Kind, fmt.Sprintf("add a %s service %s (only model servers; roll the %s's Deployment with rolling-update)", role, name, role))
+		return stack.Service{}, stack.Unsupported(Kind, fmt.Sprintf("add a %s service %s (only model servers; gateway-update rolls the %s's Deployment)", role, name, role))
 	}
 	srcSvc, err := s.firstModel(ctx)
 	if err != nil {

@@ -90,9 +90,10 @@ func live(p *corev1.Pod) bool {
 	return p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
 }
 
-// list lists every role's live pods and names them by slot.
+// list lists every role's live pods and names them by slot; the pods
+// the harness added follow, by name.
 func (s *Stack) list(ctx context.Context) ([]servicePod, error) {
-	var out []servicePod
+	var out, extra []servicePod
 	for _, r := range s.roleOrder() {
 		sel, err := s.selector(ctx, r)
 		if err != nil {
@@ -109,7 +110,7 @@ func (s *Stack) list(ctx context.Context) ([]servicePod, error) {
 			case added(&p):
 				svc := s.service(r, 0, &p)
 				svc.Name, svc.DeploymentID = p.Labels[LabelService], p.Labels[LabelService]
-				out = append(out, servicePod{svc: svc, pod: p})
+				extra = append(extra, servicePod{svc: svc, pod: p})
 			default:
 				pods = append(pods, p)
 			}
@@ -121,7 +122,9 @@ func (s *Stack) list(ctx context.Context) ([]servicePod, error) {
 			out = append(out, servicePod{svc: s.service(r, slot, p), pod: *p})
 		}
 	}
-	return out, nil
+	// Added services follow the slots, by name.
+	sort.Slice(extra, func(i, j int) bool { return extra[i].svc.Name < extra[j].svc.Name })
+	return append(out, extra...), nil
 }
 
 // added reports whether the harness added the pod (AddService): it is
