@@ -63,7 +63,7 @@ func (f fixture) modelDeployment(ctx context.Context, t *testing.T, app string) 
 	tpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "models", MountPath: "/models"}}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: app, Namespace: f.ns},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}, Template: tpl},
+		Spec:       appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}, Template: tpl},
 	}
 	must[*appsv1.Deployment](t)(f.cli.AppsV1().Deployments(f.ns).Create(ctx, d, metav1.CreateOptions{}))
 	f.service(ctx, t, app, map[string]string{"app": app})
