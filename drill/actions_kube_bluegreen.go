@@ -39,6 +39,10 @@ type kubeBlueGreen struct {
 	rep    *reports.Rollout
 	start  time.Time
 	greens []string
+	// greenSvcs are the green services started, with the requests each
+	// had served when verified (the golden prompts).
+	greenSvcs []stack.Service
+	verified  []uint64
 	// switched are the Services switched so far, with the selector each
 	// had and the forget of its journal record.
 	switched []switched
@@ -77,6 +81,7 @@ func actKubeBlueGreen(ctx context.Context, env *ActionEnv, sw selectorSwitcher, 
 		case <-ctx.Done():
 		case <-time.After(d):
 		}
+		k.noteServed(ctx)
 		rb := time.Now()
 		if k.env.Event != nil {
 			k.env.Event(uptime.Event{At: rb, Kind: uptime.Switched, Target: "model", Detail: "Services switched back to blue (rollback_after)"})
@@ -90,6 +95,7 @@ func actKubeBlueGreen(ctx context.Context, env *ActionEnv, sw selectorSwitcher, 
 		k.rep.Evidence = append(k.rep.Evidence, fmt.Sprintf("rolled back: Services switched to blue and their endpoints were blue's in %.3fs; green removed", *k.rep.RollbackSeconds))
 		return k.outcome(nil)
 	}
+	k.noteServed(ctx)
 	k.keep()
 	env.Shared.Store(SharedLastRollout, &kubeSwitchUndo{k: k})
 	return k.outcome(nil)
@@ -159,6 +165,8 @@ func (k *kubeBlueGreen) startGreen(ctx context.Context, blue stack.Service, rel 
 	if err != nil {
 		return fmt.Errorf("golden prompt: %w", err)
 	}
+	k.greenSvcs = append(k.greenSvcs, g)
+	k.verified = append(k.verified, served(ctx, g))
 	if got != want {
 		if rel.ModelVersion == "" {
 			return fmt.Errorf("%w: blue %q, green %q", rollout.ErrGoldenMismatch, want, got)
@@ -199,6 +207,30 @@ func (k *kubeBlueGreen) switchAll(ctx context.Context, blues []blueService) erro
 	k.rep.Evidence = append(k.rep.Evidence, fmt.Sprintf("switched to green in %.3fs (slowest Service %.3fs); blue Deployments keep running for rollback",
 		*k.rep.SwitchSeconds, worst.Seconds()))
 	return nil
+}
+
+// served is how many requests the model server has answered (its
+// vllm:e2e_request_latency_seconds count), 0 when it cannot be read.
+func served(ctx context.Context, s stack.Service) uint64 {
+	fams, err := rollout.Scrape(ctx, s.URL)
+	if err != nil {
+		return 0
+	}
+	_, n := rollout.HistSumCount(fams, "vllm:e2e_request_latency_seconds")
+	return n
+}
+
+// noteServed says in the evidence how many requests each green pod
+// answered since it was verified: a Service switch moves new
+// connections only, and a client that keeps its connections alive (the
+// gateway) may stay on blue.
+func (k *kubeBlueGreen) noteServed(ctx context.Context) {
+	var parts []string
+	for i, g := range k.greenSvcs {
+		n := served(ctx, g)
+		parts = append(parts, fmt.Sprintf("%s %d", g.Name, n-min(k.verified[i], n)))
+	}
+	k.rep.Evidence = append(k.rep.Evidence, "requests green answered while switched: "+strings.Join(parts, ", "))
 }
 
 // switchBack puts every switched Service's selector back, then removes
