@@ -179,6 +179,7 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		Expect(bg.Decision).To(Equal("rolled-back"), "%v", bg.Evidence)
 		Expect(bg.SwitchSeconds).NotTo(BeNil())
 		Expect(bg.RollbackSeconds).NotTo(BeNil())
+		Expect(bg.Evidence).To(ContainElement(ContainSubstring("requests green answered while switched")))
 		Expect(rep.Requests.Failed).To(BeZero())
 		// The cluster's own word: the Services select blue again and no
 		// green Deployment is left.
