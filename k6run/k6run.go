@@ -194,7 +194,7 @@ func Run(ctx context.Context, k6Path, script string, opts ...Option) (*Summary, 
 	cmd.Stderr = io.MultiWriter(stderr, tail)
 	o.logger.Info("k6 run", "script", script, "summary", summaryPath)
 	started := time.Now()
-	code, err := exitCode(cmd.Run())
+	code, err := exitCode(cmd, cmd.Run())
 	_, _ = stdout.Flush(), stderr.Flush()
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", k6Path, err)
@@ -307,15 +307,21 @@ func (o *options) command(ctx context.Context, k6Path, script, summaryPath strin
 
 // exitCode is the exit code of a finished k6 (0 when runErr is nil); an
 // error that is not an exit status (k6 did not start) is returned.
-func exitCode(runErr error) (int, error) {
+func exitCode(cmd *exec.Cmd, runErr error) (int, error) {
 	if runErr == nil {
 		return 0, nil
 	}
 	var ee *exec.ExitError
-	if !errors.As(runErr, &ee) {
-		return 0, runErr
+	if errors.As(runErr, &ee) {
+		return ee.ExitCode(), nil
 	}
-	return ee.ExitCode(), nil
+	// k6 exited, but the context ended meanwhile: exec reports the
+	// context's error instead of the exit status (a run that finished as
+	// the drill stopped it). Its exit status and summary still count.
+	if ps := cmd.ProcessState; ps != nil && ps.Exited() && (errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded)) {
+		return ps.ExitCode(), nil
+	}
+	return 0, runErr
 }
 
 // lastLines returns the last n non-empty lines of s, joined by " | ".

@@ -267,3 +267,56 @@ func TestBaselineRoundTrip(t *testing.T) {
 		t.Errorf("a summary regresses against itself: %v", regs)
 	}
 }
+
+// TestRunFinishedAsCancelled: k6 that exits 0 just as the caller stops it
+// (its duration ran out as the drill ended) still gives its summary. exec
+// reports the context's error rather than the exit status then; the run
+// used to be lost with "context canceled". The stand-in for k6 here is
+// a shell script that writes a summary and exits 0 on SIGINT, as k6 may.
+func TestRunFinishedAsCancelled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	fake := filepath.Join(dir, "k6")
+	script := `#!/bin/sh
+while [ $# -gt 0 ]; do [ "$1" = --summary-export ] && out="$2"; shift; done
+trap 'printf "{\"metrics\":{\"iterations\":{\"count\":3,\"rate\":1}}}" > "$out"; exit 0' INT
+: > ` + started + `
+while :; do sleep 0.05; done
+`
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	type result struct {
+		sum *Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := Run(ctx, fake, "testdata/long.js", WithGracePeriod(10*time.Second))
+		done <- result{sum, err}
+	}()
+	deadline := time.After(30 * time.Second)
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("the stand-in did not start")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	r := <-done
+	if !errors.Is(r.err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled (stopped by the caller)", r.err)
+	}
+	if r.sum == nil || r.sum.ExitCode != 0 {
+		t.Fatalf("summary %+v: want the one k6 wrote, exit code 0", r.sum)
+	}
+	if n, _ := r.sum.Value("iterations", "count"); n != 3 {
+		t.Errorf("iterations = %v, want 3", n)
+	}
+}
