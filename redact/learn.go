@@ -12,7 +12,9 @@ const maxLearnDepth = 32
 // holds: every string is learned (Learn: URL passwords, ?key= values,
 // Bearer tokens, sk- keys), and a string under a secret-looking name (a
 // map key, a struct field's yaml or json name or Go name: api_key,
-// password, X-Api-Key) is added whole. In a list of strings, the item
+// password, X-Api-Key) is added whole, unless the field is tagged
+// `redact:"ref"` (it says where a secret is kept, as api_key_secret's
+// Secret name and key do). In a list of strings, the item
 // after a secret-looking flag (--api-key KEY) is added too.
 func (r *Redactor) LearnValue(v any) {
 	var l learner
@@ -40,7 +42,14 @@ func (l *learner) value(v reflect.Value, secret bool, depth int) {
 	case reflect.Struct:
 		t := v.Type()
 		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() {
+			f := t.Field(i)
+			switch {
+			case !f.IsExported():
+			case f.Tag.Get("redact") == "ref":
+				// It names where a secret is (a Kubernetes Secret's name
+				// and key), which is no secret itself.
+				l.value(v.Field(i), false, depth+1)
+			default:
 				l.value(v.Field(i), secret || IsSecretName(fieldName(f)), depth+1)
 			}
 		}

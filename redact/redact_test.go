@@ -236,6 +236,9 @@ func TestLearnValue(t *testing.T) {
 		Password  string             `yaml:"-"`
 		Params    map[string]any
 		Nested    *file
+		KeySecret *struct {
+			Name string `yaml:"name"`
+		} `yaml:"api_key_secret" redact:"ref"`
 	}
 	f := file{
 		Services: map[string]service{"gateway": {Image: "img:1", Args: []string{"--port", "4000", "--api-key", "arg-secret-1", "--token=flag-secret-2"},
@@ -245,6 +248,9 @@ func TestLearnValue(t *testing.T) {
 		Password:  "field-secret-6",
 		Params:    map[string]any{"headers": map[string]any{"Authorization": "Bearer hdr-secret-7"}, "list": []any{"--password", "list-secret-8"}},
 		Nested:    &file{Params: map[string]any{"client_secret": "nested-secret-9"}},
+		KeySecret: &struct {
+			Name string `yaml:"name"`
+		}{Name: "gateway-keys"},
 	}
 	r := New()
 	r.LearnValue(f)
@@ -253,7 +259,7 @@ func TestLearnValue(t *testing.T) {
 			t.Errorf("%s not learned: %q", s, got)
 		}
 	}
-	for _, s := range []string{"img:1", "debug-level", "MY_KEY_VARIABLE", "4000"} {
+	for _, s := range []string{"img:1", "debug-level", "MY_KEY_VARIABLE", "4000", "gateway-keys"} {
 		if got := r.String(s); got != s {
 			t.Errorf("%s masked: %q", s, got)
 		}

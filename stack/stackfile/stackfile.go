@@ -141,7 +141,7 @@ type Kubernetes struct {
 	GatewayService string `yaml:"gateway_service"`
 	// APIKeySecret names the Secret key in the namespace that holds the
 	// gateway's key (exclusive with api_key_env).
-	APIKeySecret *SecretKey `yaml:"api_key_secret"`
+	APIKeySecret *SecretKey `yaml:"api_key_secret" redact:"ref"`
 	// HostPathRoots are the host directories beneath which the harness,
 	// running on the pods' node, may touch pod volumes' files (disk
 	// faults, backup, restore): hostPath volumes and the kubelet's emptyDir
