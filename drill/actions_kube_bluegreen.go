@@ -30,6 +30,7 @@ type selectorSwitcher interface {
 	AdoptService(name string) error
 	SelectingServices(ctx context.Context, service string) ([]string, error)
 	SwitchService(ctx context.Context, name string, to map[string]string, journal bool) (*kubernetes.SwitchResult, func() error, error)
+	DeploymentOf(ctx context.Context, service string) (string, error)
 }
 
 // kubeBlueGreen is one blue-green deployment under way.
@@ -86,13 +87,15 @@ func actKubeBlueGreen(ctx context.Context, env *ActionEnv, sw selectorSwitcher, 
 		if k.env.Event != nil {
 			k.env.Event(uptime.Event{At: rb, Kind: uptime.Switched, Target: "model", Detail: "Services switched back to blue (rollback_after)"})
 		}
-		if err := k.switchBack(context.WithoutCancel(ctx)); err != nil {
+		back, err := k.switchBack(context.WithoutCancel(ctx))
+		if err != nil {
 			k.rep.Decision = rollout.DecisionAborted
 			return k.outcome(fmt.Errorf("blue-green: roll back: %w", err))
 		}
-		k.rep.RollbackSeconds = secsOf(time.Since(rb))
+		k.rep.RollbackSeconds = secsOf(back)
 		k.rep.Decision = rollout.DecisionRolledBack
-		k.rep.Evidence = append(k.rep.Evidence, fmt.Sprintf("rolled back: Services switched to blue and their endpoints were blue's in %.3fs; green removed", *k.rep.RollbackSeconds))
+		k.rep.Evidence = append(k.rep.Evidence, fmt.Sprintf("rolled back: Services switched to blue and their endpoints were blue's in %.3fs; green removed %.1fs later",
+			back.Seconds(), time.Since(rb.Add(back)).Seconds()))
 		return k.outcome(nil)
 	}
 	k.noteServed(ctx)
@@ -191,8 +194,12 @@ func (k *kubeBlueGreen) switchAll(ctx context.Context, blues []blueService) erro
 			if res != nil {
 				k.switched[len(k.switched)-1].from = res.From
 				worst = max(worst, res.Converged)
-				k.rep.Evidence = append(k.rep.Evidence, fmt.Sprintf("Service %s switched to %s: endpoints %s after %.3fs",
-					name, GreenName(b.svc.Name), strings.Join(res.Endpoints, ","), res.Converged.Seconds()))
+				green := GreenName(b.svc.Name)
+				if d, err := k.sw.DeploymentOf(ctx, green); err == nil {
+					green = "Deployment " + d
+				}
+				k.rep.Evidence = append(k.rep.Evidence, fmt.Sprintf("Service %s (serving %s) switched to green %s: endpoints %s after %.3fs",
+					name, b.svc.Name, green, strings.Join(res.Endpoints, ","), res.Converged.Seconds()))
 			}
 			if err != nil {
 				return err
@@ -234,8 +241,11 @@ func (k *kubeBlueGreen) noteServed(ctx context.Context) {
 }
 
 // switchBack puts every switched Service's selector back, then removes
-// green and drops the journal records.
-func (k *kubeBlueGreen) switchBack(ctx context.Context) error {
+// green and drops the journal records. It returns how long the switch
+// took, until the Services' endpoints were blue's again (green's removal
+// not counted).
+func (k *kubeBlueGreen) switchBack(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
 	var errs []error
 	for _, s := range k.switched {
 		if s.from != nil {
@@ -246,11 +256,12 @@ func (k *kubeBlueGreen) switchBack(ctx context.Context) error {
 		}
 		errs = append(errs, s.forget())
 	}
+	took := time.Since(start)
 	if err := errors.Join(errs...); err != nil {
-		return err // green stays: a Service may still send it traffic
+		return took, err // green stays: a Service may still send it traffic
 	}
 	k.switched = nil
-	return k.removeGreens(ctx)
+	return took, k.removeGreens(ctx)
 }
 
 func (k *kubeBlueGreen) removeGreens(ctx context.Context) error {
@@ -267,7 +278,7 @@ func (k *kubeBlueGreen) removeGreens(ctx context.Context) error {
 func (k *kubeBlueGreen) abort(ctx context.Context, why string) {
 	k.rep.Decision = rollout.DecisionAborted
 	k.rep.Evidence = append(k.rep.Evidence, why)
-	if err := k.switchBack(context.WithoutCancel(ctx)); err != nil {
+	if _, err := k.switchBack(context.WithoutCancel(ctx)); err != nil {
 		k.rep.Evidence = append(k.rep.Evidence, "cleaning up: "+err.Error())
 	}
 }
@@ -298,7 +309,7 @@ type kubeSwitchUndo struct{ k *kubeBlueGreen }
 // Run implements the rollback step's undo.
 func (u *kubeSwitchUndo) Run(ctx context.Context) (*reports.Rollout, error) {
 	start := time.Now()
-	err := u.k.switchBack(ctx)
+	_, err := u.k.switchBack(ctx)
 	rep := &reports.Rollout{Kind: "rollback", Target: "model", DurationSeconds: time.Since(start).Seconds(),
 		RollbackSeconds: secsOf(time.Since(start)), Decision: rollout.DecisionRolledBack,
 		Evidence: []string{"undid blue-green: Services switched back to blue, green removed"}}
