@@ -233,11 +233,17 @@ func served(ctx context.Context, s stack.Service) uint64 {
 // gateway) may stay on blue.
 func (k *kubeBlueGreen) noteServed(ctx context.Context) {
 	var parts []string
+	var total uint64
 	for i, g := range k.greenSvcs {
 		n := served(ctx, g)
+		total += n - min(k.verified[i], n)
 		parts = append(parts, fmt.Sprintf("%s %d", g.Name, n-min(k.verified[i], n)))
 	}
 	k.rep.Evidence = append(k.rep.Evidence, "requests green answered while switched: "+strings.Join(parts, ", "))
+	if total == 0 && len(parts) > 0 {
+		k.rep.Evidence = append(k.rep.Evidence, "finding: no request reached green while switched; a Service switch moves new "+
+			"connections only (kube-proxy), and clients that keep theirs alive (the gateway) stay on blue until they reconnect")
+	}
 }
 
 // switchBack puts every switched Service's selector back, then removes
