@@ -21,7 +21,13 @@
 // (onnode.go), and a stack file claims them only when it says so.
 // Rollouts: RollDeployment changes a role's Deployment and waits as
 // `kubectl rollout status` does; UndoRollout does `kubectl rollout undo`
-// (rollout.go).
+// (rollout.go). As a stack.Replacer (replace.go) it adds a model server
+// as a one-replica Deployment of its own (a canary, a green twin) that no
+// Deployment or Service selects, replaces a service by rolling its
+// Deployment, and removes only what it added; SwitchService moves a
+// Service's selector to other model pods and waits for its endpoints
+// (switch.go, blue-green). What it adds and the selectors it replaces are
+// journaled through the drill's stack.ChangeJournal.
 package kubernetes
 
 import (
@@ -93,8 +99,8 @@ func (s *Stack) DescribeAction(service string, a stack.Action) []string {
 func (s *Stack) Ops() []stack.Op { return Ops }
 
 // Capabilities are the stack capabilities the provider offers.
-// Exec goes through the API server (exec.go); node operations and
-// scaling through it too (node.go, scale.go). Processes and network
+// Exec goes through the API server (exec.go); node operations, scaling
+// and replacing services through it too (node.go, scale.go, replace.go). Processes and network
 // namespaces need the harness on the pod's node: CapabilitiesOnNode.
 var Capabilities = []stack.Capability{stack.CapLifecycle, stack.CapOwnership, stack.CapLogs, stack.CapRollout,
 	stack.CapExec, stack.CapNodes, stack.CapScale, stack.CapCluster, stack.CapReplace}
