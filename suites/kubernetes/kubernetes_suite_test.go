@@ -5,7 +5,9 @@
 // and the shipped plans run against stacks/kubernetes-local.yaml with real
 // traffic through the gateway's Service. After `drill kube down`, `drill
 // doctor` and the host itself (links, iptables chains, mounts) must show
-// nothing of the cluster.
+// nothing of the cluster. The kwok tier (label kwok: the control plane with
+// simulated nodes and the Chaos Mesh CRDs) has a drill roll a 100-replica
+// Deployment and create and remove Chaos Mesh objects.
 package kubernetes_test
 
 import (
