@@ -232,6 +232,7 @@ func Up(ctx context.Context, opts ...Option) (*Cluster, error) {
 			return nil, err
 		}
 		defer unlock()
+		ctx = withNodeLock(ctx) // a Down on the way (remains, failure) must not wait for it
 		if err := checkNodeHost(o.binDir); err != nil {
 			return nil, err
 		}

@@ -75,6 +75,20 @@ const containerLogsDir = "/var/log/containers"
 // it, so two Ups cannot both find the host free.
 var nodeLockFile = filepath.Join(os.TempDir(), "aiuptime-kube-realnode.lock")
 
+// nodeLockKey marks a context whose caller holds the start lock.
+type nodeLockKey struct{}
+
+// withNodeLock says that ctx's caller holds the start lock (Up, which may
+// call Down on its way).
+func withNodeLock(ctx context.Context) context.Context {
+	return context.WithValue(ctx, nodeLockKey{}, true)
+}
+
+func holdsNodeLock(ctx context.Context) bool {
+	held, _ := ctx.Value(nodeLockKey{}).(bool)
+	return held
+}
+
 // lockNodeStart takes the host's real-node start lock, waiting for it
 // while ctx allows; the returned func releases it.
 func lockNodeStart(ctx context.Context) (func(), error) {

@@ -31,7 +31,8 @@ const podKillWait = 15 * time.Second
 // the shims and the pods' processes, the mounts under the state dir, the
 // bridge and its veths, the kubepods cgroups, the kubelet's log links and
 // the containerd shim sockets; the global iptables chains (KUBE-*, CNI-*)
-// and changed sysctls only when no other real node runs. n (nil when the
+// and changed sysctls only when no other real node runs (checked and done
+// under the start lock). n (nil when the
 // state file is lost) gives the sysctls to restore.
 func cleanNode(ctx context.Context, log *slog.Logger, id nodeID, n *NodeState) error {
 	var errs []error
@@ -49,9 +50,26 @@ func cleanNode(ctx context.Context, log *slog.Logger, id nodeID, n *NodeState) e
 	if err := removeCgroups(id); err != nil {
 		errs = append(errs, err)
 	}
+	// The host-wide part (iptables chains, sysctls, fixed-path files) is
+	// removed only when no other real node runs, and under the start
+	// lock: a node starting between the check and the removal would lose
+	// the chains its kube-proxy just wrote.
+	locked := holdsNodeLock(ctx)
+	if !locked {
+		unlock, err := lockNodeStart(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host-wide cleanup skipped: %w", err))
+		} else {
+			defer unlock()
+			locked = true
+		}
+	}
 	others, err := nodeProcesses(id.dir)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if !locked {
+		others = append(others, Process{Name: "a node start holding the lock"})
 	}
 	removeHostFiles(id, n, len(others) == 0)
 	if len(others) == 0 {
