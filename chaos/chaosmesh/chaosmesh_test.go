@@ -3,10 +3,8 @@ package chaosmesh_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,64 +23,22 @@ import (
 	"github.com/aiuptime/aiuptime/chaos/chaosmesh"
 	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/kube/local"
+	"github.com/aiuptime/aiuptime/kube/local/localtest"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
-)
-
-// kubeconfig is the tier-1 local cluster of this test binary (kube/local
-// with the Chaos Mesh CRDs and no Chaos Mesh controller), "" with skipWhy
-// set when it cannot run.
-var (
-	kubeconfig string
-	skipWhy    string
 )
 
 // crashEnv is set in the child process chaostest.Crash starts: it uses the
 // parent's cluster (its kubeconfig comes with the crash argument).
 const crashEnv = "AIUPTIME_CRASH_STATE"
 
+// TestMain starts one local cluster for the binary (localtest), except in
+// a crash child.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
 	if os.Getenv(crashEnv) != "" {
-		return m.Run()
+		os.Exit(m.Run())
 	}
-	if testing.Short() {
-		skipWhy = "-short: no local cluster"
-		return m.Run()
-	}
-	bin, err := local.BinDir()
-	if err == nil {
-		err = local.CheckBinaries(bin)
-	}
-	if err != nil {
-		skipWhy = fmt.Sprintf("no local cluster (build it with `make kube`): %v", err)
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "kmesh-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	state := filepath.Join(dir, "cluster")
-	start := time.Now()
-	c, err := local.Up(context.Background(), local.WithStateDir(state), local.WithBinDir(bin), local.WithName("kmesh"), local.WithChaosMeshCRDs())
-	defer func() {
-		if err := local.Down(context.Background(), state); err != nil {
-			fmt.Fprintln(os.Stderr, "local cluster down:", err)
-		}
-	}()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "local cluster up:", err)
-		return 1
-	}
-	fmt.Fprintf(os.Stderr, "local cluster with Chaos Mesh CRDs up in %v\n", time.Since(start).Round(time.Millisecond))
-	kubeconfig = c.Kubeconfig
-	return m.Run()
+	os.Exit(localtest.Main(m, "kmesh", local.WithChaosMeshCRDs()))
 }
 
 // fixture is one test's world: an opted-in namespace, a kwok node of its
@@ -98,9 +54,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	if kubeconfig == "" {
-		t.Skip(skipWhy)
-	}
+	kubeconfig := localtest.Kubeconfig(t)
 	ctx := t.Context()
 	conn := kubernetes.Conn{Kubeconfig: kubeconfig}
 	cli := must(conn.Client())(t)
@@ -190,7 +144,7 @@ func (f *fixture) pod(t *testing.T, service string) string {
 // objects lists the drill's Chaos Mesh objects in the namespace.
 func (f *fixture) objects(t *testing.T) []string {
 	t.Helper()
-	c := must(chaosmesh.NewClient(kubernetes.Conn{Kubeconfig: kubeconfig}))(t)
+	c := must(chaosmesh.NewClient(kubernetes.Conn{Kubeconfig: localtest.Kubeconfig(t)}))(t)
 	var out []string
 	for _, u := range must(c.List(t.Context(), f.ns))(t) {
 		out = append(out, u.GetKind()+"/"+u.GetName())
@@ -381,7 +335,7 @@ func TestCrashReplay(t *testing.T) {
 		return chaostest.Plan(t, env, chaosmesh.KindNetworkLoss, map[string]any{"percent": 50, "unenforced": "warn"}, "model-0")
 	})
 	f := setup(t)
-	state := chaostest.Crash(t, kubeconfig+"|"+f.ns)
+	state := chaostest.Crash(t, localtest.Kubeconfig(t)+"|"+f.ns)
 	if objs := f.objects(t); len(objs) != 1 {
 		t.Fatalf("objects after the crash: %v, want one", objs)
 	}
@@ -435,7 +389,7 @@ func (f *fixture) fakeController(t *testing.T) {
 	t.Cleanup(func() {
 		_ = f.cli.CoreV1().Pods(f.ns).Delete(context.Background(), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
 	})
-	c := must(chaosmesh.NewClient(kubernetes.Conn{Kubeconfig: kubeconfig}))(t)
+	c := must(chaosmesh.NewClient(kubernetes.Conn{Kubeconfig: localtest.Kubeconfig(t)}))(t)
 	poll(t, time.Minute, "fake controller running", func() error {
 		_, err := c.Controller(t.Context())
 		return err
@@ -445,11 +399,12 @@ func (f *fixture) fakeController(t *testing.T) {
 // report writes, as Chaos Mesh's controller would, that the only object
 // of the namespace is running and injected, once it exists.
 func (f *fixture) report(t *testing.T) <-chan error {
+	kc := localtest.Kubeconfig(t)
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		c, err := chaosmesh.NewClient(kubernetes.Conn{Kubeconfig: kubeconfig})
+		c, err := chaosmesh.NewClient(kubernetes.Conn{Kubeconfig: kc})
 		for err == nil {
 			us, lerr := c.List(ctx, f.ns)
 			if err = lerr; err != nil || len(us) == 0 {

@@ -3,10 +3,8 @@ package kube_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,62 +20,23 @@ import (
 	"github.com/aiuptime/aiuptime/chaos/chaostest"
 	"github.com/aiuptime/aiuptime/chaos/kube"
 	"github.com/aiuptime/aiuptime/kube/local"
+	"github.com/aiuptime/aiuptime/kube/local/localtest"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/docker"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
-)
-
-// kubeconfig is the tier-1 local cluster of this test binary (kube/local),
-// "" with skipWhy set when it cannot run.
-var (
-	kubeconfig string
-	skipWhy    string
 )
 
 // crashEnv is set in the child process chaostest.Crash starts: it uses the
 // parent's cluster (its kubeconfig comes with the crash argument).
 const crashEnv = "AIUPTIME_CRASH_STATE"
 
+// TestMain starts one local cluster for the binary (localtest), except in
+// a crash child.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
 	if os.Getenv(crashEnv) != "" {
-		return m.Run()
+		os.Exit(m.Run())
 	}
-	if testing.Short() {
-		skipWhy = "-short: no local cluster"
-		return m.Run()
-	}
-	bin, err := local.BinDir()
-	if err == nil {
-		err = local.CheckBinaries(bin)
-	}
-	if err != nil {
-		skipWhy = fmt.Sprintf("no local cluster (build it with `make kube`): %v", err)
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "kchaos-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	state := filepath.Join(dir, "cluster")
-	c, err := local.Up(context.Background(), local.WithStateDir(state), local.WithBinDir(bin), local.WithName("kchaos"))
-	defer func() {
-		if err := local.Down(context.Background(), state); err != nil {
-			fmt.Fprintln(os.Stderr, "local cluster down:", err)
-		}
-	}()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "local cluster up:", err)
-		return 1
-	}
-	kubeconfig = c.Kubeconfig
-	return m.Run()
+	os.Exit(localtest.Main(m, "kchaos"))
 }
 
 // fixture is one test's world: an opted-in namespace, two kwok nodes of
@@ -93,9 +52,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	if kubeconfig == "" {
-		t.Skip(skipWhy)
-	}
+	kubeconfig := localtest.Kubeconfig(t)
 	ctx := t.Context()
 	cli, err := kubernetes.Conn{Kubeconfig: kubeconfig}.Client()
 	if err != nil {
@@ -272,7 +229,7 @@ func TestCordonCrashReplay(t *testing.T) {
 	})
 	f := setup(t)
 	node := f.nodeOf(t)
-	state := chaostest.Crash(t, kubeconfig+"|"+f.ns)
+	state := chaostest.Crash(t, localtest.Kubeconfig(t)+"|"+f.ns)
 	f.wantCordoned(t, node, true)
 	res, err := chaostest.Replay(t, state, chaostest.Owns{})
 	if err != nil || len(res.Reverted) != 1 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,66 +20,19 @@ import (
 	kclient "k8s.io/client-go/kubernetes"
 
 	"github.com/aiuptime/aiuptime/kube/local"
+	"github.com/aiuptime/aiuptime/kube/local/localtest"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
 	"github.com/aiuptime/aiuptime/stack/stackfile"
 )
 
-// cluster is the tier-1 local cluster of this test binary (kube/local),
-// nil with skipWhy set when it cannot run.
-var (
-	cluster *local.Cluster
-	skipWhy string
-)
-
 // TestMain starts one local cluster (etcd, the control plane and kwok) for
-// the whole binary and takes it down at the end.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if testing.Short() {
-		skipWhy = "-short: no local cluster"
-		return m.Run()
-	}
-	bin, err := local.BinDir()
-	if err == nil {
-		err = local.CheckBinaries(bin)
-	}
-	if err != nil {
-		skipWhy = fmt.Sprintf("no local cluster (build it with `make kube`): %v", err)
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "kprov-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	start := time.Now()
-	c, err := local.Up(context.Background(), local.WithStateDir(filepath.Join(dir, "cluster")), local.WithBinDir(bin), local.WithName("kprov"))
-	defer func() {
-		if err := local.Down(context.Background(), filepath.Join(dir, "cluster")); err != nil {
-			fmt.Fprintln(os.Stderr, "local cluster down:", err)
-		}
-	}()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "local cluster up:", err)
-		return 1
-	}
-	fmt.Fprintf(os.Stderr, "local cluster up in %v\n", time.Since(start).Round(time.Millisecond))
-	cluster = c
-	return m.Run()
-}
+// the whole binary and takes it down at the end (localtest).
+func TestMain(m *testing.M) { os.Exit(localtest.Main(m, "kprov")) }
 
 func needCluster(t *testing.T) kclient.Interface {
 	t.Helper()
-	if cluster == nil {
-		t.Skip(skipWhy)
-	}
-	cli, err := kubernetes.Conn{Kubeconfig: cluster.Kubeconfig}.Client()
+	cli, err := kubernetes.Conn{Kubeconfig: localtest.Kubeconfig(t)}.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +169,7 @@ func TestStack(t *testing.T) {
 	f.waitReady(t, f.ns, "gw", 1)
 	f.waitReady(t, f.ns, "model", 2)
 
-	opts := []kubernetes.Option{kubernetes.WithKubeconfig(cluster.Kubeconfig), kubernetes.WithNamespace(f.ns),
+	opts := []kubernetes.Option{kubernetes.WithKubeconfig(localtest.Kubeconfig(t)), kubernetes.WithNamespace(f.ns),
 		kubernetes.WithRole(stack.RoleGateway, kubernetes.RoleSelector{Selector: "app=gw"}),
 		kubernetes.WithRole(stack.RoleModel, kubernetes.RoleSelector{Deployment: "model"}),
 		kubernetes.WithGatewayURL("http://127.0.0.1:30400"), kubernetes.WithLogger(testLogger(t))}
@@ -285,7 +237,7 @@ kubernetes:
   api_key_secret: {name: gw-key, key: master}
 services:
   model: {health_path: /ready}
-`, cluster.Kubeconfig)
+`, localtest.Kubeconfig(t))
 		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -304,14 +256,14 @@ services:
 	// Undo records name the kubeconfig and context resolved at Open, not
 	// $KUBECONFIG: `drill cleanup` may run with another environment.
 	t.Run("kubeconfig from the environment", func(t *testing.T) {
-		t.Setenv("KUBECONFIG", cluster.Kubeconfig)
+		t.Setenv("KUBECONFIG", localtest.Kubeconfig(t))
 		est := must[*kubernetes.Stack](t)(kubernetes.Open(ctx, opts[1:]...))
 		u := must[stack.Undo](t)(est.UndoOf(ctx, "model-0", stack.Action{Op: stack.OpKill}))
 		var st struct {
 			Conn kubernetes.Conn `json:"conn"`
 		}
-		if err := json.Unmarshal(u.State, &st); err != nil || st.Conn.Kubeconfig != cluster.Kubeconfig || st.Conn.Context == "" {
-			t.Errorf("journaled connection %+v (%v), want %s and its current context", st.Conn, err, cluster.Kubeconfig)
+		if err := json.Unmarshal(u.State, &st); err != nil || st.Conn.Kubeconfig != localtest.Kubeconfig(t) || st.Conn.Context == "" {
+			t.Errorf("journaled connection %+v (%v), want %s and its current context", st.Conn, err, localtest.Kubeconfig(t))
 		}
 	})
 

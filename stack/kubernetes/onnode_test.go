@@ -22,6 +22,7 @@ import (
 	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/kube/deploy"
 	"github.com/aiuptime/aiuptime/kube/local"
+	"github.com/aiuptime/aiuptime/kube/local/localtest"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
 )
@@ -211,13 +212,13 @@ func TestOnNodeRefusals(t *testing.T) {
 	f.namespace(ctx, t, f.ns, true)
 	f.deployment(ctx, t, f.ns, "model", 1, 8000)
 	f.waitReady(t, f.ns, "model", 1)
-	st := must[*kubernetes.Stack](t)(kubernetes.Open(ctx, kubernetes.WithKubeconfig(cluster.Kubeconfig), kubernetes.WithNamespace(f.ns),
+	st := must[*kubernetes.Stack](t)(kubernetes.Open(ctx, kubernetes.WithKubeconfig(localtest.Kubeconfig(t)), kubernetes.WithNamespace(f.ns),
 		kubernetes.WithRole(stack.RoleModel, kubernetes.RoleSelector{Deployment: "model"})))
 
 	if _, err := st.OnNode(ctx, ""); !errors.Is(err, stack.ErrUnsupported) {
 		t.Fatalf("detect the node of a kwok-only cluster: %v; want ErrUnsupported", err)
 	}
-	if att, err := kubernetes.Attach(ctx, kubernetes.WithKubeconfig(cluster.Kubeconfig), kubernetes.WithNamespace(f.ns), kubernetes.WithOnNode(""),
+	if att, err := kubernetes.Attach(ctx, kubernetes.WithKubeconfig(localtest.Kubeconfig(t)), kubernetes.WithNamespace(f.ns), kubernetes.WithOnNode(""),
 		kubernetes.WithRole(stack.RoleModel, kubernetes.RoleSelector{Deployment: "model"})); att != nil || !errors.Is(err, stack.ErrUnsupported) {
 		t.Fatalf("attach on the node of a kwok-only cluster: %v, %v; want nil and ErrUnsupported", att, err)
 	}

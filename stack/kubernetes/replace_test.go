@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/aiuptime/aiuptime/kube/local/localtest"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
 )
@@ -96,7 +97,7 @@ func TestReplace(t *testing.T) {
 	f.waitReady(t, f.ns, "gw", 1)
 	gen := kubernetes.ModelGenerator{Volume: "models", Command: []string{"/gen", "--dir", "{dir}", "--name", "{model}", "--version", "{version}"}}
 	open := func(opts ...kubernetes.Option) *kubernetes.Stack {
-		return must[*kubernetes.Stack](t)(kubernetes.Open(ctx, append([]kubernetes.Option{kubernetes.WithKubeconfig(cluster.Kubeconfig),
+		return must[*kubernetes.Stack](t)(kubernetes.Open(ctx, append([]kubernetes.Option{kubernetes.WithKubeconfig(localtest.Kubeconfig(t)),
 			kubernetes.WithNamespace(f.ns), kubernetes.WithModelName("tiny"),
 			kubernetes.WithRole(stack.RoleGateway, kubernetes.RoleSelector{Selector: "app=gw"}),
 			kubernetes.WithRole(stack.RoleModel, kubernetes.RoleSelector{Selector: "tier=model"}),

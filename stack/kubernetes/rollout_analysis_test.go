@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/aiuptime/aiuptime/kube/local/localtest"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
 )
@@ -126,7 +127,7 @@ func TestRolloutAnalysis(t *testing.T) {
 	f.deployment(ctx, t, f.ns, "gw", 1, 4000)
 	f.waitReady(t, f.ns, "model", 3)
 	f.waitReady(t, f.ns, "gw", 1)
-	st := must[*kubernetes.Stack](t)(kubernetes.Open(ctx, kubernetes.WithKubeconfig(cluster.Kubeconfig), kubernetes.WithNamespace(f.ns),
+	st := must[*kubernetes.Stack](t)(kubernetes.Open(ctx, kubernetes.WithKubeconfig(localtest.Kubeconfig(t)), kubernetes.WithNamespace(f.ns),
 		kubernetes.WithRole(stack.RoleGateway, kubernetes.RoleSelector{Selector: "app=gw"}),
 		kubernetes.WithRole(stack.RoleModel, kubernetes.RoleSelector{Deployment: "model"}),
 		kubernetes.WithLogger(testLogger(t))))

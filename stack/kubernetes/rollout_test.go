@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/aiuptime/aiuptime/kube/local/localtest"
 	"github.com/aiuptime/aiuptime/stack"
 	"github.com/aiuptime/aiuptime/stack/kubernetes"
 )
@@ -36,7 +37,7 @@ func TestRollout(t *testing.T) {
 	f.waitReady(t, f.ns, "stray", 1)
 	t.Logf("%d replicas ready in %v", replicas, time.Since(start).Round(time.Millisecond))
 
-	st := must[*kubernetes.Stack](t)(kubernetes.Open(ctx, kubernetes.WithKubeconfig(cluster.Kubeconfig), kubernetes.WithNamespace(f.ns),
+	st := must[*kubernetes.Stack](t)(kubernetes.Open(ctx, kubernetes.WithKubeconfig(localtest.Kubeconfig(t)), kubernetes.WithNamespace(f.ns),
 		kubernetes.WithRole(stack.RoleGateway, kubernetes.RoleSelector{Selector: "app=gw"}),
 		kubernetes.WithRole(stack.RoleModel, kubernetes.RoleSelector{Deployment: "model"}),
 		kubernetes.WithLogger(testLogger(t))))
