@@ -12,6 +12,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/aiuptime/aiuptime/internal/procfs"
 )
@@ -379,4 +382,19 @@ func RegisterUndoState[S UndoChecker](name string, fn func(ctx context.Context, 
 		}
 		return fn(ctx, sc, st)
 	})
+}
+
+// CheckContinue is the part of a signal undo's check that does not depend
+// on the provider: the undo may only continue stopped processes (SIGCONT),
+// and processes that are all gone took their stop with them (ErrGone).
+func CheckContinue(procs []procfs.Process, signal int) error {
+	if syscall.Signal(signal) != unix.SIGCONT {
+		return Untrusted("signal undo sends signal %d; only SIGCONT undoes a stop", signal)
+	}
+	for _, p := range procs {
+		if procfs.Alive(p.HostPID, p.Start) {
+			return nil
+		}
+	}
+	return ErrGone
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/aiuptime/aiuptime/internal/procfs"
 	"github.com/aiuptime/aiuptime/stack"
 )
@@ -34,15 +32,8 @@ func init() {
 // processes (SIGCONT), and only in a PID namespace of one of the scope's
 // containers. Processes that are all gone took their stop with them.
 func (st signalState) Check(ctx context.Context, sc stack.Scope) error {
-	if syscall.Signal(st.Signal) != unix.SIGCONT {
-		return stack.Untrusted("signal undo sends signal %d; only SIGCONT undoes a stop", st.Signal)
-	}
-	alive := false
-	for _, p := range st.Procs {
-		alive = alive || procfs.Alive(p.HostPID, p.Start)
-	}
-	if !alive {
-		return stack.ErrGone
+	if err := stack.CheckContinue(st.Procs, st.Signal); err != nil {
+		return err
 	}
 	return sc.OwnsNamespace(ctx, st.Namespace)
 }

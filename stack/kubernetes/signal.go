@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"syscall"
 
-	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	apitypes "k8s.io/apimachinery/pkg/types"
@@ -43,15 +42,8 @@ func init() {
 // processes that are still alive, and only while their pod (same UID) is
 // in a namespace that opts in and matches its role's selector.
 func (st signalState) Check(ctx context.Context, sc stack.Scope) error {
-	if syscall.Signal(st.Signal) != unix.SIGCONT {
-		return stack.Untrusted("signal undo sends signal %d; only SIGCONT undoes a stop", st.Signal)
-	}
-	alive := false
-	for _, p := range st.Procs {
-		alive = alive || procfs.Alive(p.HostPID, p.Start)
-	}
-	if !alive {
-		return stack.ErrGone
+	if err := stack.CheckContinue(st.Procs, st.Signal); err != nil {
+		return err
 	}
 	cli, err := st.Conn.Client()
 	if err != nil {
