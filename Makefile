@@ -11,10 +11,10 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 # Suites find the fixture binaries and images through these.
 export AIUPTIME_BIN := $(BIN)
 
-APT_PACKAGES := iproute2 nftables prometheus prometheus-alertmanager hey libxml2-utils chromium poppler-utils containerd runc containernetworking-plugins iptables
+APT_PACKAGES := iproute2 nftables prometheus prometheus-alertmanager hey libxml2-utils chromium poppler-utils containerd runc containernetworking-plugins iptables nlohmann-json3-dev libstb-dev docker-compose
 SUITES := functional integration dr performance
 
-.PHONY: all deps fixtures images build k6 k6-image kube kube-crds drill test unit suites bench schema schema-check fuzz clean
+.PHONY: all deps fixtures images build k6 k6-image kube kube-crds heavy drill test unit suites bench schema schema-check fuzz clean
 
 all: build fixtures
 
@@ -173,11 +173,27 @@ drill: deps build fixtures
 	$(BIN)/drill run plans/quarterly-dr.yaml --out reports/out
 
 ## test: every test — unit tests, fuzz seeds, and every Ginkgo suite.
-test: deps build fixtures k6 kube unit suites
+test: deps build fixtures heavy unit suites
+
+## heavy: the builds cached by version (k6, the Kubernetes binaries, Ollama
+## and its image, Caddy and its image), side by side: Ollama's cgo packages
+## compile their C and C++ files one at a time, so the second core would
+## otherwise idle through most of its build. Warm, each is a no-op.
+heavy:
+	@$(MAKE) --no-print-directory -j3 k6 kube ollama-image caddy-image
+
+# The packages whose tests bring up a real node (kubelet, kube-proxy,
+# containerd on this host). They run one package at a time, after the
+# others: two clusters' kube-proxies program the same host's iptables, and
+# both clusters hand out ClusterIPs from 10.96.0.0/16, so a Service of one
+# can be answered by a pod of the other (TestDeployOnRealNode saw a 404
+# from its gateway's ClusterIP while kube/local's tests ran beside it).
+REALNODE_PKGS := ./kube/local ./kube/deploy ./stack/kubernetes ./backup/kube ./k6run/kube
 
 unit:
 	$(GO) vet ./...
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /suites/)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /suites/ | grep -v -x -F $$($(GO) list $(REALNODE_PKGS) | sed 's/^/-e /'))
+	$(GO) test -count=1 -p 1 $(REALNODE_PKGS)
 	cd xk6-aiuptime && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 suites:
@@ -202,3 +218,103 @@ schema-check:
 
 clean:
 	rm -rf $(BIN) reports/out reports/junit
+
+## caddy: Caddy with its standard modules (what `xcaddy build` makes with no
+## plugins) at bin/caddy, the L7 failover gateway of stacks/ollama-caddy.
+## Built from the module pinned in third_party/caddy once per version into
+## $(CADDY_CACHE), which survives `make clean`, static (CGO_ENABLED=0), with a
+## BUILD file (wall seconds, size, Go version) next to it.
+## A cold build (empty Go build cache, modules downloaded, 2 busy cores) took
+## 470 s wall, 7.2 CPU-minutes (Go 1.26.8), a 58 MB binary (57729186 bytes,
+## stripped); a warm one 0.1 s. Downloading the modules first took 44 s.
+## caddy-image: aiuptime/caddy:$(CADDY_VERSION:v%=%), FROM scratch
+## (fixtures/caddy/Dockerfile), labelled with the binary's sha256 and skipped
+## when an image with that label exists.
+CADDY_VERSION := v2.11.9
+CADDY_CACHE ?= $(HOME)/.cache/aiuptime/caddy/$(CADDY_VERSION)
+CADDY_IMAGE := aiuptime/caddy:$(CADDY_VERSION:v%=%)
+
+.PHONY: caddy caddy-image
+
+caddy:
+	@set -eo pipefail; cd third_party/caddy; \
+	v=$$($(GO) list -m -f '{{.Version}}' github.com/caddyserver/caddy/v2); \
+	[ "$$v" = "$(CADDY_VERSION)" ] || { echo "third_party/caddy/go.mod has caddy $$v, the Makefile says $(CADDY_VERSION)"; exit 1; }; \
+	if [ ! -s "$(CADDY_CACHE)/caddy" ]; then \
+	  echo "building caddy $(CADDY_VERSION) into $(CADDY_CACHE)"; \
+	  mkdir -p "$(CADDY_CACHE)"; tmp=$$(mktemp -d "$(CADDY_CACHE)/.build.XXXXXX"); \
+	  trap 'rm -rf "$$tmp"' EXIT; start=$$(date +%s); \
+	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o "$$tmp/caddy" .; \
+	  secs=$$(( $$(date +%s) - start )); \
+	  echo "built $$(date -u +%FT%TZ) in $$secs s wall ($$(nproc) CPUs), caddy $(CADDY_VERSION), $$(stat -c %s "$$tmp/caddy") bytes, $$($(GO) env GOVERSION)" > "$$tmp/BUILD"; \
+	  mv -f "$$tmp/BUILD" "$(CADDY_CACHE)/BUILD"; mv -f "$$tmp/caddy" "$(CADDY_CACHE)/caddy"; \
+	  cat "$(CADDY_CACHE)/BUILD"; \
+	fi
+	@mkdir -p $(BIN)
+	@ln -sfn "$(CADDY_CACHE)/caddy" "$(BIN)/caddy"
+	@echo "bin/caddy -> $(CADDY_CACHE)/caddy"
+
+caddy-image: caddy
+	@set -eo pipefail; sum=$$(sha256sum "$(CADDY_CACHE)/caddy" | cut -d' ' -f1); \
+	have=$$(docker image inspect -f '{{index .Config.Labels "aiuptime.binary.sha256"}}' $(CADDY_IMAGE) 2>/dev/null || true); \
+	if [ "$$have" = "$$sum" ]; then echo "$(CADDY_IMAGE) is up to date (caddy sha256 $$sum)"; exit 0; fi; \
+	ctx=$$(mktemp -d); trap 'rm -rf "$$ctx"' EXIT; \
+	cp "$(CADDY_CACHE)/caddy" "$$ctx/caddy"; mkdir "$$ctx/empty"; \
+	docker build -q -f fixtures/caddy/Dockerfile --label aiuptime.binary.sha256=$$sum \
+	  --label org.opencontainers.image.version=$(CADDY_VERSION) -t $(CADDY_IMAGE) "$$ctx" >/dev/null; \
+	echo "built $(CADDY_IMAGE) ($$(docker image inspect -f '{{.Size}}' $(CADDY_IMAGE)) bytes, caddy sha256 $$sum)"
+
+## ollama: Ollama $(OLLAMA_VERSION) at bin/ollama, CPU only, built with cgo
+## from the module pinned in third_party/ollama (the server, the llama.cpp
+## runner and the Ollama engine in one binary) once per version into
+## $(OLLAMA_CACHE), which survives `make clean`, with a BUILD file (wall
+## seconds, size, Go version) next to it. Needs gcc/g++ and, from `make deps`,
+## nlohmann-json3-dev and libstb-dev (the module zip lacks llama.cpp's
+## vendored headers); miniaudio.h comes from the pinned gen2brain/malgo, copied
+## to a fixed path under the cache so that the flags, and so the Go build cache
+## entries of the cgo packages, stay the same from one build to the next.
+## A cold build (modules downloaded, llama.cpp's C++ compiled from scratch,
+## 2 cores shared with other builds, Go 1.26.8) took 985 s wall, and 1572 s
+## under `nice` with a load of 8-17; it makes a 35 MB binary linking libstdc++,
+## libm, libgcc_s and libc. A warm one: 0.2 s.
+## ollama-image: aiuptime/ollama:$(OLLAMA_VERSION:v%=%), 41 MB, FROM scratch:
+## that binary, its shared libraries, and the tiny llama of fixtures/gguf
+## (bin/gen-gguf) imported as tiny:latest by the real Ollama; see
+## fixtures/ollama/README.md. fixtures/ollama/build-image.sh skips the build
+## when the image's label holds the inputs' hash. Cold 8-11 s, warm 1 s.
+OLLAMA_VERSION := v0.17.4
+MALGO_VERSION := v0.11.24
+OLLAMA_CACHE ?= $(HOME)/.cache/aiuptime/ollama/$(OLLAMA_VERSION)
+OLLAMA_IMAGE := aiuptime/ollama:$(OLLAMA_VERSION:v%=%)
+
+.PHONY: ollama ollama-image
+
+ollama:
+	@set -eo pipefail; cd third_party/ollama; \
+	for m in "github.com/ollama/ollama $(OLLAMA_VERSION)" "github.com/gen2brain/malgo $(MALGO_VERSION)"; do \
+	  set -- $$m; v=$$($(GO) list -m -f '{{.Version}}' $$1); \
+	  [ "$$v" = "$$2" ] || { echo "third_party/ollama/go.mod has $$1 $$v, the Makefile says $$2"; exit 1; }; \
+	done; \
+	if [ ! -s "$(OLLAMA_CACHE)/ollama" ]; then \
+	  echo "building ollama $(OLLAMA_VERSION) into $(OLLAMA_CACHE) (cold: 15-30 minutes on 2 cores)"; \
+	  mkdir -p "$(OLLAMA_CACHE)"; tmp=$$(mktemp -d "$(OLLAMA_CACHE)/.build.XXXXXX"); \
+	  trap 'rm -rf "$$tmp"' EXIT; start=$$(date +%s); \
+	  inc="$(OLLAMA_CACHE)/include"; mkdir -p "$$inc/miniaudio"; \
+	  $(GO) mod download github.com/gen2brain/malgo; \
+	  malgo=$$($(GO) list -m -f '{{.Dir}}' github.com/gen2brain/malgo); \
+	  [ -n "$$malgo" ] || { echo "github.com/gen2brain/malgo: no module directory after go mod download"; exit 1; }; \
+	  cp -f "$$malgo/miniaudio.h" "$$inc/miniaudio/"; \
+	  CGO_ENABLED=1 CGO_CPPFLAGS="-I$$inc" $(GO) build -trimpath \
+	    -ldflags "-s -w -X github.com/ollama/ollama/version.Version=$(OLLAMA_VERSION:v%=%)" \
+	    -o "$$tmp/ollama" github.com/ollama/ollama; \
+	  secs=$$(( $$(date +%s) - start )); \
+	  echo "built $$(date -u +%FT%TZ) in $$secs s wall ($$(nproc) CPUs), ollama $(OLLAMA_VERSION), $$(stat -c %s "$$tmp/ollama") bytes, $$($(GO) env GOVERSION)" > "$$tmp/BUILD"; \
+	  mv -f "$$tmp/BUILD" "$(OLLAMA_CACHE)/BUILD"; mv -f "$$tmp/ollama" "$(OLLAMA_CACHE)/ollama"; \
+	  cat "$(OLLAMA_CACHE)/BUILD"; \
+	fi
+	@mkdir -p $(BIN)
+	@ln -sfn "$(OLLAMA_CACHE)/ollama" "$(BIN)/ollama"
+	@echo "bin/ollama -> $(OLLAMA_CACHE)/ollama"
+
+ollama-image: ollama
+	@GO=$(GO) OLLAMA_VERSION=$(OLLAMA_VERSION) fixtures/ollama/build-image.sh $(BIN)/ollama $(BIN)/gen-gguf $(OLLAMA_IMAGE)

@@ -1,7 +1,9 @@
 package drill
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -151,6 +153,11 @@ func (r *Runner) allHealthy(ctx context.Context, hc *http.Client, t *plan.Target
 		if code != http.StatusOK {
 			return false, fmt.Sprintf("%s: %s answers %d", s.Name, s.HealthPath, code)
 		}
+		if s.Role == stack.RoleModel && stack.ServerOf(s).HealthBeforeModel {
+			if err := completes(ctx, hc, s); err != nil {
+				return false, fmt.Sprintf("%s: %s answers, but a completion does not (%v)", s.Name, s.HealthPath, err)
+			}
+		}
 	}
 	// Healthy also means back in rotation: the gateway's own last request
 	// to it succeeded (litellm_deployment_state 0). A model server the
@@ -197,4 +204,30 @@ func deploymentStates(ctx context.Context, hc *http.Client, st stack.Stack) map[
 		return nil
 	}
 	return states
+}
+
+// completes asks a model server directly for a one-token completion: the
+// readiness of a server whose health endpoint answers before its model can
+// serve (stack.Server.HealthBeforeModel). It sends no key: the gateway's
+// is not the model server's to see.
+func completes(ctx context.Context, hc *http.Client, s stack.Service) error {
+	body, err := json.Marshal(map[string]any{"model": s.ModelName, "max_tokens": 1,
+		"messages": []map[string]string{{"role": "user", "content": "ready?"}}})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/chat/completions", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
 }

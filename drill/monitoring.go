@@ -78,7 +78,7 @@ func startMonitoring(ctx context.Context, p *plan.Plan, st stack.Stack, started 
 	if err != nil {
 		return nil, fmt.Errorf("monitoring: %w", err)
 	}
-	gen, err := rules.Generate(m.spec)
+	gen, err := rules.GenerateWithOpenSLO(m.spec)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring rules: %w", err)
 	}
@@ -135,7 +135,7 @@ func (m *monitoring) addLatencyRules(ctx context.Context, log *slog.Logger) {
 			}
 			spec := m.spec
 			spec.LatencyBucket = b
-			gen, err := rules.Generate(spec)
+			gen, err := rules.GenerateWithOpenSLO(spec)
 			if err == nil {
 				err = m.prom.SetRules(ctx, gen.File)
 			}

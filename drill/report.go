@@ -118,7 +118,7 @@ func (r *Runner) judge(rep *reports.Report, a *uptime.Analysis) {
 	}
 	for _, s := range results {
 		res := reports.SLOResult{Name: s.Name, Kind: string(s.Kind), Target: s.Target, Actual: s.Actual, Compliant: s.Compliant,
-			Op: s.Kind.Op(), Unit: s.Kind.Unit(), NotMeasured: s.NoData, Detail: s.Detail}
+			Op: s.Kind.Op(), Unit: s.Kind.Unit(), NotMeasured: s.NoData, NotEvaluated: s.NotEvaluated, Detail: s.Detail}
 		res.BudgetConsumed, res.BurnRate = budget(s)
 		rep.SLO = append(rep.SLO, res)
 	}

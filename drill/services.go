@@ -136,11 +136,12 @@ func (s *serviceProbes) report() []reports.ServiceAvailability {
 	return out
 }
 
-// movingURL follows the service's address where it moves when replaced
-// (a Kubernetes pod; stack.Cluster); nil elsewhere, where the probe keeps
-// the address it started with.
+// movingURL follows the service's address where it moves (a Kubernetes
+// pod replaced, a container restarted on a port Docker picked anew:
+// stack.AddressesMove); nil elsewhere, where the probe keeps the address
+// it started with.
 func movingURL(st stack.Stack, name string) probe.Resolver {
-	if _, ok := st.(stack.Cluster); !ok {
+	if !stack.AddressesMove(st) {
 		return nil
 	}
 	return func(ctx context.Context) (string, error) {

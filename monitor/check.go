@@ -109,3 +109,40 @@ func checkConfig(ctx context.Context, promtool, path string) error {
 	}
 	return err
 }
+
+// ErrTestsFailed: `promtool test rules` ran and a unit test failed.
+var ErrTestsFailed = errors.New("rule unit tests failed")
+
+// TestRules runs `promtool test rules` on a unit-test file (its rule_files
+// are relative to it). A failed test wraps ErrTestsFailed and carries
+// promtool's report. Options used: WithPromtool.
+func TestRules(ctx context.Context, testFile string, opts ...Option) error {
+	out, err := promtoolRun(ctx, opts, "test", "rules", testFile)
+	if errors.Is(err, errToolRejected) {
+		return fmt.Errorf("%w: promtool test rules %s:\n%s", ErrTestsFailed, filepath.Base(testFile), strings.TrimSpace(out))
+	}
+	return err
+}
+
+// CheckRuleFile runs `promtool check rules` on a rule file on disk.
+func CheckRuleFile(ctx context.Context, path string, opts ...Option) error {
+	out, err := promtoolRun(ctx, opts, "check", "rules", path)
+	if errors.Is(err, errToolRejected) {
+		return &RuleError{Output: out}
+	}
+	return err
+}
+
+// promtoolRun runs promtool (WithPromtool, else from PATH) with args; a
+// rejected input is errToolRejected with promtool's output.
+func promtoolRun(ctx context.Context, opts []Option, args ...string) (string, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return "", err
+	}
+	promtool, err := lookBinary("promtool", o.promtool, "prometheus")
+	if err != nil {
+		return "", err
+	}
+	return runTool(ctx, promtool, args...)
+}

@@ -8,13 +8,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/goccy/go-yaml"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -66,127 +64,70 @@ func TestCheckRulesNamesRejectedRule(t *testing.T) {
 	}
 }
 
-// TestRuleSemanticsWithPromtool runs `promtool test rules` on the generated
-// rules with synthetic series, so each alert's condition is proven on known
-// inputs (annotations are dropped: they hold templated values).
-func TestRuleSemanticsWithPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatalf("promtool: %v (apt-get install prometheus)", err)
+// TestGeneratedRulesPassPromtool writes the rule file and its generated
+// unit tests for the default selectors and for a customer's (regular
+// expressions, namespace, another scrape interval and for:), then runs the
+// real `promtool check rules` and `promtool test rules` on them. A rule file
+// whose selectors no longer match the tests' series must fail the tests.
+func TestGeneratedRulesPassPromtool(t *testing.T) {
+	if _, err := exec.LookPath("promtool"); err != nil {
+		t.Skip("promtool not installed (apt-get install prometheus, or make deps): generated rule tests not run")
 	}
-	res, err := rules.Generate(rules.Spec{
-		Name: "gw", SLO: slo.Spec{Availability: pct(0.99), LatencyP95: units.Duration(time.Second)},
-		Thresholds: rules.Thresholds{LatencyP95: 1500 * time.Millisecond},
-		Scale:      720, LatencyBucket: 1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for gi := range res.File.Groups {
-		for ri := range res.File.Groups[gi].Rules {
-			res.File.Groups[gi].Rules[ri].Annotations = nil
-		}
-	}
-	dir := t.TempDir()
-	if err := writeRules(filepath.Join(dir, "rules.yml"), res.File); err != nil {
-		t.Fatal(err)
-	}
-	gw := `{job="aiuptime-gateway",instance="127.0.0.1:4000",service="gateway",role="gateway"}`
-	model := func(svc, inst string) string {
-		return `{job="aiuptime-model",instance="` + inst + `",service="` + svc + `",role="model"}`
-	}
-	type exp = map[string]any
-	alert := func(at, name string, labels ...map[string]string) exp {
-		var alerts []any
-		for _, l := range labels {
-			alerts = append(alerts, exp{"exp_labels": l})
-		}
-		return exp{"eval_time": at, "alertname": name, "exp_alerts": alerts}
-	}
-	sloLabels := func(sev, sli string) map[string]string {
-		return map[string]string{"severity": sev, "slo": "gw", "sli": sli}
-	}
-	tests := exp{
-		"rule_files":          []string{"rules.yml"},
-		"evaluation_interval": "1s",
-		"tests": []any{
-			// 50 % errors, half of the requests slower than 1s (le="1.0" as
-			// Python's client writes it), p95 in the (1, 2] bucket.
-			exp{"interval": "1s", "input_series": []any{
-				exp{"series": "litellm_proxy_total_requests_metric_total" + gw, "values": "0+10x120"},
-				exp{"series": "litellm_proxy_failed_requests_metric_total" + gw, "values": "0+5x120"},
-				exp{"series": `litellm_request_total_latency_metric_bucket{le="1.0",` + gw[1:], "values": "0+5x120"},
-				exp{"series": `litellm_request_total_latency_metric_bucket{le="2.0",` + gw[1:], "values": "0+10x120"},
-				exp{"series": `litellm_request_total_latency_metric_bucket{le="+Inf",` + gw[1:], "values": "0+10x120"},
-				exp{"series": "litellm_request_total_latency_metric_count" + gw, "values": "0+10x120"},
-			}, "alert_rule_test": []any{
-				alert("10s", rules.AlertErrorBudgetBurnPage, sloLabels("page", "availability")),
-				alert("10s", rules.AlertHighErrorRate, map[string]string{"severity": "page"}),
-				alert("10s", rules.AlertLowAvailability, map[string]string{"severity": "page"}),
-				alert("10s", rules.AlertLatencyBudgetBurnPage, sloLabels("page", "latency")),
-				alert("10s", rules.AlertHighLatencyP95, map[string]string{"severity": "page"}),
-				alert("10s", rules.AlertEngineDown),
-			}},
-			// Healthy traffic: nothing fires.
-			exp{"interval": "1s", "input_series": []any{
-				exp{"series": "litellm_proxy_total_requests_metric_total" + gw, "values": "0+10x120"},
-				exp{"series": `litellm_request_total_latency_metric_bucket{le="1.0",` + gw[1:], "values": "0+10x120"},
-				exp{"series": `litellm_request_total_latency_metric_bucket{le="+Inf",` + gw[1:], "values": "0+10x120"},
-				exp{"series": "litellm_request_total_latency_metric_count" + gw, "values": "0+10x120"},
-			}, "alert_rule_test": []any{
-				alert("60s", rules.AlertErrorBudgetBurnPage),
-				alert("60s", rules.AlertErrorBudgetBurnTicket),
-				alert("60s", rules.AlertHighErrorRate),
-				alert("60s", rules.AlertLatencyBudgetBurnPage),
-				alert("60s", rules.AlertHighLatencyP95),
-			}},
-			// model-0 stops answering scrapes; model-1 answers but its engine
-			// metric goes stale; the deployment of model-1 cools down.
-			exp{"interval": "1s", "input_series": []any{
-				exp{"series": "up" + model("model-0", "127.0.0.1:8000"), "values": "1 1 1 0 0 0 1 1 1"},
-				exp{"series": "vllm:num_requests_running" + model("model-0", "127.0.0.1:8000"), "values": "0 0 0 _ _ _ 0 0 0"},
-				exp{"series": "up" + model("model-1", "127.0.0.1:8001"), "values": "1 1 1 1 1 1 1 1 1"},
-				exp{"series": "vllm:num_requests_running" + model("model-1", "127.0.0.1:8001"), "values": "0 0 0 stale"},
-				exp{"series": `litellm_deployment_state{model_id="m1",` + gw[1:], "values": "0 0 0 1 1 0"},
-			}, "alert_rule_test": []any{
-				alert("2s", rules.AlertEngineDown),
-				alert("4s", rules.AlertEngineDown,
-					map[string]string{"severity": "page", "job": "aiuptime-model", "instance": "127.0.0.1:8000", "service": "model-0", "role": "model"},
-					map[string]string{"severity": "page", "job": "aiuptime-model", "instance": "127.0.0.1:8001", "service": "model-1", "role": "model"}),
-				alert("7s", rules.AlertEngineDown,
-					map[string]string{"severity": "page", "job": "aiuptime-model", "instance": "127.0.0.1:8001", "service": "model-1", "role": "model"}),
-				alert("4s", rules.AlertDeploymentCooldown,
-					map[string]string{"severity": "ticket", "model_id": "m1", "job": "aiuptime-gateway", "instance": "127.0.0.1:4000", "service": "gateway", "role": "gateway"}),
-				alert("6s", rules.AlertDeploymentCooldown),
-				alert("8s", rules.AlertEngineStalled),
-			}},
-			// model-0 has a request in flight and makes no token for the stall
-			// window (5 scrapes): stalled; model-1 is busy and generating; model-2 idle.
-			exp{"interval": "1s", "input_series": []any{
-				exp{"series": "vllm:num_requests_running" + model("model-0", "127.0.0.1:8000"), "values": "0 1 1 1 1 1 1 1 1 1 1 1"},
-				exp{"series": "vllm:generation_tokens_total" + model("model-0", "127.0.0.1:8000"), "values": "0+0x11"},
-				exp{"series": "vllm:num_requests_running" + model("model-1", "127.0.0.1:8001"), "values": "1 1 1 1 1 1 1 1 1 1 1 1"},
-				exp{"series": "vllm:generation_tokens_total" + model("model-1", "127.0.0.1:8001"), "values": "0+4x11"},
-				exp{"series": "vllm:num_requests_running" + model("model-2", "127.0.0.1:8002"), "values": "0 0 0 0 0 0 0 0 0 0 0 0"},
-				exp{"series": "vllm:generation_tokens_total" + model("model-2", "127.0.0.1:8002"), "values": "0+0x11"},
-			}, "alert_rule_test": []any{
-				alert("4s", rules.AlertEngineStalled),
-				alert("8s", rules.AlertEngineStalled,
-					map[string]string{"severity": "page", "instance": "127.0.0.1:8000", "service": "model-0"}),
-			}},
-		},
-	}
-	b, err := yaml.Marshal(tests)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testPath := filepath.Join(dir, "rules_test.yml")
-	if err := os.WriteFile(testPath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.CommandContext(t.Context(), promtool, "test", "rules", testPath).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool test rules: %v\n%s\n--- test file:\n%s", err, out, b)
+	p99 := slo.Spec{Availability: pct(0.99), LatencyP99: units.Duration(500 * time.Millisecond)}
+	for _, tc := range []struct {
+		name string
+		spec rules.Spec
+		// mutate breaks the rule file so that a generated test must fail.
+		mutate [2]string
+	}{
+		{"defaults", rules.Spec{SLO: availability(0.999), Scale: 720}, [2]string{`job="litellm"`, `job="aiuptime-gateway"`}},
+		{"defaults with latency SLO", rules.Spec{Name: "chat", SLO: slo.Spec{Availability: pct(0.999), LatencyP95: units.Duration(2 * time.Second)},
+			Scale: 720, LatencyBucket: 2.5}, [2]string{`2\\\\.50*`, `5`}}, // the latency SLI bucket, as YAML escapes it
+		{"customer selectors", rules.Spec{
+			Name: "prod", SLO: p99, Scale: 720, LatencyBucket: 0.5, ScrapeInterval: 2 * time.Second, ForScrapes: 2,
+			Thresholds: rules.Thresholds{Availability: 0.995, ErrorRate: 0.02, LatencyP95: 800 * time.Millisecond},
+			Selectors: rules.Selectors{
+				Gateway: rules.Selector{Namespace: "ai-(prod|staging)", Instance: "litellm-[0-9]+:4000"},
+				Model:   rules.Selector{Job: "vllm-[a-z]+", Namespace: "ai-prod"},
+			},
+			RunbookURL: "https://runbooks.example/ai",
+		}, [2]string{`namespace="ai-prod"`, `namespace="ai-dev"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := rules.Generate(tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			rp, tp, notes, err := rules.WriteFiles(dir, tc.spec, res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(notes) > 0 {
+				t.Errorf("test notes %v: every alert should be shown to fire", notes)
+			}
+			if err := CheckRuleFile(t.Context(), rp); err != nil {
+				t.Fatalf("promtool check rules: %v", err)
+			}
+			if err := TestRules(t.Context(), tp); err != nil {
+				tb, _ := os.ReadFile(tp)
+				t.Fatalf("promtool test rules: %v\n--- %s:\n%s", err, tp, tb)
+			}
+			rb, err := os.ReadFile(rp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			broken := strings.ReplaceAll(string(rb), tc.mutate[0], tc.mutate[1])
+			if broken == string(rb) {
+				t.Fatalf("mutation %q not found in the rule file", tc.mutate[0])
+			}
+			if err := os.WriteFile(rp, []byte(broken), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := TestRules(t.Context(), tp); !errors.Is(err, ErrTestsFailed) {
+				t.Fatalf("rules with %s -> %s: err = %v, want ErrTestsFailed", tc.mutate[0], tc.mutate[1], err)
+			}
+		})
 	}
 }
 

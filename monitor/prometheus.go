@@ -4,9 +4,12 @@
 // API (prometheus/client_golang's api client).
 //
 // Prometheus scrapes the stack's services through their published
-// 127.0.0.1 ports. Each target gets the labels service and role; there is one
-// job per role (aiuptime-gateway, aiuptime-model), so job names stay bounded.
-// Rules come from monitor/rules. promtool checks the configuration and the
+// 127.0.0.1 ports. The gateway's job is "litellm" and the model servers' is
+// "vllm" (rules.DefaultGatewayJob, rules.DefaultModelJob: the job names of
+// LiteLLM's and vLLM's example scrape configs), so the generated rules select
+// the same series here as on a customer's Prometheus. Each target also gets
+// the labels service and role; the rules do not select on role. Rules come
+// from monitor/rules. promtool checks the configuration and the
 // rules before Prometheus starts.
 package monitor
 
@@ -38,7 +41,7 @@ type Target struct {
 	// Service is the stack's service name (the "service" label).
 	Service string
 	// Role is rules.RoleGateway or rules.RoleModel (the "role" label; the
-	// job is "aiuptime-" + Role).
+	// job is JobFor(Role)).
 	Role string
 	// Addr is host:port, e.g. 127.0.0.1:8000.
 	Addr string
@@ -107,6 +110,18 @@ type staticConfig struct {
 	Labels  map[string]string `yaml:"labels,omitempty"`
 }
 
+// JobFor is the scrape job of a target role: rules.DefaultGatewayJob for the
+// gateway, rules.DefaultModelJob for model servers, "aiuptime-"+role else.
+func JobFor(role string) string {
+	switch role {
+	case rules.RoleGateway:
+		return rules.DefaultGatewayJob
+	case rules.RoleModel:
+		return rules.DefaultModelJob
+	}
+	return "aiuptime-" + role
+}
+
 // Config renders the Prometheus configuration for targets (rules in
 // rules.yml beside it, Alertmanager optional). Exposed for `drill` to
 // print and for tests.
@@ -124,7 +139,7 @@ func Config(targets []Target, scrape time.Duration, alertmanagerURL string) ([]b
 		if _, _, err := net.SplitHostPort(t.Addr); err != nil {
 			return nil, fmt.Errorf("target %s: addr %q: %w", t.Service, t.Addr, err)
 		}
-		job := "aiuptime-" + t.Role
+		job := JobFor(t.Role)
 		sc, ok := jobs[job]
 		if !ok {
 			sc = &scrapeConfig{JobName: job}

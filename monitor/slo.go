@@ -29,6 +29,10 @@ type PromView struct {
 	P95OK bool
 }
 
+// minIncreaseScrapes is the shortest window QuerySLO reads, in scrape
+// intervals: increase() needs two samples.
+const minIncreaseScrapes = 2
+
 // QuerySLO reads PromView for [from, to] with instant queries at to. Metric
 // names default to rules.DefaultMetrics; pass m to override (empty fields
 // keep the default).
@@ -45,12 +49,15 @@ func (p *Prometheus) QuerySLO(ctx context.Context, from, to time.Time, m rules.M
 	}
 	v := PromView{From: from, To: to, Availability: math.NaN(), ErrorRate: math.NaN()}
 	w := to.Sub(from).Round(time.Millisecond)
-	if min := rules.MinWindowScrapes * p.o.scrape; w < min {
-		return v, fmt.Errorf("query slo: window %s shorter than %d scrape intervals (%s): increase() needs two samples", w, rules.MinWindowScrapes, min)
+	if min := minIncreaseScrapes * p.o.scrape; w < min {
+		return v, fmt.Errorf("query slo: window %s shorter than %d scrape intervals (%s): increase() needs two samples", w, minIncreaseScrapes, min)
 	}
 	win := model.Duration(w).String()
+	// The gateway's series as the generated rules select them (its
+	// scrape job), not by the role label this Prometheus adds.
+	gw := rules.DefaultSelectors.Gateway.Matchers()
 	sel := func(name string) string {
-		return fmt.Sprintf(`{__name__=~"%s(_total)?",%s="%s"}`, name, rules.LabelRole, rules.RoleGateway)
+		return fmt.Sprintf(`{__name__=~"%s(_total)?",%s}`, name, gw)
 	}
 	var err error
 	if v.Requests, _, err = p.scalar(ctx, fmt.Sprintf(`sum(increase(%s[%s]))`, sel(m.Total), win), to); err != nil {
@@ -63,8 +70,8 @@ func (p *Prometheus) QuerySLO(ctx context.Context, from, to time.Time, m rules.M
 		v.ErrorRate = v.Failed / v.Requests
 		v.Availability = 1 - v.ErrorRate
 	}
-	q, ok, err := p.scalar(ctx, fmt.Sprintf(`histogram_quantile(0.95, sum by (le) (increase(%s_bucket{%s="%s"}[%s])))`,
-		m.Latency, rules.LabelRole, rules.RoleGateway, win), to)
+	q, ok, err := p.scalar(ctx, fmt.Sprintf(`histogram_quantile(0.95, sum by (le) (increase(%s_bucket{%s}[%s])))`,
+		m.Latency, gw, win), to)
 	if err != nil {
 		return v, err
 	}

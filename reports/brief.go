@@ -155,7 +155,7 @@ func brokeLines(r *Report) []string {
 	}
 	var breached []string
 	for _, s := range r.SLO {
-		if !s.Compliant {
+		if !s.Compliant && !s.NotEvaluated {
 			breached = append(breached, SLOStatement(s))
 		}
 	}

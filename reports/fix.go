@@ -17,7 +17,7 @@ var unanswering = map[string]bool{
 func fixLines(r *Report, ims []impact) []string {
 	var lines []string
 	for _, s := range r.SLO {
-		if !s.Compliant {
+		if !s.Compliant && !s.NotEvaluated {
 			lines = append(lines, sloFix(r, s, ims))
 		}
 	}

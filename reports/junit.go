@@ -13,23 +13,41 @@ import (
 // JUnit XML in the profile every CI reads (see CONVENTIONS.md): one
 // testsuite per drill, one testcase per step and per SLO; a breached SLO or
 // a deviated hypothesis is a failure, a broken injection or revert an error.
+// Every element carries only attributes the common schema (the Jenkins
+// xUnit plugin's junit-10.xsd, which Ant's and Surefire's output also
+// follow) allows: <testsuites> has no skipped count, so it is only on
+// <testsuite>.
 
 // JUnitSuites is the <testsuites> root element.
 type JUnitSuites struct {
 	XMLName xml.Name `xml:"testsuites"`
 	Name    string   `xml:"name,attr"`
-	JUnitTotals
+	JUnitRootTotals
 	Suites []JUnitSuite `xml:"testsuite"`
 }
 
-// JUnitTotals are the counts and the time, in seconds, that <testsuites>
-// and <testsuite> both carry as attributes.
+// JUnitRootTotals are the counts and the time, in seconds, of
+// <testsuites>: the schema allows no skipped count there.
+type JUnitRootTotals struct {
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Time     string `xml:"time,attr"`
+}
+
+// JUnitTotals are the counts and the time, in seconds, of one
+// <testsuite>.
 type JUnitTotals struct {
 	Tests    int    `xml:"tests,attr"`
 	Failures int    `xml:"failures,attr"`
 	Errors   int    `xml:"errors,attr"`
 	Skipped  int    `xml:"skipped,attr"`
 	Time     string `xml:"time,attr"`
+}
+
+// root is t without the skipped count, for <testsuites>.
+func (t JUnitTotals) root() JUnitRootTotals {
+	return JUnitRootTotals{Tests: t.Tests, Failures: t.Failures, Errors: t.Errors, Time: t.Time}
 }
 
 // JUnitSuite is one <testsuite>.
@@ -101,7 +119,7 @@ func JUnitOf(r *Report) JUnitSuites {
 	}
 	suite.count()
 	suite.SystemOut = summaryText(r)
-	return JUnitSuites{Name: r.Plan, JUnitTotals: suite.JUnitTotals, Suites: []JUnitSuite{suite}}
+	return JUnitSuites{Name: r.Plan, JUnitRootTotals: suite.root(), Suites: []JUnitSuite{suite}}
 }
 
 // stepCase is the testcase of one step: a deviated hypothesis is a failure,
@@ -143,6 +161,8 @@ func sloCase(plan string, s SLOResult) JUnitCase {
 	}
 	c := JUnitCase{Classname: plan, Name: "slo: " + s.Name, Time: "0.000", SystemOut: text}
 	switch {
+	case s.NotEvaluated:
+		c.Skipped = &JUnitMessage{Message: msg}
 	case s.NotMeasured:
 		c.Failure = &JUnitMessage{Message: msg, Type: "slo-not-measured", Text: text}
 	case !s.Compliant:

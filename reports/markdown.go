@@ -231,6 +231,8 @@ func sloRows(ss []SLOResult) [][]string {
 	for _, s := range ss {
 		met := "yes"
 		switch {
+		case s.NotEvaluated:
+			met = "-- (not evaluated)"
 		case s.NotMeasured:
 			met = "NO (not measured)"
 		case !s.Compliant:

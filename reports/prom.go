@@ -13,23 +13,32 @@ import (
 // Labels stay bounded: plan and SLO names, verdicts, outcomes; never URLs
 // or error text.
 const (
-	MetricLastRun       = "aiuptime_drill_last_run_timestamp_seconds"
-	MetricDuration      = "aiuptime_drill_duration_seconds"
-	MetricVerdict       = "aiuptime_drill_verdict"
-	MetricAvailability  = "aiuptime_drill_availability_ratio"
-	MetricMTTR          = "aiuptime_drill_mttr_seconds"
-	MetricMTBF          = "aiuptime_drill_mtbf_seconds"
-	MetricOutages       = "aiuptime_drill_outages"
-	MetricRequests      = "aiuptime_drill_requests"
-	MetricLatencyP95    = "aiuptime_drill_latency_p95_seconds"
-	MetricTTFTP95       = "aiuptime_drill_ttft_p95_seconds"
-	MetricITLP95        = "aiuptime_drill_itl_p95_seconds"
-	MetricTPOTP95       = "aiuptime_drill_tpot_p95_seconds"
-	MetricSLOCompliant  = "aiuptime_drill_slo_compliant"
-	MetricSLOBurnRate   = "aiuptime_drill_slo_burn_rate"
-	MetricStepsByStatus = "aiuptime_drill_steps"
-	MetricRTO           = "aiuptime_drill_rto_seconds"
-	MetricRPO           = "aiuptime_drill_rpo_seconds"
+	MetricLastRun      = "aiuptime_drill_last_run_timestamp_seconds"
+	MetricDuration     = "aiuptime_drill_duration_seconds"
+	MetricVerdict      = "aiuptime_drill_verdict"
+	MetricAvailability = "aiuptime_drill_availability_ratio"
+	MetricMTTR         = "aiuptime_drill_mttr_seconds"
+	MetricMTBF         = "aiuptime_drill_mtbf_seconds"
+	MetricOutages      = "aiuptime_drill_outages"
+	// MetricRequests is every probe request of the last drill, and
+	// MetricFailedRequests the failed ones; neither has an outcome label.
+	// MetricRequestOutcomes splits MetricRequests by outcome: its outcomes
+	// partition the total, so sum without (outcome) equals MetricRequests.
+	// They are gauges (the last drill's counts, not running counters), so
+	// their names carry no _total: promtool check metrics refuses _total on
+	// a gauge.
+	MetricRequests        = "aiuptime_drill_probe_requests"
+	MetricFailedRequests  = "aiuptime_drill_probe_failed_requests"
+	MetricRequestOutcomes = "aiuptime_drill_probe_request_outcomes"
+	MetricLatencyP95      = "aiuptime_drill_latency_p95_seconds"
+	MetricTTFTP95         = "aiuptime_drill_ttft_p95_seconds"
+	MetricITLP95          = "aiuptime_drill_itl_p95_seconds"
+	MetricTPOTP95         = "aiuptime_drill_tpot_p95_seconds"
+	MetricSLOCompliant    = "aiuptime_drill_slo_compliant"
+	MetricSLOBurnRate     = "aiuptime_drill_slo_burn_rate"
+	MetricStepsByStatus   = "aiuptime_drill_steps"
+	MetricRTO             = "aiuptime_drill_rto_seconds"
+	MetricRPO             = "aiuptime_drill_rpo_seconds"
 )
 
 // Verdicts lists every verdict, for the one-hot verdict metric.
@@ -54,7 +63,10 @@ func Prom(r *Report) ([]byte, error) {
 		f.gauge(MetricMTBF, "Mean up time between user-visible outages during the last drill.", gv(v, plan))
 	}
 	f.gauge(MetricOutages, "Outages during the last drill.", gv(float64(len(r.Outages)), plan))
-	f.gauge(MetricRequests, "Probe requests of the last drill by outcome (all, failed, ok, error, timeout, ...).", requestGauges(r, plan)...)
+	f.gauge(MetricRequests, "Probe requests sent during the last drill.", gv(float64(r.Requests.Total), plan))
+	f.gauge(MetricFailedRequests, "Probe requests of the last drill that failed or were incomplete.", gv(float64(r.Requests.Failed), plan))
+	f.gauge(MetricRequestOutcomes, "Probe requests of the last drill by outcome (ok, error, timeout, truncated, stalled); the outcomes partition "+MetricRequests+".",
+		outcomeGauges(r, plan)...)
 	// A percentile without samples is left out (absent, not 0 s), like
 	// MTTR without outages: TTFT, ITL and TPOT need a streamed request.
 	f.gauge(MetricLatencyP95, "p95 end-to-end latency of the last drill.", p95Gauge(r.Latency, plan)...)
@@ -127,9 +139,11 @@ func verdictGauges(r *Report, plan *dto.LabelPair) []*dto.Metric {
 	return vs
 }
 
-// requestGauges counts all and failed requests, then each outcome by name.
-func requestGauges(r *Report, plan *dto.LabelPair) []*dto.Metric {
-	rs := []*dto.Metric{gv(float64(r.Requests.Total), plan, lp("outcome", "all")), gv(float64(r.Requests.Failed), plan, lp("outcome", "failed"))}
+// outcomeGauges counts the requests of each outcome, by name. "all" and
+// "failed" (keys of reports written before the split) are not outcomes:
+// they would count requests twice.
+func outcomeGauges(r *Report, plan *dto.LabelPair) []*dto.Metric {
+	var rs []*dto.Metric
 	for _, k := range slices.Sorted(maps.Keys(r.Requests.ByOutcome)) {
 		if k != "all" && k != "failed" {
 			rs = append(rs, gv(float64(r.Requests.ByOutcome[k]), plan, lp("outcome", k)))
@@ -143,7 +157,7 @@ func requestGauges(r *Report, plan *dto.LabelPair) []*dto.Metric {
 func sloGauges(r *Report, plan *dto.LabelPair) (compliant, burn []*dto.Metric) {
 	seen := map[string]bool{}
 	for _, s := range r.SLO {
-		if seen[s.Name] {
+		if seen[s.Name] || s.NotEvaluated {
 			continue
 		}
 		seen[s.Name] = true

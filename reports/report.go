@@ -98,10 +98,20 @@ type Report struct {
 	Capabilities Capabilities `json:"capabilities"`
 	DR           *DR          `json:"dr,omitempty"`
 	Rollouts     []Rollout    `json:"rollouts,omitempty"`
-	Alerts       []Alert      `json:"alerts,omitempty"`
-	K6           *K6          `json:"k6,omitempty"`
-	Environment  Environment  `json:"environment"`
-	Timeline     Timeline     `json:"timeline"`
+	// Window is the maintenance window the run was checked against, and
+	// whether it ran inside it or by an override (window.go).
+	Window *WindowCheck `json:"window,omitempty"`
+	// Validations are the checks after an update: functional checks and
+	// the performance comparison against the same run's baseline
+	// (validation.go).
+	Validations []Validation `json:"validations,omitempty"`
+	// Samples are bounded reservoirs of per-request measurements, for
+	// statistical comparison of runs (samples.go).
+	Samples     *Samples    `json:"samples,omitempty"`
+	Alerts      []Alert     `json:"alerts,omitempty"`
+	K6          *K6         `json:"k6,omitempty"`
+	Environment Environment `json:"environment"`
+	Timeline    Timeline    `json:"timeline"`
 }
 
 // SchemaVersion is the current report.json contract version. Version 2:
@@ -214,6 +224,11 @@ type SLOResult struct {
 	// no streamed token for a TTFT objective, no restore for an RTO): Actual
 	// is then 0 and means nothing, and the objective counts as not met.
 	NotMeasured bool `json:"not_measured,omitempty"`
+	// NotEvaluated is set for an objective the drill cannot judge by its
+	// nature (an OpenSLO SLI on something its probes do not measure):
+	// Detail says why. It is neither met nor breached: it does not fail the
+	// run, and JUnit lists it as skipped.
+	NotEvaluated bool `json:"not_evaluated,omitempty"`
 	// Detail says in words what was compared ("longest outage 3.500s vs at
 	// most 15.000s (2 outages)").
 	Detail string `json:"detail,omitempty"`
@@ -291,6 +306,8 @@ type Rollout struct {
 	// AutoRollback says when, why and to what a failed analysis rolled
 	// the rollout back.
 	AutoRollback *AutoRollback `json:"auto_rollback,omitempty"`
+	// Backup is the verified backup taken before the rollout (validation.go).
+	Backup *BackupRef `json:"backup,omitempty"`
 }
 
 // Alert is an alert the drill expected or observed.

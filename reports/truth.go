@@ -14,6 +14,8 @@ const (
 	NoOutages = "no outages"
 	// NotMeasured stands for an objective the run gave nothing to judge.
 	NotMeasured = "not measured"
+	// NotEvaluated stands for an objective the drill cannot judge at all.
+	NotEvaluated = "not evaluated"
 )
 
 // MTTR returns the mean duration of the user-visible outages; ok is false
@@ -48,6 +50,9 @@ func fmtMean(v float64, ok bool) string {
 // measured: ..." when nothing was measured. When the values would print
 // alike at the usual precision, more digits are shown until they differ.
 func SLOStatement(s SLOResult) string {
+	if s.NotEvaluated {
+		return s.Name + " " + s.Detail
+	}
 	if s.NotMeasured {
 		line := s.Name + " " + NotMeasured
 		if s.Detail != "" {
@@ -78,6 +83,8 @@ func noOutage(s SLOResult) bool {
 // sloActual renders a judgement's measurement for a table cell.
 func sloActual(s SLOResult) string {
 	switch {
+	case s.NotEvaluated:
+		return NotEvaluated
 	case s.NotMeasured:
 		return NotMeasured
 	case noOutage(s):
@@ -104,7 +111,7 @@ func holdingOp(s SLOResult) string {
 // compared, the burn rate and the budget consumed.
 func sloDetail(s SLOResult) string {
 	var parts []string
-	if s.Detail != "" && !s.NotMeasured {
+	if s.Detail != "" && !s.NotMeasured && !s.NotEvaluated {
 		parts = append(parts, s.Detail)
 	}
 	if s.BurnRate != nil {
@@ -122,7 +129,7 @@ func sloDetail(s SLOResult) string {
 func Shortfalls(r *Report) []string {
 	var out []string
 	for _, s := range r.SLO {
-		if !s.Compliant {
+		if !s.Compliant && !s.NotEvaluated {
 			out = append(out, "SLO "+SLOStatement(s))
 		}
 	}

@@ -35,6 +35,10 @@ type Result struct {
 	Alerts []AlertResult `json:"alerts,omitempty"`
 	// Detail says in words what was compared.
 	Detail string `json:"detail"`
+	// NotEvaluated is set for an objective the drill cannot judge by its
+	// nature (Objective.NotEvaluated); Detail then begins "not evaluated:"
+	// and says why. Such a result is neither compliant nor breached.
+	NotEvaluated bool `json:"not_evaluated,omitempty"`
 }
 
 // Option configures Evaluate.
@@ -94,10 +98,11 @@ func Evaluate(a *uptime.Analysis, objectives []Objective, opts ...Option) ([]Res
 	return out, nil
 }
 
-// AllCompliant reports whether every result is compliant.
+// AllCompliant reports whether every result is compliant (results not
+// evaluated aside).
 func AllCompliant(rs []Result) bool {
 	for _, r := range rs {
-		if !r.Compliant {
+		if !r.Compliant && !r.NotEvaluated {
 			return false
 		}
 	}
@@ -145,6 +150,8 @@ func evaluate(a *uptime.Analysis, obj Objective, o evalOptions, windows []AlertW
 		j.scale = float64(a.Span) / float64(obj.Period)
 	}
 	switch {
+	case obj.NotEvaluated != "":
+		j.r.NotEvaluated, j.r.Detail = true, "not evaluated: "+obj.NotEvaluated
 	case obj.Kind == KindRTO || obj.Kind == KindRPO:
 		j.dr(o)
 	case a.Total == 0 && obj.Kind != KindRecoveryTime:
@@ -167,6 +174,9 @@ func (j *judge) measured(windows []AlertWindow) {
 		what := "request-based"
 		if obj.TimeBased {
 			r.Actual, what = a.Availability.TimeBased, "time-based"
+		}
+		if obj.SliceWindow > 0 {
+			r.Actual, what = slicedAvailability(a, obj)
 		}
 		r.Compliant = r.Actual+eps >= obj.Target
 		j.budget(1-r.Actual, 1-obj.Target)
@@ -252,4 +262,33 @@ func (j *judge) dr(o evalOptions) {
 	r.Compliant = r.Actual <= obj.Target+eps
 	r.BudgetConsumed = r.Actual / obj.Target
 	r.Detail = fmt.Sprintf("%s %.3fs vs at most %.3fs", what, r.Actual, obj.Target)
+}
+
+// slicedAvailability judges an objective with its own time slices over
+// the run: good slices / slices with requests (a slice is good when at
+// least SliceTarget of its requests succeeded), or with SliceMean the mean
+// of the slices' success ratios.
+func slicedAvailability(a *uptime.Analysis, obj Objective) (float64, string) {
+	var slices, good int
+	var sum float64
+	for from := a.Start; from.Before(a.End); from = from.Add(obj.SliceWindow) {
+		total, ok := a.Counts(from, from.Add(obj.SliceWindow))
+		if total == 0 {
+			continue
+		}
+		slices++
+		ratio := float64(ok) / float64(total)
+		sum += ratio
+		if ratio+eps >= obj.SliceTarget {
+			good++
+		}
+	}
+	if slices == 0 {
+		return 0, "time-sliced (no slice had requests)"
+	}
+	if obj.SliceMean {
+		return sum / float64(slices), fmt.Sprintf("mean of %d %s slices'", slices, obj.SliceWindow)
+	}
+	return float64(good) / float64(slices), fmt.Sprintf("time-sliced (%d of %d %s slices at >= %.4g%% success)",
+		good, slices, obj.SliceWindow, 100*obj.SliceTarget)
 }

@@ -1,296 +1,345 @@
 package slo
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/goccy/go-yaml"
+	"github.com/aiuptime/aiuptime/internal/yamldoc"
 )
 
-// OpenSLO v1 documents, the subset this harness judges.
-type openSLODoc struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name        string `yaml:"name"`
-		DisplayName string `yaml:"displayName"`
-	} `yaml:"metadata"`
-	Spec struct {
-		Service   string `yaml:"service"`
-		Indicator *struct {
-			Metadata struct {
-				Name string `yaml:"name"`
-			} `yaml:"metadata"`
-			Spec struct {
-				RatioMetric     *map[string]any `yaml:"ratioMetric"`
-				ThresholdMetric *struct {
-					MetricSource struct {
-						Type string         `yaml:"type"`
-						Spec map[string]any `yaml:"spec"`
-					} `yaml:"metricSource"`
-				} `yaml:"thresholdMetric"`
-			} `yaml:"spec"`
-		} `yaml:"indicator"`
-		IndicatorRef string `yaml:"indicatorRef"`
-		TimeWindow   []struct {
-			Duration  string `yaml:"duration"`
-			IsRolling bool   `yaml:"isRolling"`
-		} `yaml:"timeWindow"`
-		BudgetingMethod string `yaml:"budgetingMethod"`
-		Objectives      []struct {
-			DisplayName   string   `yaml:"displayName"`
-			Op            string   `yaml:"op"`
-			Value         *float64 `yaml:"value"`
-			Target        *float64 `yaml:"target"`
-			TargetPercent *float64 `yaml:"targetPercent"`
-		} `yaml:"objectives"`
-	} `yaml:"spec"`
+// Annotation keys the harness reads on OpenSLO objects.
+const (
+	// AnnotationMeasure names what the drill measures for an SLI:
+	// availability, latency, ttft or none.
+	AnnotationMeasure = "aiuptime/measure"
+	// AnnotationUnit is the unit of a latency threshold's value: s
+	// (default) or ms.
+	AnnotationUnit = "aiuptime/unit"
+)
+
+// OpenSLO is what an OpenSLO file gives a drill.
+type OpenSLO struct {
+	// File is the file the objects were read from.
+	File string
+	// Objectives are every SLO objective in file order, those the drill
+	// cannot evaluate included (Objective.NotEvaluated says why).
+	Objectives []Objective
+	// Ratios are the ratio SLIs whose metric sources are Prometheus
+	// queries, for recording and alerting rules.
+	Ratios []RatioSLI
 }
 
-// ParseOpenSLO reads OpenSLO v1 SLO documents (several may share a file,
-// separated by ---; other kinds are skipped) into objectives.
-//
-// A ratioMetric indicator is an availability objective (Timeslices or
-// RatioTimeslices budgeting: time-based). A thresholdMetric names what it
-// measures in metricSource.spec.query (or the indicator's name): latency,
-// ttft, error_rate, throughput, recovery_time or goodput_rate. For
-// latency and ttft the objective's target is the percentile and value the
-// limit in seconds ("95 % of requests within 2 s" is p95 <= 2 s); for the
-// others value is the limit (a fraction for error_rate, req/s for
-// throughput, seconds for recovery_time). The time window sets Period.
-func ParseOpenSLO(data []byte) ([]Objective, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var out []Objective
-	for n := 1; ; n++ {
-		var d openSLODoc
-		if err := decodeSafely(dec, &d); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("openslo document %d: %w", n, err)
+// RatioSLI is one ratioMetric objective whose queries are PromQL.
+type RatioSLI struct {
+	// Name is the objective's name (the SLO's, "/displayName" when it has
+	// several).
+	Name string
+	// Good or Bad (one of them) and Total are the queries; Raw is a
+	// precomputed ratio instead, of successes (RawFailure false) or
+	// failures.
+	Good, Bad, Total, Raw string
+	RawFailure            bool
+	// Counter says the queries are monotonically increasing counters.
+	Counter bool
+	// Target is the share of good events the objective asks for.
+	Target Objective
+}
+
+type osMeta struct {
+	Name        string            `yaml:"name"`
+	DisplayName string            `yaml:"displayName"`
+	Labels      map[string]any    `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+type osSource struct {
+	MetricSourceRef string         `yaml:"metricSourceRef"`
+	Type            string         `yaml:"type"`
+	Spec            map[string]any `yaml:"spec"`
+}
+
+type osMetric struct {
+	MetricSource *osSource `yaml:"metricSource"`
+}
+
+type osRatio struct {
+	Counter *bool     `yaml:"counter"`
+	Good    *osMetric `yaml:"good"`
+	Bad     *osMetric `yaml:"bad"`
+	Total   *osMetric `yaml:"total"`
+	RawType string    `yaml:"rawType"`
+	Raw     *osMetric `yaml:"raw"`
+}
+
+type osSLISpec struct {
+	Description     string    `yaml:"description"`
+	ThresholdMetric *osMetric `yaml:"thresholdMetric"`
+	RatioMetric     *osRatio  `yaml:"ratioMetric"`
+}
+
+type osIndicator struct {
+	Metadata osMeta    `yaml:"metadata"`
+	Spec     osSLISpec `yaml:"spec"`
+}
+
+type osObjective struct {
+	DisplayName     string   `yaml:"displayName"`
+	Op              string   `yaml:"op"`
+	Value           *float64 `yaml:"value"`
+	Target          *float64 `yaml:"target"`
+	TargetPercent   *float64 `yaml:"targetPercent"`
+	TimeSliceTarget *float64 `yaml:"timeSliceTarget"`
+	TimeSliceWindow any      `yaml:"timeSliceWindow"`
+}
+
+type osCalendar struct {
+	StartTime string `yaml:"startTime"`
+	TimeZone  string `yaml:"timeZone"`
+}
+
+type osWindow struct {
+	Duration  string      `yaml:"duration"`
+	IsRolling *bool       `yaml:"isRolling"`
+	Calendar  *osCalendar `yaml:"calendar"`
+}
+
+type osSLOSpec struct {
+	Description     string        `yaml:"description"`
+	Service         string        `yaml:"service"`
+	Indicator       *osIndicator  `yaml:"indicator"`
+	IndicatorRef    string        `yaml:"indicatorRef"`
+	TimeWindow      []osWindow    `yaml:"timeWindow"`
+	BudgetingMethod string        `yaml:"budgetingMethod"`
+	Objectives      []osObjective `yaml:"objectives"`
+	AlertPolicies   []any         `yaml:"alertPolicies"`
+}
+
+type osSLO struct {
+	APIVersion string    `yaml:"apiVersion"`
+	Kind       string    `yaml:"kind"`
+	Metadata   osMeta    `yaml:"metadata"`
+	Spec       osSLOSpec `yaml:"spec"`
+}
+
+type osSLI struct {
+	APIVersion string    `yaml:"apiVersion"`
+	Kind       string    `yaml:"kind"`
+	Metadata   osMeta    `yaml:"metadata"`
+	Spec       osSLISpec `yaml:"spec"`
+}
+
+type osOther struct {
+	APIVersion string         `yaml:"apiVersion"`
+	Kind       string         `yaml:"kind"`
+	Metadata   osMeta         `yaml:"metadata"`
+	Spec       map[string]any `yaml:"spec"`
+}
+
+// OpenSLO v1 kinds.
+const (
+	openSLOVersion = "openslo/v1"
+	kindSLO        = "SLO"
+	kindSLI        = "SLI"
+)
+
+var otherKinds = []string{"Service", "DataSource", "AlertPolicy", "AlertCondition", "AlertNotificationTarget"}
+
+// IsOpenSLO reports whether data looks like an OpenSLO file: its first
+// object's apiVersion starts with "openslo/". It reads no further and
+// checks nothing else.
+func IsOpenSLO(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
+		if v, ok := strings.CutPrefix(line, "apiVersion:"); ok {
+			return strings.HasPrefix(strings.Trim(strings.TrimSpace(v), `"'`), "openslo/")
 		}
-		if d.Kind != "SLO" {
-			continue
-		}
-		objs, err := d.objectives()
-		if err != nil {
-			return nil, fmt.Errorf("openslo document %d (%s): %w", n, d.Metadata.Name, err)
-		}
-		out = append(out, objs...)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("openslo: no SLO document found")
+	return false
+}
+
+// LoadOpenSLO reads and parses the OpenSLO file at path (at most
+// yamldoc.MaxBytes).
+func LoadOpenSLO(path string) (*OpenSLO, error) {
+	b, err := yamldoc.ReadFile(path, "OpenSLO file")
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpenSLO(path, b)
+}
+
+// ParseOpenSLO reads an OpenSLO v1 file (see the package's OpenSLO notes
+// above). file names it in errors, which are yamldoc.Errors (each at
+// file:line:col with its field) or a *yamldoc.Error.
+func ParseOpenSLO(file string, data []byte) (*OpenSLO, error) {
+	docs, err := yamldoc.ParseAll(file, data, "an OpenSLO file")
+	if err != nil {
+		return nil, err
+	}
+	p := &osParse{file: file, slis: map[string]*osSLI{}, sliDoc: map[string]*yamldoc.Doc{}, names: map[string]bool{}}
+	var slos []int
+	for i, d := range docs {
+		if p.object(d) == kindSLO {
+			slos = append(slos, i)
+		}
+	}
+	out := &OpenSLO{File: file}
+	for _, i := range slos {
+		p.slo(docs[i], out)
+	}
+	if len(p.errs) == 0 && len(out.Objectives) == 0 {
+		p.errs = append(p.errs, &yamldoc.Error{File: file, Msg: "no SLO object in the file"})
+	}
+	if len(p.errs) > 0 {
+		return nil, p.errs.Sorted()
 	}
 	return out, nil
 }
 
-func (d *openSLODoc) objectives() ([]Objective, error) {
-	if err := d.checkRequired(); err != nil {
-		return nil, err
-	}
-	period, err := d.period()
-	if err != nil {
-		return nil, err
-	}
-	timeBased, err := d.timeBased()
-	if err != nil {
-		return nil, err
-	}
-	kind, err := d.kind()
-	if err != nil {
-		return nil, err
-	}
-	if len(d.Spec.Objectives) == 0 {
-		return nil, errors.New("spec.objectives: at least one required")
-	}
-	var out []Objective
-	for i := range d.Spec.Objectives {
-		o, err := d.objective(i, kind, period, timeBased)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, nil
+// osParse collects what a file's objects say and every problem in them.
+type osParse struct {
+	file   string
+	errs   yamldoc.Errors
+	slis   map[string]*osSLI
+	sliDoc map[string]*yamldoc.Doc
+	names  map[string]bool // objective names seen
 }
 
-// checkRequired checks the apiVersion and that the name and an inline
-// indicator are there.
-func (d *openSLODoc) checkRequired() error {
-	if d.APIVersion != "openslo/v1" {
-		return fmt.Errorf("apiVersion %q: want openslo/v1", d.APIVersion)
-	}
-	if d.Metadata.Name == "" {
-		return errors.New("metadata.name: required")
-	}
-	if d.Spec.Indicator == nil {
-		if d.Spec.IndicatorRef != "" {
-			return fmt.Errorf("spec.indicatorRef %q: only inline indicators are supported", d.Spec.IndicatorRef)
-		}
-		return errors.New("spec.indicator: required")
-	}
-	return nil
+func (p *osParse) bad(d *yamldoc.Doc, at yamldoc.Path, format string, args ...any) {
+	p.errs = append(p.errs, d.Errorf(at, false, format, args...))
 }
 
-// period is the first time window's duration (0 without one).
-func (d *openSLODoc) period() (time.Duration, error) {
-	if len(d.Spec.TimeWindow) == 0 {
-		return 0, nil
+// object checks an object's header and records an SLI; it returns the
+// kind ("" when the object is broken).
+func (p *osParse) object(d *yamldoc.Doc) string {
+	version := scalarAt(d, "apiVersion")
+	kind := scalarAt(d, "kind")
+	if version != openSLOVersion {
+		p.bad(d, yamldoc.Path{"apiVersion"}, "%q: want %s", version, openSLOVersion)
+		return ""
 	}
-	p, err := parseLongDuration(d.Spec.TimeWindow[0].Duration)
-	if err != nil {
-		return 0, fmt.Errorf("spec.timeWindow[0].duration: %w", err)
-	}
-	return p, nil
-}
-
-// timeBased says whether the budgeting method counts time slices rather
-// than occurrences.
-func (d *openSLODoc) timeBased() (bool, error) {
-	switch d.Spec.BudgetingMethod {
-	case "", "Occurrences":
-		return false, nil
-	case "Timeslices", "RatioTimeslices":
-		return true, nil
-	default:
-		return false, fmt.Errorf("spec.budgetingMethod %q: want Occurrences, Timeslices or RatioTimeslices", d.Spec.BudgetingMethod)
-	}
-}
-
-// kind is what the (inline, present) indicator measures: availability for
-// a ratioMetric, else what the thresholdMetric's query (or the indicator's
-// name) names.
-func (d *openSLODoc) kind() (Kind, error) {
-	ind := d.Spec.Indicator
-	if ind.Spec.RatioMetric != nil {
-		return KindAvailability, nil
-	}
-	if ind.Spec.ThresholdMetric == nil {
-		return "", errors.New("spec.indicator.spec: want ratioMetric or thresholdMetric")
-	}
-	q, _ := ind.Spec.ThresholdMetric.MetricSource.Spec["query"].(string)
-	if q == "" {
-		q = ind.Metadata.Name
-	}
-	kind, ok := thresholdKind(q)
-	if !ok {
-		return "", fmt.Errorf("spec.indicator: thresholdMetric query %q names none of latency, ttft, error_rate, throughput, recovery_time, goodput_rate", q)
-	}
-	return kind, nil
-}
-
-// objective turns spec.objectives[i] into an Objective of kind.
-func (d *openSLODoc) objective(i int, kind Kind, period time.Duration, timeBased bool) (Objective, error) {
-	ob := d.Spec.Objectives[i]
-	at := fmt.Sprintf("spec.objectives[%d]", i)
-	var target float64
 	switch {
-	case ob.Target != nil:
-		target = *ob.Target
-	case ob.TargetPercent != nil:
-		target = *ob.TargetPercent / 100
+	case kind == kindSLI:
+		var s osSLI
+		if err := d.Decode(&s); err != nil {
+			p.errs = append(p.errs, asDocError(d, err))
+			return ""
+		}
+		if !p.name(d, s.Metadata.Name) {
+			return ""
+		}
+		if _, dup := p.slis[s.Metadata.Name]; dup {
+			p.bad(d, yamldoc.Path{"metadata", "name"}, "SLI %q is defined twice in the file", s.Metadata.Name)
+			return ""
+		}
+		p.slis[s.Metadata.Name], p.sliDoc[s.Metadata.Name] = &s, d
+	case kind == kindSLO:
+	case contains(otherKinds, kind):
+		var o osOther
+		if err := d.Decode(&o); err != nil {
+			p.errs = append(p.errs, asDocError(d, err))
+			return ""
+		}
+		p.name(d, o.Metadata.Name)
 	default:
-		return Objective{}, fmt.Errorf("%s.target: required", at)
+		p.bad(d, yamldoc.Path{"kind"}, "%q: want SLO, SLI, %s", kind, strings.Join(otherKinds, ", "))
+		return ""
 	}
-	if !(target > 0 && target <= 1) {
-		return Objective{}, fmt.Errorf("%s.target %v: want a fraction in (0, 1]", at, target)
-	}
-	name := d.Metadata.Name
-	if ob.DisplayName != "" && len(d.Spec.Objectives) > 1 {
-		name += "/" + ob.DisplayName
-	}
-	o := Objective{Name: name, Kind: kind, Period: period, TimeBased: timeBased}
-	if kind == KindAvailability {
-		o.Target = target
-	} else {
-		if ob.Value == nil {
-			return Objective{}, fmt.Errorf("%s.value: required for a threshold metric", at)
-		}
-		if err := checkOp(at, ob.Op, kind); err != nil {
-			return Objective{}, err
-		}
-		o.Target = *ob.Value
-		if kind == KindLatency || kind == KindTTFT {
-			if target >= 1 {
-				return Objective{}, fmt.Errorf("%s.target %v: a percentile must be below 1", at, target)
-			}
-			o.Percentile = target
-		}
-	}
-	if err := o.Validate(); err != nil {
-		return Objective{}, fmt.Errorf("%s: %w", at, err)
-	}
-	return o, nil
+	return kind
 }
 
-// checkOp checks that a threshold objective's op points the way kind
-// needs: below the limit, or above it for throughput and goodput.
-func checkOp(at, op string, kind Kind) error {
-	wantLess := kind.Op() == OpAtMost
-	switch op {
-	case "lt", "lte":
-		if !wantLess {
-			return fmt.Errorf("%s.op %q: %s needs gt or gte", at, op, kind)
+// name checks metadata.name is there.
+func (p *osParse) name(d *yamldoc.Doc, name string) bool {
+	if name == "" {
+		p.bad(d, yamldoc.Path{"metadata", "name"}, "required")
+		return false
+	}
+	return true
+}
+
+// slo decodes one SLO object and adds its objectives.
+func (p *osParse) slo(d *yamldoc.Doc, out *OpenSLO) {
+	var s osSLO
+	if err := d.Decode(&s); err != nil {
+		p.errs = append(p.errs, asDocError(d, err))
+		return
+	}
+	if !p.name(d, s.Metadata.Name) {
+		return
+	}
+	ind, ok := p.indicator(d, &s)
+	if !ok {
+		return
+	}
+	m := &sloMapper{p: p, d: d, s: &s, ind: ind}
+	m.run(out)
+}
+
+// indicator is the SLO's inline indicator or the SLI its indicatorRef
+// names, with the document and path its fields are at.
+func (p *osParse) indicator(d *yamldoc.Doc, s *osSLO) (boundSLI, bool) {
+	switch {
+	case s.Spec.Indicator != nil && s.Spec.IndicatorRef != "":
+		p.bad(d, yamldoc.Path{"spec", "indicatorRef"}, "give indicator or indicatorRef, not both")
+	case s.Spec.Indicator != nil:
+		return boundSLI{doc: d, at: yamldoc.Path{"spec", "indicator", "spec"}, meta: s.Spec.Indicator.Metadata, spec: s.Spec.Indicator.Spec}, true
+	case s.Spec.IndicatorRef != "":
+		sli, ok := p.slis[s.Spec.IndicatorRef]
+		if !ok {
+			p.bad(d, yamldoc.Path{"spec", "indicatorRef"}, "%q: no SLI of that name in this file", s.Spec.IndicatorRef)
+			return boundSLI{}, false
 		}
-	case "gt", "gte":
-		if wantLess {
-			return fmt.Errorf("%s.op %q: %s needs lt or lte", at, op, kind)
-		}
+		return boundSLI{doc: p.sliDoc[s.Spec.IndicatorRef], at: yamldoc.Path{"spec"}, meta: sli.Metadata, spec: sli.Spec, ref: true}, true
 	default:
-		return fmt.Errorf("%s.op %q: want lt, lte, gt or gte", at, op)
+		p.bad(d, yamldoc.Path{"spec"}, "indicator or indicatorRef: one is required")
 	}
-	return nil
+	return boundSLI{}, false
 }
 
-// decodeSafely turns a decoder panic (goccy/go-yaml v1.18 panics on some
-// malformed tagged input, found by fuzzing) into an error.
-func decodeSafely(dec *yaml.Decoder, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed yaml: %v", r)
-		}
-	}()
-	return dec.Decode(v)
+// boundSLI is an SLI with where its spec lives (the SLO's inline indicator
+// or an SLI object), so errors point into the right object.
+type boundSLI struct {
+	doc  *yamldoc.Doc
+	at   yamldoc.Path // of the SLI spec
+	meta osMeta
+	spec osSLISpec
+	ref  bool
 }
 
-func thresholdKind(q string) (Kind, bool) {
-	q = strings.ToLower(q)
-	for _, c := range []struct {
-		key  string
-		kind Kind
-	}{
-		{"ttft", KindTTFT}, {"first_token", KindTTFT}, {"recovery", KindRecoveryTime},
-		{"error", KindErrorRate}, {"goodput", KindGoodputRate}, {"throughput", KindThroughput},
-		{"latency", KindLatency}, {"e2e", KindLatency},
-	} {
-		if strings.Contains(q, c.key) {
-			return c.kind, true
-		}
+// metaAt is the path of the SLI's metadata.
+func (b boundSLI) metaAt() yamldoc.Path {
+	if b.ref {
+		return yamldoc.Path{"metadata"}
 	}
-	return "", false
+	return yamldoc.Path{"spec", "indicator", "metadata"}
 }
 
-// parseLongDuration accepts Go durations plus d (days) and w (weeks), as
-// OpenSLO windows use ("30d", "1w").
-func parseLongDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			f, err := strconv.ParseFloat(n, 64)
-			if err != nil || f <= 0 {
-				return 0, fmt.Errorf("invalid duration %q", s)
-			}
-			return time.Duration(f * float64(unit)), nil
+func (b boundSLI) bad(p *osParse, format string, args ...any) {
+	p.bad(b.doc, b.at, format, args...)
+}
+
+// scalarAt is the text of a top-level scalar field, "" when absent.
+func scalarAt(d *yamldoc.Doc, key string) string {
+	n, ok := d.At(yamldoc.Path{key})
+	if !ok {
+		return ""
+	}
+	s, _ := yamldoc.Scalar(n)
+	return s
+}
+
+// asDocError places a decode error in the document (it already is one).
+func asDocError(d *yamldoc.Doc, err error) *yamldoc.Error {
+	if e, ok := err.(*yamldoc.Error); ok {
+		return e
+	}
+	return &yamldoc.Error{File: d.File, Msg: fmt.Sprintf("cannot decode: %v", err)}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
 		}
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	return d, nil
+	return false
 }

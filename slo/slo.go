@@ -1,6 +1,3 @@
-// Package slo judges an uptime.Analysis against service level objectives:
-// compliance, error budget, burn rate, the Google SRE multiwindow
-// multi-burn-rate alerts, and the seed's letter grade.
 package slo
 
 import (
@@ -40,6 +37,10 @@ const (
 	// KindRPO: the data a restore lost, in time, must be at most Target
 	// seconds.
 	KindRPO Kind = "rpo"
+	// KindThreshold: an OpenSLO threshold on a quantity the drill does not
+	// measure (Target is the document's value, in its own unit); such an
+	// objective is always NotEvaluated.
+	KindThreshold Kind = "threshold"
 )
 
 // Comparisons an objective asks of its measurement (Kind.Op).
@@ -58,25 +59,31 @@ const (
 )
 
 // Op is how a measurement of kind k must relate to its target: OpAtLeast
-// for availability, goodput, throughput and goodput_rate, OpAtMost for the
-// rest (latency, TTFT, error rate, recovery time, RTO, RPO).
+// for availability, goodput, throughput and goodput_rate, none for
+// threshold (its document says, and the drill does not judge it), OpAtMost
+// for the rest (latency, TTFT, error rate, recovery time, RTO, RPO).
 func (k Kind) Op() string {
 	switch k {
 	case KindAvailability, KindGoodput, KindThroughput, KindGoodputRate:
 		return OpAtLeast
+	case KindThreshold:
+		return ""
 	}
 	return OpAtMost
 }
 
 // Unit is the unit of kind k's target and measurement: UnitRatio for
 // availability, error rate and goodput; UnitRPS for throughput and
-// goodput_rate; UnitSeconds for latency, TTFT, recovery time, RTO and RPO.
+// goodput_rate; UnitSeconds for latency, TTFT, recovery time, RTO and RPO;
+// none for threshold (the document's own unit).
 func (k Kind) Unit() string {
 	switch k {
 	case KindAvailability, KindErrorRate, KindGoodput:
 		return UnitRatio
 	case KindThroughput, KindGoodputRate:
 		return UnitRPS
+	case KindThreshold:
+		return ""
 	}
 	return UnitSeconds
 }
@@ -108,6 +115,17 @@ type Objective struct {
 	Percentile float64 `json:"percentile,omitempty"`
 	// TimeBased judges availability over time slices instead of requests.
 	TimeBased bool `json:"time_based,omitempty"`
+	// SliceWindow and SliceTarget are an OpenSLO Timeslices objective's own
+	// slices: a slice of SliceWindow is good when at least SliceTarget of
+	// its requests succeeded. Zero: the analysis's slices. SliceMean
+	// (RatioTimeslices) judges the mean of the slices' success ratios.
+	SliceWindow time.Duration `json:"slice_window,omitempty"`
+	SliceTarget float64       `json:"slice_target,omitempty"`
+	SliceMean   bool          `json:"slice_mean,omitempty"`
+	// NotEvaluated, when set, says why the drill cannot judge this
+	// objective (an OpenSLO SLI on something its probes do not measure):
+	// Evaluate reports it as not evaluated instead of judging it.
+	NotEvaluated string `json:"not_evaluated,omitempty"`
 	// Period is the period the objective is stated for (OpenSLO's time
 	// window); 0 means the run itself. Budget consumption scales with
 	// run span / Period.
@@ -191,6 +209,12 @@ func pName(p float64) string {
 
 // Validate checks an objective's fields.
 func (o Objective) Validate() error {
+	if o.NotEvaluated != "" {
+		return nil
+	}
+	if (o.SliceWindow != 0 && o.SliceWindow < time.Millisecond) || !(o.SliceTarget >= 0 && o.SliceTarget <= 1) {
+		return fmt.Errorf("objective %s: slice window %v and slice target %v must be at least 1ms and in [0, 1]", o.Name, o.SliceWindow, o.SliceTarget)
+	}
 	switch o.Kind {
 	case KindAvailability, KindErrorRate, KindGoodput:
 		if !(o.Target >= 0 && o.Target <= 1) {

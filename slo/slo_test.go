@@ -291,64 +291,6 @@ func TestSpecErrorsNameTheField(t *testing.T) {
 	}
 }
 
-func TestParseOpenSLO(t *testing.T) {
-	const doc = `apiVersion: openslo/v1
-kind: SLO
-metadata: {name: gateway-availability}
-spec:
-  service: gateway
-  indicator:
-    metadata: {name: good-requests}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: aiuptime, spec: {query: good}}}
-        total: {metricSource: {type: aiuptime, spec: {query: total}}}
-  timeWindow: [{duration: 30d, isRolling: true}]
-  budgetingMethod: Occurrences
-  objectives: [{displayName: three nines, target: 0.999}]
----
-apiVersion: openslo/v1
-kind: Service
-metadata: {name: gateway}
-spec: {}
----
-apiVersion: openslo/v1
-kind: SLO
-metadata: {name: gateway-latency}
-spec:
-  service: gateway
-  indicator:
-    metadata: {name: latency}
-    spec:
-      thresholdMetric: {metricSource: {type: aiuptime, spec: {query: latency}}}
-  timeWindow: [{duration: 1w, isRolling: true}]
-  budgetingMethod: Timeslices
-  objectives:
-    - {displayName: p95, op: lte, value: 2, target: 0.95}
-    - {displayName: p99, op: lt, value: 4, targetPercent: 99}
-`
-	got, err := slo.ParseOpenSLO([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []slo.Objective{
-		{Name: "gateway-availability", Kind: slo.KindAvailability, Target: 0.999, Period: 30 * 24 * time.Hour},
-		{Name: "gateway-latency/p95", Kind: slo.KindLatency, Target: 2, Percentile: 0.95, Period: 7 * 24 * time.Hour, TimeBased: true},
-		{Name: "gateway-latency/p99", Kind: slo.KindLatency, Target: 4, Percentile: 0.99, Period: 7 * 24 * time.Hour, TimeBased: true},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("objectives (-want +got):\n%s", diff)
-	}
-	bad := strings.Replace(doc, "op: lte", "op: gte", 1)
-	if _, err := slo.ParseOpenSLO([]byte(bad)); err == nil || !strings.Contains(err.Error(), "spec.objectives[0].op") {
-		t.Errorf("wrong op: %v", err)
-	}
-	if _, err := slo.ParseOpenSLO([]byte("apiVersion: openslo/v1\nkind: Service\n")); err == nil {
-		t.Error("no SLO must be an error")
-	}
-}
-
 // TestKindOpUnit pins the direction and unit of every objective kind: a
 // report states "actual < target" or "actual > target" from them, so a
 // wrong direction would make a true breach read as a false sentence.

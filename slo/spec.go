@@ -46,6 +46,11 @@ type Spec struct {
 	RTO units.Duration `yaml:"rto,omitempty" json:"rto,omitempty"`
 	// RPO is the most data, in time, a restore may lose (DR drills, judged against the restore's measured RPO).
 	RPO units.Duration `yaml:"rpo,omitempty" json:"rpo,omitempty"`
+	// OpenSLO is the path of an OpenSLO v1 file, relative to the plan file and inside its directory: its SLO objectives are judged too (ratioMetric as availability, thresholdMetric lt/lte as latency; what the drill cannot measure is reported as not evaluated).
+	OpenSLO string `yaml:"openslo,omitempty" json:"openslo,omitempty"`
+
+	// Loaded is the OpenSLO file once read (the plan loader sets it).
+	Loaded *OpenSLO `yaml:"-" json:"-"`
 }
 
 // GoodputSpec is a per-request SLO: a request is good when it succeeded and
@@ -178,6 +183,9 @@ func (s Spec) Objectives() []Objective {
 	}
 	if s.RPO > 0 {
 		out = append(out, RPO(s.RPO.D()))
+	}
+	if s.Loaded != nil {
+		out = append(out, s.Loaded.Objectives...)
 	}
 	if g := s.Goodput; g != nil {
 		att := 1.0

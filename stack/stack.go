@@ -108,6 +108,9 @@ type Service struct {
 	ModelName string `json:"model_name,omitempty"`
 	// DeploymentID is the gateway's model_info.id for this model server.
 	DeploymentID string `json:"deployment_id,omitempty"`
+	// Server is the kind of model server (RegisterServer's name; empty
+	// is ServerVLLM): where its version is, which process is its engine.
+	Server string `json:"server,omitempty"`
 
 	// ContainerID and ContainerName name the container (or pod) running
 	// the service, for reports and logs.

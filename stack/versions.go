@@ -14,8 +14,9 @@ import (
 type Version struct {
 	Service string `json:"service"`
 	Role    Role   `json:"role"`
-	// Version is the application's version: GET /version of a model
-	// server, litellm_version of a gateway's /health/readiness.
+	// Version is the application's version: a model server's own
+	// (GET /version of vLLM, /api/version of Ollama: Server), litellm_version
+	// of a gateway's /health/readiness.
 	Version string `json:"version,omitempty"`
 	// ImageID is the container's image ID (empty without a handle).
 	ImageID string `json:"image_id,omitempty"`
@@ -62,7 +63,8 @@ func ServiceVersion(ctx context.Context, svc Service) Version {
 	var path, field string
 	switch svc.Role {
 	case RoleModel:
-		path, field = "/version", "version"
+		srv := ServerOf(svc)
+		path, field = srv.VersionPath, srv.VersionField
 	case RoleGateway:
 		path, field = "/health/readiness", "litellm_version"
 	default:

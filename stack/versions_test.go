@@ -30,11 +30,21 @@ func TestVersions(t *testing.T) {
 	defer gw.Close()
 	broken := httptest.NewServer(http.NotFoundHandler())
 	defer broken.Close()
+	// Ollama answers only /api/version (its /version is a 404).
+	ollama := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/version" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"version":"0.17.4"}`))
+	}))
+	defer ollama.Close()
 
 	st, err := endpoints.New([]stack.Service{
 		{Name: "gateway", Role: stack.RoleGateway, URL: gw.URL},
 		{Name: "model-0", Role: stack.RoleModel, URL: model.URL},
 		{Name: "model-1", Role: stack.RoleModel, URL: broken.URL},
+		{Name: "model-2", Role: stack.RoleModel, URL: ollama.URL, Server: stack.ServerOllama},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +58,9 @@ func TestVersions(t *testing.T) {
 	}
 	if vs[2].Version != "" || vs[2].Err == "" || vs[2].String() != "unknown" {
 		t.Errorf("a server without /version: %+v", vs[2])
+	}
+	if vs[3].Version != "0.17.4" {
+		t.Errorf("an Ollama server's version: %+v", vs[3])
 	}
 	v := stack.Version{Version: "1", ImageID: "sha256:0123456789abcdef0123"}
 	if v.String() != "1 (sha256:0123456789ab)" {

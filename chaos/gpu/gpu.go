@@ -5,6 +5,10 @@
 // namespace (its processes capability), then killed (gpu-kill) or stopped
 // (gpu-hang, reverted with SIGCONT). A pid nvidia-smi prints that is not a
 // process of the service is refused: host processes are never signalled.
+//
+// A server kind that names its engine process (stack.Server.Engine, such
+// as Ollama's `ollama runner` child) has no nvidia-smi to ask: its engine
+// is the processes of the service's PID namespace with that command line.
 package gpu
 
 import (
@@ -81,11 +85,21 @@ func ParseComputeApps(out []byte) ([]Process, error) {
 // service's own PID namespace (as the namespace numbers it, or as the host
 // does, as real nvidia-smi may): a pid outside it is refused, never
 // signalled.
+//
+// When the service's kind of server names its engine process, that
+// process is the one found, and nvidia-smi is not run.
 func Find(ctx context.Context, st stack.Stack, service string) ([]stack.Process, error) {
 	ex, ok := st.(stack.Execer)
 	pr, ok2 := st.(stack.Processes)
 	if !ok || !ok2 {
 		return nil, fmt.Errorf("%s: %w", service, chaos.ErrUnsupported)
+	}
+	svc, err := st.Service(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	if srv := stack.ServerOf(svc); len(srv.Engine) > 0 {
+		return findEngine(ctx, pr, service, srv)
 	}
 	out, err := ex.Exec(ctx, service, QueryArgs)
 	if err != nil {
@@ -109,6 +123,26 @@ func Find(ctx context.Context, st stack.Stack, service string) ([]stack.Process,
 			return nil, fmt.Errorf("%s: nvidia-smi lists pid %d (%s), which is no process of the service's PID namespace: %w", service, g.PID, g.Name, chaos.ErrNotInStack)
 		}
 		found = append(found, p)
+	}
+	return found, nil
+}
+
+// findEngine lists the service's processes whose command line starts the
+// server's engine (no nvidia-smi: the server says which process it is).
+func findEngine(ctx context.Context, pr stack.Processes, service string, srv stack.Server) ([]stack.Process, error) {
+	procs, err := pr.Processes(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	var found []stack.Process
+	for _, p := range procs {
+		if srv.IsEngine(p.Cmdline) {
+			found = append(found, p)
+		}
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("%s: no %q process (the %s engine; it starts with the first request after a model load): %w",
+			service, strings.Join(srv.Engine, " "), srv.Name, ErrNoGPUProcess)
 	}
 	return found, nil
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,13 +55,11 @@ and never printed. --remove deletes what deploy made (objects labelled
 			if err != nil {
 				return exitcode.Wrap(exitcode.Usage, err)
 			}
-			if modelDir == "" && kubeconfig == "" {
-				// The local cluster's real node runs on this host: its
-				// model files go beneath its state dir, where the
+			onHost := kubeconfig == "" && realNodeHere(f.dir())
+			if modelDir == "" && onHost {
+				// Its model files go beneath its state dir, where the
 				// shipped stack file lets disk faults and restores act.
-				if st, err := local.Load(f.dir()); err == nil && st.Node != nil {
-					modelDir = filepath.Join(f.dir(), "volumes")
-				}
+				modelDir = filepath.Join(f.dir(), "volumes")
 			}
 			if remove {
 				if err := deploy.Remove(ctx, cli, namespace); err != nil {
@@ -76,14 +77,15 @@ and never printed. --remove deletes what deploy made (objects labelled
 				deploy.WithModelName(modelName), deploy.WithNodeSelector(nodeSel), deploy.WithWait(timeout), deploy.WithLogger(logger),
 				deploy.WithModelHostDir(modelDir))
 			if err != nil {
-				code := exitcode.Harness
-				switch {
-				case errors.Is(err, deploy.ErrNotOurs):
-					code = exitcode.Usage
-				case ctx.Err() != nil:
-					code = exitcode.Aborted
+				return deployFailed(ctx, err)
+			}
+			if onHost {
+				// Until kube-proxy routes the gateway's ClusterIP, a
+				// drill's first probe would leave the host by the
+				// default route.
+				if err := waitGatewayRouted(ctx, res.GatewayURL, timeout); err != nil {
+					return exitcode.Wrap(exitcode.Harness, err)
 				}
-				return exitcode.Wrap(code, err)
 			}
 			if asJSON {
 				return printJSON(cmd, res)
@@ -133,4 +135,43 @@ func printDeploy(cmd *cobra.Command, res *deploy.Result) error {
 		fmt.Fprintf(w, "%s\t%v\n", r.Name, r.After.Round(time.Millisecond))
 	}
 	return w.Flush()
+}
+
+// deployFailed classifies a failed deploy: the namespace holds objects
+// that are not ours (usage), Ctrl-C (aborted), or anything else (harness).
+func deployFailed(ctx context.Context, err error) error {
+	code := exitcode.Harness
+	switch {
+	case errors.Is(err, deploy.ErrNotOurs):
+		code = exitcode.Usage
+	case ctx.Err() != nil:
+		code = exitcode.Aborted
+	}
+	return exitcode.Wrap(code, err)
+}
+
+// realNodeHere reports whether the local cluster of stateDir has its real
+// node on this host.
+func realNodeHere(stateDir string) bool {
+	st, err := local.Load(stateDir)
+	return err == nil && st.Node != nil
+}
+
+// waitGatewayRouted waits until the real node's kube-proxy routes the
+// gateway Service at rawURL (a ClusterIP URL).
+func waitGatewayRouted(ctx context.Context, rawURL string, timeout time.Duration) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("gateway URL %q: %w", rawURL, err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return fmt.Errorf("gateway URL %q: port: %w", rawURL, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := local.WaitServiceRouted(ctx, u.Hostname(), port); err != nil {
+		return fmt.Errorf("gateway Service: %w", err)
+	}
+	return nil
 }

@@ -81,7 +81,8 @@ func newListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ps := listPlans()
 			if asJSON {
-				return printJSON(cmd, map[string]any{"plans": ps, "faults": chaos.Kinds(), "actions": plan.ActionKinds, "awaits": plan.AwaitKinds})
+				return printJSON(cmd, map[string]any{"plans": ps, "faults": chaos.Kinds(), "actions": plan.ActionKinds, "awaits": plan.AwaitKinds,
+					"model_servers": modelServers()})
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "PLANS")
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
@@ -106,6 +107,11 @@ func newListCmd() *cobra.Command {
 			printKinds(cmd, "FAULT KINDS (fault: KIND, params: {...})", faults)
 			printKinds(cmd, "ACTIONS (action: KIND, params: {...})", actions)
 			printKinds(cmd, "AWAITS (await: ..., timeout: D)", awaits)
+			var servers []kindLine
+			for _, m := range modelServers() {
+				servers = append(servers, kindLine{name: m.Name, doc: m.Description})
+			}
+			printKinds(cmd, "MODEL SERVERS (stack file: model_server: KIND)", servers)
 			return nil
 		},
 	}
@@ -141,4 +147,24 @@ func printKinds(cmd *cobra.Command, title string, kinds []kindLine) {
 		}
 	}
 	w.Flush()
+}
+
+// modelServer is a kind of model server as `drill list --json` shows it.
+type modelServer struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Port        int    `json:"port"`
+	HealthPath  string `json:"health_path"`
+	VersionPath string `json:"version_path"`
+	Engine      string `json:"engine,omitempty"`
+}
+
+func modelServers() []modelServer {
+	var out []modelServer
+	for _, n := range stack.ServerNames() {
+		s, _ := stack.LookupServer(n)
+		out = append(out, modelServer{Name: s.Name, Description: s.Description, Port: s.Port, HealthPath: s.HealthPath,
+			VersionPath: s.VersionPath, Engine: strings.Join(s.Engine, " ")})
+	}
+	return out
 }

@@ -143,7 +143,7 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	if a.keepStack && st.RunID() != "" {
 		defer fmt.Fprintf(stdout, "stack kept running (run %s): remove it with 'drill stack down --run %s'\n", st.RunID(), st.RunID())
 	}
-	opts := []drill.RunOption{drill.WithRunLogger(log), drill.WithKernel(kernel), drill.WithToolVersion(version)}
+	opts := []drill.RunOption{drill.WithRunLogger(log), drill.WithKernel(kernel), drill.WithToolVersion(toolVersion())}
 	if a.dryRun {
 		opts = append(opts, drill.WithDryRun(stdout))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/aiuptime/aiuptime/exitcode"
 	"github.com/aiuptime/aiuptime/hostcaps"
 	"github.com/aiuptime/aiuptime/plans"
+	"github.com/aiuptime/aiuptime/slo"
 	"github.com/aiuptime/aiuptime/stack/stackfile"
 )
 
@@ -81,7 +83,12 @@ nested deeper than 64 levels or with aliases standing for more than 20000
 nodes are refused before they are decoded. An attached stack's services are
 known only once it is opened: drill run checks them then, before anything
 acts. Nothing is started. PLAN is a file, or the bare name of a shipped plan
-(quarterly-dr; see drill list): a path that does not exist is an error.`,
+(quarterly-dr; see drill list): a path that does not exist is an error.
+
+An OpenSLO v1 file (apiVersion openslo/v1, as a plan's slo.openslo names)
+is validated as such: every SLO and SLI object strictly, each objective
+mapped onto what the drill measures, and the ones it cannot evaluate listed
+with the reason.`,
 		Args: cobra.MinimumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return plans.Names(), cobra.ShellCompDirectiveDefault
@@ -89,6 +96,12 @@ acts. Nothing is started. PLAN is a file, or the bare name of a shipped plan
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var errs []error
 			for _, a := range args {
+				if ok, err := validateOpenSLO(cmd.OutOrStdout(), a); ok {
+					if err != nil {
+						errs = append(errs, err)
+					}
+					continue
+				}
 				p, err := loadPlan(a)
 				if err == nil {
 					_, _, err = loadStack(cmd.Context(), p, stackFlag)
@@ -105,6 +118,40 @@ acts. Nothing is started. PLAN is a file, or the bare name of a shipped plan
 	cmd.Flags().StringVar(&stackFlag, "stack", "", "validate against this stack file (default: the plan's stack)")
 	_ = cmd.MarkFlagFilename("stack", "yaml", "yml")
 	return cmd
+}
+
+// validateOpenSLO validates arg as an OpenSLO file when it is one (ok
+// false: it is not, validate it as a plan) and prints what a drill would
+// judge of it.
+func validateOpenSLO(w io.Writer, arg string) (ok bool, err error) {
+	if fi, err := os.Stat(arg); err != nil || !fi.Mode().IsRegular() {
+		return false, nil // the plan loader says what is wrong with it
+	}
+	f, err := os.Open(arg)
+	if err != nil {
+		return false, nil
+	}
+	head, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+	f.Close()
+	if !slo.IsOpenSLO(head) {
+		return false, nil
+	}
+	set, err := slo.LoadOpenSLO(arg)
+	if err != nil {
+		return true, err
+	}
+	var skipped []string
+	for _, o := range set.Objectives {
+		if o.NotEvaluated != "" {
+			skipped = append(skipped, o.Name+": "+o.NotEvaluated)
+		}
+	}
+	fmt.Fprintf(w, "%s: ok: OpenSLO, %d objectives (%d not evaluated by a drill), %d Prometheus ratio SLIs for rules\n",
+		arg, len(set.Objectives), len(skipped), len(set.Ratios))
+	for _, s := range skipped {
+		fmt.Fprintf(w, "  not evaluated: %s\n", s)
+	}
+	return true, nil
 }
 
 // minDuration is the plan's waits and fault durations: a lower bound of its wall time.

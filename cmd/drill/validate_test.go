@@ -138,3 +138,44 @@ func TestSchemaCmdMatchesFile(t *testing.T) {
 		t.Error("drill schema differs from plans/schema.json: run make schema")
 	}
 }
+
+// TestValidateOpenSLO: drill validate takes OpenSLO files as well as plans
+// (the example file, and the example plan that names it), says which
+// objectives a drill cannot evaluate, and refuses a broken OpenSLO file
+// with exit 2 at file:line:col and the field.
+func TestValidateOpenSLO(t *testing.T) {
+	for _, c := range []struct {
+		name, arg, want string
+		code            int
+	}{
+		{"example file", "../../examples/openslo/gateway-slos.yaml",
+			"ok: OpenSLO, 4 objectives (1 not evaluated by a drill), 2 Prometheus ratio SLIs", exitcode.Pass},
+		{"example plan", "../../examples/openslo/plan.yaml", "ok: plan openslo-steady-state", exitcode.Pass},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, code, err := runCLI(t, "validate", c.arg)
+			if code != c.code || !strings.Contains(out, c.want) {
+				t.Errorf("exit %d (%v), output %q; want %d and %q", code, err, out, c.code, c.want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "slos.yaml")
+	writeFile(t, bad, "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec:\n  indicatorRef: nowhere\n  budgetingMethod: Occurrences\n  objectives: [{target: 0.9}]\n")
+	_, code, err := runCLI(t, "validate", bad)
+	if want := bad + `:5:17: spec.indicatorRef: "nowhere": no SLI of that name in this file`; code != exitcode.Usage || err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("exit %d, err %v; want 2 and %q", code, err, want)
+	}
+	plan := filepath.Join(dir, "sub", "plan.yaml")
+	writeFile(t, plan, "name: p\nslo: {openslo: ../slos.yaml}\nsteps:\n  - name: s\n    wait: 1s\n")
+	_, code, err = runCLI(t, "validate", plan)
+	if want := plan + `:2:16: slo.openslo: "../slos.yaml": give a path relative to the plan file, inside its directory`; code != exitcode.Usage || err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("path escape: exit %d, err %v; want 2 and %q", code, err, want)
+	}
+	writeFile(t, filepath.Join(dir, "sub", "slos.yaml"), "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec:\n  indicatorRef: nowhere\n  budgetingMethod: Occurrences\n  objectives: [{target: 0.9}]\n")
+	writeFile(t, plan, "name: p\nslo: {openslo: slos.yaml}\nsteps:\n  - name: s\n    wait: 1s\n")
+	_, code, err = runCLI(t, "validate", plan)
+	if want := filepath.Join(dir, "sub", "slos.yaml") + ":5:17: spec.indicatorRef"; code != exitcode.Usage || err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("plan naming a broken OpenSLO file: exit %d, err %v; want 2 and %q", code, err, want)
+	}
+}

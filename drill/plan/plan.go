@@ -136,7 +136,8 @@ type Monitoring struct {
 	ScrapeInterval units.Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
 	// WindowScale shrinks the 30-day burn-rate windows for drills (e.g. 0.0005).
 	WindowScale float64 `yaml:"window_scale,omitempty" json:"window_scale,omitempty"`
-	// Thresholds are the direct alert thresholds (defaults: p95 5s, error rate 5%, availability 99.5%).
+	// Thresholds are the direct alert thresholds (defaults: p95 5s, error rate 5%,
+	// availability the slo block's availability objective, without one no availability alert).
 	Thresholds *AlertThresholds `yaml:"thresholds,omitempty" json:"thresholds,omitempty"`
 }
 

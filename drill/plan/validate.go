@@ -185,6 +185,7 @@ func (p *Plan) validate() Errors {
 	for _, pr := range p.SLO.Check() {
 		c.bad(path(append([]any{"slo"}, splitField(pr.Field)...)...), "%s", pr.Msg)
 	}
+	c.openSLO()
 	c.fraction(path("stop", "availability_below"), p.Stop.AvailabilityBelow)
 	c.positive(path("stop", "window"), p.Stop.Window)
 	c.positive(path("stop", "max_duration"), p.Stop.MaxDuration)

@@ -55,6 +55,9 @@ type Upstream struct {
 	// APIBase is its OpenAI base URL as the gateway reaches it
 	// (http://host:port/v1).
 	APIBase string
+	// Model is the name the server serves ("": the gateway's model
+	// name) and Provider its LiteLLM provider prefix ("": hosted_vllm).
+	Model, Provider string
 }
 
 // Render writes the config serving modelName from ups. masterKey is the
@@ -87,7 +90,7 @@ func Render(modelName, masterKey, modelAPIKey, dbPath string, ups []Upstream) ([
 	for _, u := range ups {
 		cfg.ModelList = append(cfg.ModelList, model{
 			ModelName:     modelName,
-			LiteLLMParams: params{Model: "hosted_vllm/" + modelName, APIBase: u.APIBase, APIKey: key, Weight: 1},
+			LiteLLMParams: params{Model: u.litellmModel(modelName), APIBase: u.APIBase, APIKey: key, Weight: 1},
 			ModelInfo:     modelInfo{ID: u.ID},
 		})
 	}
@@ -96,4 +99,16 @@ func Render(modelName, masterKey, modelAPIKey, dbPath string, ups []Upstream) ([
 		return nil, fmt.Errorf("render gateway config: %w", err)
 	}
 	return b, nil
+}
+
+// litellmModel is litellm_params.model: provider/served-name.
+func (u Upstream) litellmModel(modelName string) string {
+	m, p := u.Model, u.Provider
+	if m == "" {
+		m = modelName
+	}
+	if p == "" {
+		p = "hosted_vllm"
+	}
+	return p + "/" + m
 }

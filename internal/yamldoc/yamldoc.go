@@ -114,6 +114,27 @@ type Doc struct {
 	Root ast.Node
 }
 
+// documents checks data's byte and token limits, parses it and returns its
+// documents that have a body. Call it under a recover: the YAML library is
+// third-party code fed with user input.
+func documents(file string, data []byte) ([]*ast.DocumentNode, error) {
+	data, err := precheck(file, data)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, fromYAML(file, nil, err)
+	}
+	var docs []*ast.DocumentNode
+	for _, d := range f.Docs {
+		if d != nil && d.Body != nil {
+			docs = append(docs, d)
+		}
+	}
+	return docs, nil
+}
+
 // Parse checks data's limits (MaxBytes, MaxTokens, MaxDepth, MaxNodes with
 // aliases expanded) before anything else, then its syntax, and that it
 // holds exactly one YAML document whose body is a mapping. A UTF-8 byte
@@ -127,19 +148,9 @@ func Parse(file string, data []byte, what string) (d *Doc, err error) {
 			d, err = nil, &Error{File: file, Msg: fmt.Sprintf("cannot decode %s: %v", what, r)}
 		}
 	}()
-	data, err = precheck(file, data)
+	docs, err := documents(file, data)
 	if err != nil {
 		return nil, err
-	}
-	f, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil, fromYAML(file, nil, err)
-	}
-	var docs []*ast.DocumentNode
-	for _, d := range f.Docs {
-		if d != nil && d.Body != nil {
-			docs = append(docs, d)
-		}
 	}
 	if len(docs) == 0 {
 		return nil, &Error{File: file, Msg: "empty " + strings.TrimPrefix(strings.TrimPrefix(what, "a "), "an ")}

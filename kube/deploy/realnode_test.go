@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,12 +86,17 @@ func TestDeployOnRealNode(t *testing.T) {
 		t.Fatalf("gateway URL %s, want %s", gw.URL, res.GatewayURL)
 	}
 	// kube-proxy programs the Service's rules within its sync period.
+	// Nothing is sent to the ClusterIP before: it would leave the host by
+	// the default route (on this network an egress proxy answers 404, and
+	// a kept-alive connection to it never reaches the gateway).
+	waitRouted(t, gw.URL)
+	noKeepAlive := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	proctest.Poll(t, 30*time.Second, "gateway Service "+gw.URL+" ready", func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, gw.URL+"/health/readiness", nil)
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := noKeepAlive.Do(req)
 		if err != nil {
 			return err
 		}
@@ -127,6 +134,27 @@ func TestDeployOnRealNode(t *testing.T) {
 	if err := deploy.Remove(ctx, cli, deploy.DefaultNamespace); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitRouted waits until kube-proxy routes the Service at rawURL's
+// ClusterIP and port.
+func waitRouted(t *testing.T, rawURL string) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("service URL %s: %v", rawURL, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := local.WaitServiceRouted(ctx, u.Hostname(), port); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-proxy routes %s after %v", u.Host, time.Since(start).Round(time.Millisecond))
 }
 
 func upRealNode(t *testing.T) (*local.Cluster, kclient.Interface) {

@@ -116,6 +116,14 @@ func TestRealNodeServesPods(t *testing.T) {
 	}
 	call(t, api, http.MethodGet, c.Server+"/api/v1/namespaces/default/services/model", nil, &svc)
 	polled := time.Now()
+	// Nothing goes to the ClusterIP before kube-proxy routes it: until
+	// then the packet would leave the host by the default route.
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := local.WaitServiceRouted(wctx, svc.Spec.ClusterIP, 8000); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-proxy routed the Service %v after the pod IP answered", time.Since(polled).Round(time.Millisecond))
 	proctest.Poll(t, time.Minute, "GET /health through the Service ClusterIP", func() error {
 		return getStatus(ctx, hc, "http://"+svc.Spec.ClusterIP+":8000/health")
 	})

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/goccy/go-yaml"
 )
@@ -56,4 +58,38 @@ func (f File) Alerts() []string {
 		}
 	}
 	return out
+}
+
+// Names of the files WriteFiles writes.
+const (
+	FileRules = "aiuptime-rules.yml"
+	FileTests = "aiuptime-rules_test.yml"
+)
+
+// WriteFiles writes res's rule file and its promtool unit tests (Tests)
+// into dir, creating it. It returns both paths and the test notes.
+func WriteFiles(dir string, spec Spec, res Result) (rulesPath, testsPath string, notes []string, err error) {
+	tf, notes, err := Tests(spec, res.File, FileRules)
+	if err != nil {
+		return "", "", nil, err
+	}
+	rb, err := res.File.YAML()
+	if err != nil {
+		return "", "", nil, err
+	}
+	tb, err := tf.YAML()
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", nil, fmt.Errorf("rules dir: %w", err)
+	}
+	rulesPath, testsPath = filepath.Join(dir, FileRules), filepath.Join(dir, FileTests)
+	if err := os.WriteFile(rulesPath, rb, 0o644); err != nil {
+		return "", "", nil, fmt.Errorf("write rules: %w", err)
+	}
+	if err := os.WriteFile(testsPath, tb, 0o644); err != nil {
+		return "", "", nil, fmt.Errorf("write rule tests: %w", err)
+	}
+	return rulesPath, testsPath, notes, nil
 }

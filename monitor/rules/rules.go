@@ -66,8 +66,11 @@ const (
 	AlertLatencyBudgetBurnTicket = "AiuptimeLatencyBudgetBurnTicket"
 )
 
-// Labels the generated scrape configuration puts on every target, and that
-// the rules select on.
+// Labels the harness's own scrape configuration (monitor.Config) puts on
+// every target. The rules never select on them: a customer's Prometheus
+// does not have them (Selectors select instead). service is kept in the
+// grouping of per-target alerts, where it is present (prometheus-operator
+// adds it too).
 const (
 	LabelService = "service"
 	LabelRole    = "role"
@@ -93,23 +96,34 @@ const (
 	DefaultLatencyP95 = 5 * time.Second
 	// DefaultErrorRate is the seed's error-rate alert threshold.
 	DefaultErrorRate = 0.05
-	// DefaultAvailability is the seed's availability alert threshold.
-	DefaultAvailability = 0.995
-	// MinWindowScrapes is how many scrape intervals a rate window must span
-	// at least; shorter scaled windows are clamped up to it.
-	MinWindowScrapes = 2
+	// DefaultForScrapes is how many scrape intervals every alert's condition
+	// must hold before it fires (the `for:` clause). One failed or late
+	// scrape (up == 0 once, a counter sample missing from a rate window)
+	// must not page; three consecutive evaluations rule that out and cost
+	// 3 s at the drills' 1 s scrapes, 45 s at the common 15 s.
+	DefaultForScrapes = 3
+	// DefaultRunbookURL is the page the runbook_url annotation points at
+	// (the alert name, lower-cased, is its anchor).
+	DefaultRunbookURL = "https://github.com/aiuptime/aiuptime/blob/main/monitor/README.md"
+	// MinWindowScrapes is how many scrape intervals a rule's rate window
+	// spans at least; shorter scaled windows are clamped up to it. Four, as
+	// the usual advice for rate() goes: a window of two scrapes holds one
+	// counter step, so a ratio over it drops to zero between two sparse
+	// errors and an alert's `for:` never completes (seen in the monitoring
+	// suite: a 50 % error release behind a gateway whose cooldowns spread
+	// the errors about 1.1 s apart stayed pending for 13 s with 2 s windows).
+	MinWindowScrapes = 4
 )
 
-// Thresholds are the seed's direct (non-SLO) alert thresholds.
+// Thresholds are the direct (non-SLO) alert thresholds.
 type Thresholds struct {
-	LatencyP95   time.Duration // default DefaultLatencyP95
-	ErrorRate    float64       // default DefaultErrorRate
-	Availability float64       // default DefaultAvailability
+	LatencyP95 time.Duration // default DefaultLatencyP95
+	ErrorRate  float64       // default DefaultErrorRate
+	// Availability is AiuptimeLowAvailability's threshold; 0 takes the SLO's
+	// availability objective, and without one the alert is omitted (noted).
+	Availability float64
 	// Window is the unscaled rate window; default DefaultDirectWindow.
 	Window time.Duration
-	// For is how long a direct condition must hold before firing (unscaled,
-	// default 0: fire on the first evaluation).
-	For time.Duration
 }
 
 // Metrics names the gateway metrics the SLIs are built on. A counter name
@@ -158,6 +172,14 @@ type Spec struct {
 	Windows []slo.AlertWindow
 	// Metrics default to DefaultMetrics (fields left empty take the default).
 	Metrics Metrics
+	// Selectors pick the gateway's and the model servers' series; a zero
+	// Selector takes its DefaultSelectors entry.
+	Selectors Selectors
+	// ForScrapes is every alert's `for:` in scrape intervals; default
+	// DefaultForScrapes.
+	ForScrapes int
+	// RunbookURL is the runbook page; default DefaultRunbookURL.
+	RunbookURL string
 }
 
 // Result is a generated rule file plus notes on what was adjusted (clamped
@@ -261,8 +283,34 @@ func (s *Spec) defaults() error {
 	if s.Thresholds.ErrorRate == 0 {
 		s.Thresholds.ErrorRate = DefaultErrorRate
 	}
-	if s.Thresholds.Availability == 0 {
-		s.Thresholds.Availability = DefaultAvailability
+	if s.Thresholds.Availability == 0 && s.SLO.Availability != nil {
+		s.Thresholds.Availability = s.SLO.Availability.Fraction()
+	}
+	if s.ForScrapes == 0 {
+		s.ForScrapes = DefaultForScrapes
+	}
+	if s.ForScrapes < 0 {
+		return fmt.Errorf("%w: for scrapes %d must be >= 0", ErrInvalidSpec, s.ForScrapes)
+	}
+	if s.RunbookURL == "" {
+		s.RunbookURL = DefaultRunbookURL
+	}
+	return s.finishDefaults()
+}
+
+// finishDefaults fills the selectors, windows and metric names.
+func (s *Spec) finishDefaults() error {
+	if s.Selectors.Gateway.IsZero() {
+		s.Selectors.Gateway = DefaultSelectors.Gateway
+	}
+	if s.Selectors.Model.IsZero() {
+		s.Selectors.Model = DefaultSelectors.Model
+	}
+	if err := s.Selectors.Gateway.Validate("gateway"); err != nil {
+		return err
+	}
+	if err := s.Selectors.Model.Validate("model"); err != nil {
+		return err
 	}
 	if s.Thresholds.Window == 0 {
 		s.Thresholds.Window = DefaultDirectWindow

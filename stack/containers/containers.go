@@ -195,6 +195,9 @@ func Start(ctx context.Context, opts ...Option) (*Stack, error) {
 		svcs:    map[string]*svc{},
 		setup:   stack.Setup{ProxyMode: string(o.proxyMode), GPU: "simulated (fixture nvidia-smi shim)"},
 	}
+	if !o.fixtureServer() {
+		s.setup.GPU = o.server.GPU
+	}
 	s.Host = dockerhost.New(cli, resolver{s})
 	s.masterKey = o.masterKey
 	if s.masterKey == "" {
@@ -250,7 +253,7 @@ func (s *Stack) start(ctx context.Context) error {
 
 	// Model volumes.
 	t = time.Now()
-	src, err := generatedModel(ctx, s.genBin, s.o.modelName, s.o.modelVersion, s.o.modelSize)
+	src, err := s.modelSource(ctx, stack.ServiceSpec{})
 	if err != nil {
 		return err
 	}
@@ -329,6 +332,12 @@ func (s *Stack) ensureImages(ctx context.Context) error {
 			s.images[n.role] = c.Image
 			continue
 		}
+		if n.role == stack.RoleModel && !s.o.fixtureServer() {
+			if err := s.serverImage(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if n.role == stack.RoleProxy && s.o.proxyMode == ProxyNever {
 			continue
 		}
@@ -348,6 +357,22 @@ func (s *Stack) ensureImages(ctx context.Context) error {
 		return err
 	}
 	s.genBin = gen
+	return nil
+}
+
+// serverImage is the registered image of a model server kind that is not
+// the simulator: it is built by the Makefile (never pulled), so a missing
+// one is named with the command that builds it.
+func (s *Stack) serverImage(ctx context.Context) error {
+	img := s.o.server.Image
+	if img == "" {
+		return fmt.Errorf("model server %s: no image: give services.model.image", s.o.server.Name)
+	}
+	if _, err := s.cli.ImageInspect(ctx, img); err != nil {
+		return fmt.Errorf("model server %s: image %s: %w (build it with `make %s-image`; nothing can be pulled here)",
+			s.o.server.Name, img, err, s.o.server.Name)
+	}
+	s.images[stack.RoleModel] = img
 	return nil
 }
 

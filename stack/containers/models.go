@@ -92,6 +92,10 @@ func (s *Stack) newModelSvc(ctx context.Context, name string, spec stack.Service
 		healthPath: modelserver.HealthPath, restart: DefaultRestartPolicy,
 		args: cfg.Args, env: cfg.Env, modelVersion: s.o.modelVersion,
 	}
+	if !s.o.fixtureServer() {
+		sv.port = nat.Port(fmt.Sprintf("%d/tcp", s.o.server.Port))
+		sv.healthPath = s.o.server.HealthPath
+	}
 	if cfg.Image != "" {
 		sv.image = cfg.Image
 	}
@@ -121,11 +125,15 @@ func (s *Stack) newModelSvc(ctx context.Context, name string, spec stack.Service
 	if err != nil {
 		return nil, fmt.Errorf("%s: create volume: %w", name, err)
 	}
-	if err := fillDir(src, v.Mountpoint); err != nil {
-		return nil, fmt.Errorf("%s: fill models volume (the Docker volume dir must be reachable from this host): %w", name, err)
+	// A server whose image carries its models gets the volume empty:
+	// Docker fills it from the image when the container first mounts it.
+	if src != "" {
+		if err := fillDir(src, v.Mountpoint); err != nil {
+			return nil, fmt.Errorf("%s: fill models volume (the Docker volume dir must be reachable from this host): %w", name, err)
+		}
 	}
 	sv.modelVolume = vname
-	sv.volumes = []stack.Volume{{Purpose: stack.VolumeModels, Name: vname, HostPath: v.Mountpoint, MountPath: modelsMount}}
+	sv.volumes = []stack.Volume{{Purpose: stack.VolumeModels, Name: vname, HostPath: v.Mountpoint, MountPath: s.modelsMount()}}
 	return sv, nil
 }
 
@@ -151,8 +159,19 @@ func applySpec(sv *svc, spec stack.ServiceSpec) {
 	}
 }
 
+// modelsMount is where the model servers read their models.
+func (s *Stack) modelsMount() string {
+	if s.o.fixtureServer() {
+		return modelsMount
+	}
+	return s.o.server.ModelsMount
+}
+
 func (s *Stack) runModel(ctx context.Context, sv *svc, timeout time.Duration) error {
-	args := []string{"--model-dir", modelsMount, "--port", sv.port.Port(), "--served-model-name", s.o.modelName}
+	if !s.o.fixtureServer() {
+		return s.runServer(ctx, sv, timeout)
+	}
+	args := []string{"--model-dir", modelsMount, "--port", sv.port.Port(), "--served-model-name", s.o.served()}
 	if s.modelAPIKey != "" {
 		args = append(args, "--api-key", s.modelAPIKey)
 	}
@@ -176,6 +195,35 @@ func (s *Stack) runModel(ctx context.Context, sv *svc, timeout time.Duration) er
 		hostConfigOpt(sv.port, sv.hostPort, sv.restart, []mount.Mount{{Type: mount.TypeVolume, Source: sv.modelVolume, Target: modelsMount}}),
 		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: timeout, log: s.log}),
 	)
+	if c != nil {
+		sv.containerID = c.GetContainerID()
+	}
+	return classifyStartErr(sv.name, sv.hostPort, err)
+}
+
+// runServer starts a model server that is not the project's simulator: its
+// image's own command (plus the stack file's args), its models volume at
+// the kind's mount path, and the kind's health path.
+func (s *Stack) runServer(ctx context.Context, sv *svc, timeout time.Duration) error {
+	s.log.Info("starting", "service", sv.name, "server", s.o.server.Name, "image", sv.image, "port", sv.hostPort)
+	req := testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{Image: sv.image, ExposedPorts: []string{string(sv.port)}, Cmd: sv.args},
+		Started:          true,
+	}
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithName(sv.containerName),
+		testcontainers.WithEnv(sv.env),
+		testcontainers.WithLabels(s.labels(sv.name, stack.RoleModel)),
+		s.networkOpt(sv.name),
+		hostConfigOpt(sv.port, sv.hostPort, sv.restart, []mount.Mount{{Type: mount.TypeVolume, Source: sv.modelVolume, Target: s.modelsMount()}}),
+		testcontainers.WithWaitStrategy(&healthWait{service: sv.name, port: sv.port, path: sv.healthPath, timeout: timeout, log: s.log}),
+	}
+	for _, o := range opts {
+		if err := o.Customize(&req); err != nil {
+			return fmt.Errorf("%s: %w", sv.name, err)
+		}
+	}
+	c, err := testcontainers.GenericContainer(ctx, req)
 	if c != nil {
 		sv.containerID = c.GetContainerID()
 	}

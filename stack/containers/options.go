@@ -78,6 +78,10 @@ type options struct {
 	kernel         *hostcaps.Kernel
 	dataVolumeSize int64
 	healthTimeout  time.Duration
+	// server is the kind of model server (stack.LookupServer) and
+	// servedModel the name it serves ("": modelName).
+	server      stack.Server
+	servedModel string
 	// services is keyed by a service name (gateway, model-1, proxy) or a
 	// role (model): the role entry applies first, the name entry on top.
 	services map[string]*ServiceConfig
@@ -96,6 +100,7 @@ func defaultOptions() options {
 		proxyMode:      ProxyAuto,
 		dataVolumeSize: DefaultDataVolumeSize,
 		healthTimeout:  DefaultHealthTimeout,
+		server:         mustServer(stack.ServerVLLM),
 		services:       map[string]*ServiceConfig{},
 	}
 }
@@ -381,4 +386,44 @@ func validRunID(id string) bool { return stack.ValidRunID(id) }
 // starting process is gone is abandoned, and `drill cleanup` removes it.
 func WithKeep(keep bool) Option {
 	return func(o *options) error { o.keep = keep; return nil }
+}
+
+func mustServer(name string) stack.Server {
+	s, ok := stack.LookupServer(name)
+	if !ok {
+		panic("containers: model server " + name + " is not registered")
+	}
+	return s
+}
+
+// WithModelServer sets the kind of model server the replicas run
+// (stack.ServerNames; default vllm, served by the project's simulator).
+// A kind other than the simulator runs its registered image unless
+// WithImage names another, with its own port, health path and models
+// mount, and no fixture arguments.
+func WithModelServer(name string) Option {
+	return func(o *options) error {
+		s, err := stack.FindServer(name)
+		o.server = s
+		return err
+	}
+}
+
+// WithServedModel sets the model name the model servers serve, when it
+// differs from the name clients ask the gateway for (Ollama's
+// "tiny:latest" behind the alias "aiuptime-tiny").
+func WithServedModel(name string) Option {
+	return func(o *options) error { o.servedModel = name; return nil }
+}
+
+// fixtureServer says the replicas run the project's simulator (its
+// arguments, generated models and nvidia-smi shim).
+func (o *options) fixtureServer() bool { return o.server.Name == stack.ServerVLLM }
+
+// served is the model name the model servers serve.
+func (o *options) served() string {
+	if o.servedModel != "" {
+		return o.servedModel
+	}
+	return o.modelName
 }

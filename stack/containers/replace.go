@@ -183,6 +183,13 @@ func (s *Stack) modelSource(ctx context.Context, spec stack.ServiceSpec) (string
 	if spec.ModelVolume != "" && spec.ModelVersion == "" {
 		return "", nil
 	}
+	if !s.o.fixtureServer() {
+		if spec.ModelVersion != "" {
+			return "", fmt.Errorf("model version %s on %s servers: their models come with the image (give an image): %w",
+				spec.ModelVersion, s.o.server.Name, stack.ErrUnsupported)
+		}
+		return "", nil // the image's models (ModelsInImage)
+	}
 	version, size := s.o.modelVersion, s.o.modelSize
 	if spec.ModelVersion != "" {
 		version = spec.ModelVersion

@@ -61,7 +61,8 @@ func (s *Stack) startGateway(ctx context.Context) error {
 	var deps []gwconfig.Upstream
 	for _, name := range s.modelNames() {
 		m := s.svcs[name]
-		deps = append(deps, gwconfig.Upstream{ID: m.name, APIBase: m.internalURL() + "/v1"})
+		deps = append(deps, gwconfig.Upstream{ID: m.name, APIBase: m.internalURL() + "/v1",
+			Model: s.o.served(), Provider: s.o.server.Provider})
 	}
 	b, err := gwconfig.Render(s.o.modelName, s.masterKey, s.modelAPIKey, gatewayDBPath, deps)
 	if err != nil {
@@ -266,8 +267,9 @@ func (s *Stack) Service(ctx context.Context, name string) (stack.Service, error)
 		switch sv.role {
 		case stack.RoleModel:
 			out.InternalURL = sv.internalURL()
-			out.ModelName = s.o.modelName
+			out.ModelName = s.o.served()
 			out.DeploymentID = sv.name
+			out.Server = s.o.server.Name
 		case stack.RoleGateway:
 			out.InternalURL = fmt.Sprintf("http://%s:%s", sv.name, sv.port.Port())
 			out.ModelName = s.o.modelName

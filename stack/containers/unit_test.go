@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aiuptime/aiuptime/internal/gwconfig"
+	"github.com/aiuptime/aiuptime/internal/proctest"
 	"github.com/aiuptime/aiuptime/stack"
 )
 
@@ -179,10 +182,17 @@ func TestLoopExt4VolumeFillsUp(t *testing.T) {
 	if ok, _ := isMountPoint(mnt); ok {
 		t.Fatal("still mounted after unmountDir")
 	}
-	// Autoclear detached the loop device.
-	if b, err := os.ReadFile("/sys/block/" + filepath.Base(dev) + "/loop/backing_file"); err == nil && len(b) > 0 {
-		t.Errorf("%s still attached to %s", dev, b)
-	}
+	// Autoclear detaches the loop device once the last reference is gone;
+	// the kernel does that asynchronously after the unmount (seen in CI:
+	// still attached right after it), so poll for it.
+	img := filepath.Join(dir, "data.img")
+	proctest.Poll(t, 10*time.Second, dev+" detached by autoclear", func() error {
+		b, err := os.ReadFile("/sys/block/" + filepath.Base(dev) + "/loop/backing_file")
+		if err == nil && strings.TrimSpace(string(b)) == img {
+			return fmt.Errorf("%s still attached to %s", dev, img)
+		}
+		return nil // detached (or reused for another file by now)
+	})
 }
 
 // A data dir with two mounts stacked on it (and a file under the top one)

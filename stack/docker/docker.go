@@ -66,6 +66,8 @@ type options struct {
 	healthPaths map[string]string
 	apiKey      string
 	modelName   string
+	server      stack.Server
+	servedModel string
 	logger      *slog.Logger
 }
 
@@ -117,6 +119,23 @@ func WithAPIKey(k string) Option { return func(o *options) error { o.apiKey = k;
 // WithModelName sets the model alias served through the gateway.
 func WithModelName(n string) Option { return func(o *options) error { o.modelName = n; return nil } }
 
+// WithModelServer says what kind of server the model containers run
+// (stack.ServerNames; "" is vllm): their default port, health path and
+// models mount, where their version is and which process is the engine.
+func WithModelServer(name string) Option {
+	return func(o *options) error {
+		s, err := stack.FindServer(name)
+		o.server = s
+		return err
+	}
+}
+
+// WithServedModel sets the name the model servers serve ("": the model
+// name), for requests sent to them directly.
+func WithServedModel(name string) Option {
+	return func(o *options) error { o.servedModel = name; return nil }
+}
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.logger = l; return nil } }
 
@@ -138,12 +157,14 @@ var (
 	_ stack.Volumes    = (*Stack)(nil)
 	_ stack.Owner      = (*Stack)(nil)
 	_ stack.Identifier = (*Stack)(nil)
+	_ stack.Mover      = (*Stack)(nil)
 )
 
 // Attach connects to Docker and checks that the selection has at least
 // one service with a role.
 func Attach(ctx context.Context, opts ...Option) (*Stack, error) {
-	o := options{logger: slog.New(slog.DiscardHandler)}
+	vllm, _ := stack.LookupServer(stack.ServerVLLM)
+	o := options{logger: slog.New(slog.DiscardHandler), server: vllm}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, fmt.Errorf("docker stack: %w", err)
@@ -195,6 +216,11 @@ func (s *Stack) filter() filters.Args {
 
 // Kind implements stack.Stack.
 func (s *Stack) Kind() string { return Kind }
+
+// AddressesMove implements stack.Mover: a container publishing a port
+// without a fixed host port gets a new one from Docker each time it
+// starts, so its URL must be read again (Services inspects it anew).
+func (s *Stack) AddressesMove() bool { return true }
 
 // RunID implements stack.Stack: nothing was created.
 func (s *Stack) RunID() string { return "" }
@@ -303,8 +329,12 @@ func (s *Stack) service(ctx context.Context, c container.Summary, perService map
 	if err != nil {
 		return stack.Service{}, false, fmt.Errorf("docker stack: inspect %s: %w", name, err)
 	}
-	port := s.lookupInt(s.o.ports, name, cs, role, DefaultPorts[role])
-	health := s.lookupStr(s.o.healthPaths, name, cs, role, DefaultHealthPaths[role])
+	defPort, defHealth := DefaultPorts[role], DefaultHealthPaths[role]
+	if role == stack.RoleModel {
+		defPort, defHealth = s.o.server.Port, s.o.server.HealthPath
+	}
+	port := s.lookupInt(s.o.ports, name, cs, role, defPort)
+	health := s.lookupStr(s.o.healthPaths, name, cs, role, defHealth)
 	svc := stack.Service{
 		Name: name, Role: role, HealthPath: health, ModelName: s.o.modelName,
 		InternalURL: fmt.Sprintf("http://%s:%d", cs, port),
@@ -312,6 +342,10 @@ func (s *Stack) service(ctx context.Context, c container.Summary, perService map
 		Image: c.Image, ImageID: ins.Image,
 	}
 	if role == stack.RoleModel {
+		svc.Server = s.o.server.Name
+		if s.o.servedModel != "" {
+			svc.ModelName = s.o.servedModel
+		}
 		svc.DeploymentID = name
 		if id := c.Labels[LabelDeploymentID]; id != "" {
 			svc.DeploymentID = id
@@ -405,12 +439,15 @@ func (r resolver) OwnsContainer(ins container.InspectResponse) error {
 }
 
 // MountPath implements dockerhost.Resolver: the aiuptime.volume.<purpose>
-// label, else DefaultMounts.
+// label, else the model server kind's models mount, else DefaultMounts.
 func (r resolver) MountPath(ins container.InspectResponse, _, purpose string) string {
 	if ins.Config != nil {
 		if d := ins.Config.Labels[LabelVolumePrefix+purpose]; d != "" {
 			return d
 		}
+	}
+	if purpose == stack.VolumeModels {
+		return r.s.o.server.ModelsMount
 	}
 	return DefaultMounts[purpose]
 }

@@ -75,10 +75,13 @@ func New(services []stack.Service, opts ...Option) (*Stack, error) {
 		}
 		out := stack.Service{
 			Name: in.Name, Role: in.Role, URL: strings.TrimRight(in.URL, "/"), InternalURL: in.InternalURL,
-			HealthPath: in.HealthPath, ModelName: in.ModelName, DeploymentID: in.DeploymentID,
+			HealthPath: in.HealthPath, ModelName: in.ModelName, DeploymentID: in.DeploymentID, Server: in.Server,
 		}
 		if out.HealthPath == "" {
 			out.HealthPath = DefaultModelHealthPath
+			if out.Role == stack.RoleModel {
+				out.HealthPath = stack.ServerOf(out).HealthPath
+			}
 			if out.Role == stack.RoleGateway {
 				out.HealthPath = DefaultGatewayHealthPath
 			}

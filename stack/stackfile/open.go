@@ -126,7 +126,14 @@ func (f *File) Open(ctx context.Context, opts ...OpenOption) (stack.Stack, error
 		}
 		var svcs []stack.Service
 		for _, e := range f.Endpoints {
-			svcs = append(svcs, stack.Service{Name: e.Name, Role: stack.Role(e.Role), URL: e.URL, HealthPath: e.HealthPath, ModelName: e.ModelName})
+			svc := stack.Service{Name: e.Name, Role: stack.Role(e.Role), URL: e.URL, HealthPath: e.HealthPath, ModelName: e.ModelName}
+			if svc.Role == stack.RoleModel {
+				svc.Server = f.ModelServer
+				if svc.ModelName == "" {
+					svc.ModelName = f.ServedModel
+				}
+			}
+			svcs = append(svcs, svc)
 		}
 		st, err := endpoints.New(svcs, endpoints.WithAPIKey(key), endpoints.WithModelName(f.ModelName))
 		if err != nil {
@@ -142,7 +149,8 @@ func (f *File) attach(ctx context.Context, o openOptions) (stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	dopts := []docker.Option{docker.WithLogger(o.logger), docker.WithAPIKey(key), docker.WithModelName(f.ModelName)}
+	dopts := []docker.Option{docker.WithLogger(o.logger), docker.WithAPIKey(key), docker.WithModelName(f.ModelName),
+		docker.WithModelServer(f.ModelServer), docker.WithServedModel(f.ServedModel)}
 	if f.Docker.Project != "" {
 		dopts = append(dopts, docker.WithProject(f.Docker.Project))
 	} else {
@@ -177,6 +185,8 @@ func (f *File) ContainerOptions() ([]containers.Option, error) {
 		}
 	}
 	add(f.ModelName != "", containers.WithModelName(f.ModelName))
+	add(f.ModelServer != "", containers.WithModelServer(f.ModelServer))
+	add(f.ServedModel != "", containers.WithServedModel(f.ServedModel))
 	add(f.Replicas > 0, containers.WithReplicas(f.Replicas))
 	add(f.Proxy != "", containers.WithProxyMode(containers.ProxyMode(f.Proxy)))
 	add(f.DataVolumeSize > 0, containers.WithDataVolumeSize(f.DataVolumeSize.Bytes()))

@@ -8,7 +8,9 @@
 // A stack file:
 //
 //	kind: containers          # containers (default) | docker | endpoints | kubernetes
-//	model_name: aiuptime-tiny
+//	model_name: aiuptime-tiny # the name clients ask the gateway for
+//	model_server: vllm        # the kind of model server: vllm (default) | ollama (stack.ServerNames)
+//	served_model: tiny:latest # the name the model servers serve (default model_name)
 //	replicas: 2               # containers
 //	proxy: auto               # containers: auto | always | never
 //	data_volume_size: 64MiB   # containers: the gateway's size-limited data volume
@@ -66,6 +68,8 @@ const (
 type File struct {
 	Kind           string             `yaml:"kind"`
 	ModelName      string             `yaml:"model_name"`
+	ModelServer    string             `yaml:"model_server"`
+	ServedModel    string             `yaml:"served_model"`
 	Replicas       int                `yaml:"replicas"`
 	Proxy          string             `yaml:"proxy"`
 	DataVolumeSize units.Size         `yaml:"data_volume_size"`
@@ -228,6 +232,12 @@ func (f *File) validate(d *yamldoc.Doc) yamldoc.Errors {
 	case KindContainers, KindDocker, KindEndpoints, KindKubernetes:
 	default:
 		bad(p("kind"), "%q: want containers, docker, endpoints or kubernetes", f.Kind)
+	}
+	if _, ok := stack.LookupServer(f.ModelServer); !ok {
+		bad(p("model_server"), "%q: want one of %s", f.ModelServer, strings.Join(stack.ServerNames(), ", "))
+	}
+	if (f.ModelServer != "" || f.ServedModel != "") && f.Kind == KindKubernetes {
+		bad(p("model_server"), "model_server and served_model are for kinds containers, docker and endpoints (kubernetes reads its pods)")
 	}
 	if f.Replicas < 0 || f.Replicas > 16 {
 		bad(p("replicas"), "%d: want 1..16", f.Replicas)

@@ -57,6 +57,8 @@ func TestParseErrorsHaveLines(t *testing.T) {
 		"docker host":   {"kind: docker\ndocker:\n  project: p\n  roles: {host: model}\n", "s.yaml:4:11: docker.roles.host: \"host\" names the host"},
 		"service lo":    {"services:\n  lo: {image: x}\n", "s.yaml:2:3: services.lo: \"lo\" names the host"},
 		"laughs":        {"services:\n  model: {args: [&a [x, x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a], &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b], &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c], &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]]}\n", "more than 20000 nodes: refused"},
+		"bad server":    {"model_server: tgi\n", "s.yaml:1:15: model_server: \"tgi\": want one of ollama, vllm"},
+		"kube server":   {"kind: kubernetes\nmodel_server: ollama\nkubernetes: {namespace: a, roles: {model: {selector: a=b}}}\n", "s.yaml:2:15: model_server: model_server and served_model are for kinds"},
 		"deep":          {"services: " + strings.Repeat("[", 70) + strings.Repeat("]", 70) + "\n", "s.yaml:1:74: nested deeper than 64 levels"},
 	} {
 		t.Run(name, func(t *testing.T) {

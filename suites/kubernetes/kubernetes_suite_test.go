@@ -12,16 +12,12 @@ package kubernetes_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/aiuptime/aiuptime/internal/fixturebin"
 	"github.com/aiuptime/aiuptime/suites/internal/suitekit"
 )
 
@@ -35,29 +31,8 @@ var drillBin string
 
 var _ = BeforeSuite(func(ctx SpecContext) { drillBin = suitekit.BuildDrill(ctx) }, NodeTimeout(5*time.Minute))
 
-// run is one finished drill invocation.
-type run struct {
-	code           int
-	stdout, stderr string
-}
-
 // drill runs the CLI with args and extra environment from the module root.
-func drill(ctx context.Context, env []string, args ...string) run {
+func drill(ctx context.Context, env []string, args ...string) suitekit.Run {
 	GinkgoHelper()
-	root, err := fixturebin.ModuleRoot()
-	Expect(err).NotTo(HaveOccurred())
-	cmd := exec.CommandContext(ctx, drillBin, args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), env...)
-	var so, se strings.Builder
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err = cmd.Run()
-	r := run{stdout: so.String(), stderr: se.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else {
-		Expect(err).NotTo(HaveOccurred())
-	}
-	GinkgoWriter.Printf("drill %v -> %d\nstdout:\n%s\nstderr (tail):\n%s\n", args, r.code, fixturebin.Tail(r.stdout, 60), fixturebin.Tail(r.stderr, 40))
-	return r
+	return suitekit.Drill(ctx, drillBin, env, args...)
 }

@@ -58,18 +58,18 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		up := drill(ctx, nil, "kube", "up", "--state", stateDir, "--real-node")
 		DeferCleanup(func(ctx SpecContext) {
 			down := drill(ctx, nil, "kube", "down", "--state", stateDir)
-			Expect(down.code).To(Equal(0), down.stderr)
+			Expect(down.Code).To(Equal(0), down.Stderr)
 			doc := drill(ctx, []string{"AIUPTIME_STATE_DIR=" + filepath.Dir(stateDir)}, "doctor")
-			Expect(doc.stdout).NotTo(ContainSubstring(stateDir), "doctor still sees the cluster")
+			Expect(doc.Stdout).NotTo(ContainSubstring(stateDir), "doctor still sees the cluster")
 			hostClean(stateDir)
 		}, NodeTimeout(3*time.Minute))
-		Expect(up.code).To(Equal(0), up.stderr)
-		lines := strings.Fields(strings.TrimSpace(up.stdout))
+		Expect(up.Code).To(Equal(0), up.Stderr)
+		lines := strings.Fields(strings.TrimSpace(up.Stdout))
 		Expect(lines).NotTo(BeEmpty())
 		kubeconfig = lines[len(lines)-1]
 
 		dep := drill(ctx, nil, "kube", "deploy", "--state", stateDir)
-		Expect(dep.code).To(Equal(0), dep.stderr)
+		Expect(dep.Code).To(Equal(0), dep.Stderr)
 
 		b, err := os.ReadFile(filepath.Join(root, "stacks", "kubernetes-local.yaml"))
 		Expect(err).NotTo(HaveOccurred())
@@ -85,7 +85,7 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		GinkgoHelper()
 		out := filepath.Join(GinkgoT().TempDir(), "out")
 		r := drill(ctx, nil, "run", plan, "--stack", stackFile, "--out", out, "--progress", "never")
-		Expect(r.code).To(Equal(wantCode), r.stderr)
+		Expect(r.Code).To(Equal(wantCode), r.Stderr)
 		rep, err := reports.Load(out)
 		Expect(err).NotTo(HaveOccurred())
 		return rep
@@ -95,7 +95,7 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 		out := filepath.Join(GinkgoT().TempDir(), "out")
 		r := drill(ctx, nil, "run", "plans/quarterly-dr.yaml", "--stack", stackFile, "--out", out, "--progress", "never")
 		rep, err := reports.Load(out)
-		Expect(err).NotTo(HaveOccurred(), r.stderr)
+		Expect(err).NotTo(HaveOccurred(), r.Stderr)
 		// A replaced pod costs the gateway's 3 s timeout on requests that
 		// were bound for it (p99 3.1 s in every run); on a busy host that
 		// pushed p95 to 2.13 s once (0.78 s unloaded). Every other
@@ -105,14 +105,14 @@ var _ = Describe("a drill on the real-node tier", Ordered, Label("kubernetes", "
 				Expect(o.Compliant).To(BeTrue(), "%s: %v %s %v", o.Name, o.Actual, o.Op, o.Target)
 			}
 		}
-		Expect(r.code).To(BeElementOf(0, 1), r.stderr)
+		Expect(r.Code).To(BeElementOf(0, 1), r.Stderr)
 		Expect(rep.Requests.Failed).To(BeNumerically("<=", rep.Requests.Total/200), "availability 99.5%")
 		Expect(rep.Requests.Total).To(BeNumerically(">", 1000), "real traffic through the gateway Service")
 		for _, st := range rep.Steps {
 			Expect(st.Status).To(Equal(reports.StatusPassed), "%s: %s", st.Name, st.Error)
 		}
 		Expect(rep.Steps[1].Mechanism).NotTo(BeEmpty(), "the GPU kill ran through the pod's processes on the node")
-		AddReportEntry("quarterly-dr on kubernetes", map[string]any{"requests": rep.Requests.Total, "exit": r.code, "p95_s": rep.Latency.P95,
+		AddReportEntry("quarterly-dr on kubernetes", map[string]any{"requests": rep.Requests.Total, "exit": r.Code, "p95_s": rep.Latency.P95,
 			"availability": rep.Availability.RequestBased, "outages": len(rep.Outages), "mttr_s": rep.MTTRSeconds})
 	}, SpecTimeout(12*time.Minute))
 

@@ -44,10 +44,10 @@ var _ = Describe("a drill on the kwok tier", Ordered, Label("kubernetes", "kwok"
 		up := drill(ctx, nil, "kube", "up", "--state", stateDir, "--name", "kwok-tier", "--chaos-mesh")
 		DeferCleanup(func(ctx SpecContext) {
 			down := drill(ctx, nil, "kube", "down", "--state", stateDir)
-			Expect(down.code).To(Equal(0), down.stderr)
+			Expect(down.Code).To(Equal(0), down.Stderr)
 		}, NodeTimeout(2*time.Minute))
-		Expect(up.code).To(Equal(0), up.stderr)
-		lines := strings.Fields(strings.TrimSpace(up.stdout))
+		Expect(up.Code).To(Equal(0), up.Stderr)
+		lines := strings.Fields(strings.TrimSpace(up.Stdout))
 		Expect(lines).NotTo(BeEmpty())
 		kubeconfig = lines[len(lines)-1]
 		kwokWorkload(ctx, client(kubeconfig), ns, replicas)
@@ -72,7 +72,7 @@ steps:
 		out := filepath.Join(GinkgoT().TempDir(), "out")
 		r := drill(ctx, nil, "run", plan, "--stack", stackFile, "--out", out, "--progress", "never")
 		rep, err := reports.Load(out)
-		Expect(err).NotTo(HaveOccurred(), r.stderr)
+		Expect(err).NotTo(HaveOccurred(), r.Stderr)
 		Expect(rep.Rollouts).To(HaveLen(1))
 		ro := rep.Rollouts[0]
 		Expect(ro.Decision).To(Equal("completed"), "%v", ro.Evidence)
@@ -100,7 +100,7 @@ steps:
 	It("creates and removes Chaos Mesh objects with a drill", func(ctx SpecContext) {
 		out := filepath.Join(GinkgoT().TempDir(), "out")
 		r := drill(ctx, nil, "run", "plans/kubernetes-chaos-mesh.yaml", "--stack", stackFile, "--out", out, "--progress", "never")
-		Expect(r.code).To(Equal(0), r.stderr)
+		Expect(r.Code).To(Equal(0), r.Stderr)
 		rep, err := reports.Load(out)
 		Expect(err).NotTo(HaveOccurred())
 		faults := 0

@@ -402,10 +402,20 @@ var _ = Describe("Monitoring with a real Prometheus", Ordered, Label("monitoring
 		AddReportEntry("rule notes", strings.Join(res.Notes, "\n"))
 	}, NodeTimeout(5*time.Minute))
 
-	It("checks the generated rules with promtool and names a rule it rejects", func(ctx SpecContext) {
+	It("checks the generated rules with promtool, runs their generated unit tests and names a rule it rejects", func(ctx SpecContext) {
 		res, err := rules.Generate(spec)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(monitor.CheckRules(ctx, res.File)).To(Succeed())
+		// The rules select the jobs this Prometheus scrapes, never the role label.
+		b, err := res.File.YAML()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(ContainSubstring(`job="` + monitor.JobFor(rules.RoleGateway) + `"`))
+		Expect(string(b)).To(ContainSubstring(`job="` + monitor.JobFor(rules.RoleModel) + `"`))
+		Expect(string(b)).NotTo(ContainSubstring(rules.LabelRole + "="))
+		_, tests, notes, err := rules.WriteFiles(GinkgoT().TempDir(), spec, res)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(notes).To(BeEmpty())
+		Expect(monitor.TestRules(ctx, tests)).To(Succeed())
 		for i, r := range res.File.Groups[0].Rules {
 			if r.Alert == rules.AlertDeploymentCooldown {
 				res.File.Groups[0].Rules[i].Expr = "rate(litellm_deployment_state[5s]" // unbalanced

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -90,4 +91,35 @@ func (h Host) StartStack(ctx context.Context, runID string, opts ...containers.O
 	}, ginkgo.NodeTimeout(2*time.Minute))
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	return st
+}
+
+// Run is one finished drill invocation.
+type Run struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// Drill runs the drill CLI at bin with args from the module root, with
+// extra environment on top of the test's; its output goes to GinkgoWriter
+// (tails) and into the returned Run. A CLI that could not start fails the
+// node.
+func Drill(ctx context.Context, bin string, env []string, args ...string) Run {
+	ginkgo.GinkgoHelper()
+	root, err := fixturebin.ModuleRoot()
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err = cmd.Run()
+	r := Run{Stdout: so.String(), Stderr: se.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Code = ee.ExitCode()
+	} else {
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+	}
+	ginkgo.GinkgoWriter.Printf("drill %v -> %d\nstdout:\n%s\nstderr (tail):\n%s\n", args, r.Code,
+		fixturebin.Tail(r.Stdout, 60), fixturebin.Tail(r.Stderr, 40))
+	return r
 }

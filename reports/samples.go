@@ -1,0 +1,4 @@
+package reports
+
+// Samples are bounded reservoirs of per-request measurements.
+type Samples struct{}
