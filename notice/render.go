@@ -31,7 +31,7 @@ const NoHistory = "No earlier run of this plan is known, so no downtime is predi
 func (n *Notice) sections() []section {
 	what := section{Title: "What will change", Ordered: true}
 	if n.Description != "" {
-		what.Paras = []string{n.Description + "."}
+		what.Paras = []string{sentence(n.Description)}
 	}
 	for _, c := range n.Changes {
 		what.Items = append(what.Items, c.Step+": "+c.Text)
@@ -96,6 +96,15 @@ func (n *Notice) footer() []string {
 		lines = append(lines, "No report.json under "+d+".")
 	}
 	return lines
+}
+
+// sentence ends s with a full stop unless it ends with punctuation.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsAny(s[len(s)-1:], ".!?") {
+		return s
+	}
+	return s + "."
 }
 
 func orNone(xs []string) []string {
