@@ -28,6 +28,8 @@ type Plan struct {
 	// Stack is "embedded" (the default: the stack the tool starts itself) or
 	// the path of a stack file, relative to the plan file.
 	Stack string `yaml:"stack,omitempty" json:"stack,omitempty"`
+	// Window is the maintenance window the plan may run in: {days: [sat], start: "02:00", end: "06:00", tz: Europe/Berlin, cadence: monthly}, or any. drill run outside it refuses (exit 2) unless --now or critical: true; without it the plan runs at any time.
+	Window *Window `yaml:"window,omitempty" json:"window,omitempty"`
 	// SLO holds the objectives the drill is judged against.
 	SLO slo.Spec `yaml:"slo,omitempty" json:"slo,omitempty"`
 	// Stop holds the conditions that abort the drill (reverting every fault).
@@ -66,6 +68,30 @@ type Stop struct {
 	// MaxDuration aborts a drill that runs longer than this.
 	MaxDuration units.Duration `yaml:"max_duration,omitempty" json:"max_duration,omitempty"`
 }
+
+// Window is a maintenance window: a weekday and time range in a time zone,
+// repeating weekly, monthly or quarterly. In YAML it is a mapping, or the
+// scalar any (always open).
+type Window struct {
+	// Days are the weekdays the window opens on (mon, tue, wed, thu, fri, sat, sun), or [any] alone: at any time.
+	Days []Weekday `yaml:"days,omitempty" json:"days,omitempty"`
+	// Start is the local time of day the window opens, "HH:MM".
+	Start Clock `yaml:"start,omitempty" json:"start,omitempty"`
+	// End is the local time of day the window closes, "HH:MM"; before start it closes the next day.
+	End Clock `yaml:"end,omitempty" json:"end,omitempty"`
+	// TZ is the IANA time zone start and end are read in, such as Europe/Berlin (default UTC).
+	TZ string `yaml:"tz,omitempty" json:"tz,omitempty"`
+	// Cadence is weekly (every matching day, the default), monthly (the first matching day of each month) or quarterly (the first of January, April, July and October).
+	Cadence string `yaml:"cadence,omitempty" json:"cadence,omitempty" enum:"weekly,monthly,quarterly"`
+	// Critical runs the plan outside the window too, without --now (an emergency patch goes in at once); the report records the override.
+	Critical bool `yaml:"critical,omitempty" json:"critical,omitempty"`
+}
+
+// Weekday is a day of a window: mon ... sun (or the full name), or any.
+type Weekday string
+
+// Clock is a time of day, "HH:MM" (00:00 to 24:00).
+type Clock string
 
 // Probe modes.
 const (

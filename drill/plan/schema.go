@@ -26,6 +26,10 @@ const SchemaID = "https://github.com/aiuptime/aiuptime/plans/schema.json"
 // schemaProvider is implemented by types with their own YAML forms.
 type schemaProvider interface{ JSONSchema() map[string]any }
 
+// scalarForm is implemented by struct types that may also be written as a
+// scalar (window: any): their schema is one of the scalar and the mapping.
+type scalarForm interface{ JSONSchemaScalar() map[string]any }
+
 // Schema returns the JSON Schema (draft 2020-12) of plan files, indented,
 // with a trailing newline: what plans/schema.json holds.
 func Schema() ([]byte, error) {
@@ -65,6 +69,9 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 		if _, ok := g.defs[name]; !ok {
 			g.defs[name] = map[string]any{} // break cycles
 			g.defs[name] = g.object(t)
+			if sf, ok := reflect.Zero(t).Interface().(scalarForm); ok {
+				g.defs[name] = map[string]any{"oneOf": []any{sf.JSONSchemaScalar(), g.defs[name]}}
+			}
 		}
 		return map[string]any{"$ref": "#/$defs/" + name}
 	case reflect.Slice, reflect.Array:
