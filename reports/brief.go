@@ -38,7 +38,7 @@ func (b Brief) Sections() []BriefSection {
 func BriefOf(r *Report) Brief {
 	ims := impacts(r)
 	return Brief{
-		Done:      doneLines(r, ims),
+		Done:      append(doneLines(r, ims), windowLines(r)...),
 		Felt:      feltLines(r, ims),
 		Broke:     brokeLines(r),
 		Recovered: recoveredLines(r),

@@ -1,6 +1,9 @@
 package reports
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // WindowCheck records the plan's maintenance window and how the run stood
 // against it.
@@ -14,4 +17,24 @@ type WindowCheck struct {
 	Override string `json:"override,omitempty"`
 	// NextStart is when the next window opens (absent for "any").
 	NextStart *time.Time `json:"next_start,omitempty"`
+}
+
+// windowLines is the brief's line on the maintenance window: which one,
+// and whether the run kept to it or went ahead by an override.
+func windowLines(r *Report) []string {
+	w := r.Window
+	if w == nil {
+		return nil
+	}
+	how := "ran inside"
+	switch {
+	case w.Inside:
+	case w.Override == "now":
+		how = "ran outside by --now override"
+	case w.Override == "critical":
+		how = "ran outside: the plan's window is critical (an emergency change goes in at once)"
+	default:
+		how = "ran outside"
+	}
+	return []string{fmt.Sprintf("Maintenance window: %s — %s.", w.Window, how)}
 }

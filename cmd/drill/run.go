@@ -41,6 +41,7 @@ func newRunCmd() *cobra.Command {
 		keepStack bool
 		progress  string
 		seed      uint64
+		window    windowFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run PLAN",
@@ -66,7 +67,7 @@ error, 4 a revert failed, 5 aborted by a stop condition or a signal.`,
 			}
 			return runPlan(cmd.Context(), cmd.OutOrStdout(), runArgs{
 				plan: args[0], out: out, stackFile: stackFile, dryRun: dryRun, keepStack: keepStack, progress: progress, seed: seed,
-				stderr: cmd.ErrOrStderr(),
+				window: window, stderr: cmd.ErrOrStderr(),
 			})
 		},
 	}
@@ -77,6 +78,7 @@ error, 4 a revert failed, 5 aborted by a stop condition or a signal.`,
 	f.BoolVar(&keepStack, "keep-stack", false, "leave the embedded stack running afterwards ('drill stack down' removes it)")
 	f.StringVar(&progress, "progress", "auto", "live progress view: auto (on a terminal), always, never")
 	f.Uint64Var(&seed, "seed", 0, "seed of the choice among a role's services ({role: model, count: 1}); default: a random one, recorded in the report")
+	window.register(f)
 	_ = cmd.MarkFlagDirname("out")
 	_ = cmd.MarkFlagFilename("stack", "yaml", "yml")
 	return cmd
@@ -86,6 +88,7 @@ type runArgs struct {
 	plan, out, stackFile, progress string
 	dryRun, keepStack              bool
 	seed                           uint64
+	window                         windowFlags
 	stderr                         io.Writer // says when report.pdf could not be written
 }
 
@@ -96,6 +99,10 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	}
 	learnPlan(p)
 	p.Seed = &a.seed
+	win, proceed, err := windowGate(stdout, p, time.Now(), a.window, a.dryRun)
+	if !proceed {
+		return err
+	}
 	// Validation finishes before anything is created: the stack file and
 	// the plan against it, then the report directory.
 	f, kernel, err := loadStack(ctx, p, a.stackFile)
@@ -157,6 +164,7 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	if a.dryRun || rep == nil {
 		return runErr
 	}
+	rep.Window = win
 	if err := writeReports(ctx, a.stderr, a.out, rep, reports.WithRedactor(redactor)); err != nil {
 		return exitcode.Wrap(exitcode.Harness, errors.Join(runErr, fmt.Errorf("write reports: %w", err)))
 	}
