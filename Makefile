@@ -170,7 +170,7 @@ kube-crds:
 ## drill: the main job — the quarterly DR drill on the embedded stack.
 drill: deps build fixtures
 	@mkdir -p reports/out
-	$(BIN)/drill run plans/quarterly-dr.yaml --out reports/out
+	$(BIN)/drill run plans/quarterly-dr.yaml --now --out reports/out
 
 ## test: every test — unit tests, fuzz seeds, and every Ginkgo suite.
 test: deps build fixtures heavy unit suites

@@ -64,13 +64,14 @@ func drill(ctx context.Context, args ...string) suitekit.Run {
 	return suitekit.Drill(ctx, drillBin, []string{"AIUPTIME_STATE_DIR=" + stateDir}, args...)
 }
 
-// runPlan runs `drill run PLAN --stack STACK --out DIR` with extra
+// runPlan runs `drill run PLAN --now --stack STACK --out DIR` with extra
 // arguments into a fresh DIR, and returns the report, DIR and the exit
-// code.
+// code. --now: quarterly-dr has a maintenance window, and the suite runs
+// at any time.
 func runPlan(ctx context.Context, plan, stackFile string, extra ...string) (reports.Report, string, int) {
 	GinkgoHelper()
 	out := filepath.Join(GinkgoT().TempDir(), "out")
-	r := drill(ctx, append([]string{"run", plan, "--stack", stackFile, "--out", out}, extra...)...)
+	r := drill(ctx, append([]string{"run", plan, "--now", "--stack", stackFile, "--out", out}, extra...)...)
 	return readReport(out), out, r.Code
 }
 
