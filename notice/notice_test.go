@@ -205,6 +205,10 @@ func TestWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	utc, err := calendar.Parse(calendar.Spec{Days: []string{"sun"}, Start: "23:00", End: "01:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	any := calendar.Any()
 	tests := []struct {
 		name     string
@@ -219,6 +223,8 @@ func TestWhen(t *testing.T) {
 		{"next window in its zone and UTC", &berlin, false, []string{
 			"Next window: Sat 2026-12-05 02:00 to 06:00 CET (Europe/Berlin), that is Sat 2026-12-05 01:00 to 05:00 UTC.",
 			"It opens in 2.7 days.", "less than a week's notice"}, true},
+		{"a UTC window is said once, across midnight", &utc, false, []string{
+			"Next window: Sun 2026-12-06 23:00 to Mon 2026-12-07 01:00 UTC.\n", "every week"}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,6 +51,8 @@ func touches(p *plan.Plan) []string {
 			out = append(out, fmt.Sprintf("%s: fault %s on %s", s.Name, s.Fault, targetText(s.Target, "its target")))
 		case s.Action == "gateway-update":
 			out = append(out, fmt.Sprintf("%s: the gateway is replaced, every request passes through it", s.Name))
+		case s.Action == "validate":
+			continue // it reads, it changes nothing
 		case s.Action == "backup" || s.Action == "restore":
 			out = append(out, fmt.Sprintf("%s: %s of %s", s.Name, s.Action, targetText(s.Target, "every service's volumes")))
 		case s.Action != "":

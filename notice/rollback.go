@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/aiuptime/aiuptime/drill/plan"
+	"github.com/aiuptime/aiuptime/param"
 )
 
 // updates are the actions that move a service to a new release.
@@ -24,8 +25,8 @@ func rollback(p *plan.Plan) []string {
 		if line == "" {
 			continue
 		}
-		if slices.Contains(updates, s.Action) && backupAt >= 0 {
-			line += fmt.Sprintf(" A verified backup is taken before it (step %q) and can be restored if the release must be undone beyond that.", p.Steps[backupAt].Name)
+		if slices.Contains(updates, s.Action) {
+			line += backupText(s, p, backupAt)
 		}
 		out = append(out, line)
 	}
@@ -70,10 +71,33 @@ func actionRollback(s plan.Step) string {
 		return q("a snapshot of configuration, models and gateway data with a checksummed manifest, verified, to restore from.")
 	case "restore":
 		return q("every checksum of the snapshot is verified before anything is restored (%s).", "only "+paramOr(s, "only"))
-	case "":
-		return ""
+	case "", "validate":
+		return "" // changes nothing
 	}
 	return q("see drill list for how this action is undone.")
+}
+
+// backupText says how an update step is backed up: by its own backup
+// param (a verified backup before anything is touched, unless the step
+// opts out), or by an earlier backup step of the plan (step backupAt, -1
+// for none).
+func backupText(s plan.Step, p *plan.Plan, backupAt int) string {
+	switch {
+	case hasParam(s.Action, "backup") && paramOr(s, "backup") == "true":
+		return " A verified backup of configuration, models and gateway data is taken before anything is touched; " +
+			"after an automatic rollback, models and configuration are restored from it."
+	case backupAt >= 0:
+		return fmt.Sprintf(" A verified backup is taken before it (step %q) and can be restored if the release must be undone beyond that.", p.Steps[backupAt].Name)
+	case hasParam(s.Action, "backup"):
+		return " The plan takes no backup before this update (backup: false)."
+	}
+	return ""
+}
+
+// hasParam reports whether the action kind takes the param.
+func hasParam(action, name string) bool {
+	k, err := plan.LookupAction(action)
+	return err == nil && slices.ContainsFunc(k.Params, func(p param.Spec) bool { return p.Name == name })
 }
 
 // paramOr is the step's param, or the action's documented default.

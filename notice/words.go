@@ -22,6 +22,7 @@ var actionWords = map[string]string{
 	"model-update":   "rolling update to a new model version",
 	"backup":         "verified backup of configuration, models and gateway data",
 	"restore":        "restore from a verified backup",
+	"validate":       "validation after the update: functional checks and a performance comparison against the baseline",
 }
 
 // actionParams are the params of an action a customer cares about, in the
@@ -121,10 +122,11 @@ func when(w *calendar.Window, critical bool, now time.Time) ([]string, *calendar
 	if s.Start.IsZero() {
 		return []string{"The window " + w.String() + " opens no more within a year."}, nil
 	}
-	lines := []string{
-		"Next window: " + spanText(s, w.Loc) + ", that is " + spanText(s, time.UTC) + ".",
-		"The window repeats: " + w.String() + ".",
+	next := "Next window: " + spanText(s, w.Loc) + ", that is " + spanText(s, time.UTC) + "."
+	if w.Loc.String() == "UTC" {
+		next = "Next window: " + spanText(s, time.UTC) + "."
 	}
+	lines := []string{next, "The window repeats: " + w.String() + "."}
 	if !s.Start.After(now) {
 		lines = append(lines, "The window is open now.")
 	} else {

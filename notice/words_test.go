@@ -32,7 +32,7 @@ func TestChangesAndRollbackInWords(t *testing.T) {
     params: {image: "aiuptime/modelserver:next", rollback_after: 30s}`,
 			[]string{"snapshot: verified backup of configuration, models and gateway data", "image aiuptime/modelserver:next, rollback_after 30s"},
 			[]string{"snapshot: backup of every service's volumes", "switch: blue-green on every model replica"},
-			[]string{"switching the gateway back to blue in one step", "switches back itself after 30s", `A verified backup is taken before it (step "snapshot")`}},
+			[]string{"switching the gateway back to blue in one step", "switches back itself after 30s", "A verified backup"}},
 		{"gateway update and restore", `
   - name: new gateway
     action: gateway-update
@@ -111,5 +111,34 @@ func TestRiskFromHistory(t *testing.T) {
 		if !strings.Contains(got, w) {
 			t.Errorf("risk lacks %q:\n%s", w, got)
 		}
+	}
+}
+
+// TestBackupBeforeUpdate: an update says where its backup comes from: its
+// own (the update actions' backup param, default true), an earlier backup
+// step, or none when it opts out.
+func TestBackupBeforeUpdate(t *testing.T) {
+	rollbackOf := func(t *testing.T, steps string) string {
+		t.Helper()
+		p, err := plan.Parse("p.yaml", []byte("name: p\nsteps:"+steps+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mdSection(string(Build(Input{Plan: p, Now: time.Now()}).Markdown()), "How rollback works")
+	}
+	const step = "\n  - name: snapshot\n    action: backup\n  - name: patch\n    action: rolling-update\n"
+	if !hasParam("rolling-update", "backup") {
+		got := rollbackOf(t, step)
+		if !strings.Contains(got, `A verified backup is taken before it (step "snapshot")`) {
+			t.Errorf("rollback does not name the backup step:\n%s", got)
+		}
+		t.Skip("this build's updates take no backup param")
+	}
+	if got := rollbackOf(t, step); !strings.Contains(got, "taken before anything is touched; after an automatic rollback, models and configuration are restored from it") {
+		t.Errorf("an update with its default backup:\n%s", got)
+	}
+	got := rollbackOf(t, "\n  - name: patch\n    action: rolling-update\n    params: {backup: false}\n")
+	if !strings.Contains(got, "takes no backup before this update") || strings.Contains(got, "A verified backup") {
+		t.Errorf("an update that opts out of its backup:\n%s", got)
 	}
 }

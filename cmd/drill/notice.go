@@ -99,8 +99,17 @@ func runNotice(cmd *cobra.Command, arg string, dirs []string, out string, now ti
 }
 
 // planWindow is the plan's maintenance window (nil: it has none) and
-// whether it is critical (applied at once). Plans carry no window yet.
-func planWindow(*plan.Plan) (*calendar.Window, bool, error) { return nil, false, nil }
+// whether it is critical (applied at once).
+func planWindow(p *plan.Plan) (*calendar.Window, bool, error) {
+	if p.Window == nil {
+		return nil, false, nil
+	}
+	w, err := p.Window.Calendar()
+	if err != nil {
+		return nil, false, p.WindowErrorf("%v", err)
+	}
+	return &w, p.Window.Critical, nil
+}
 
 // count is "1 report" or "N reports".
 func count(n int, word string) string {

@@ -44,6 +44,29 @@ func TestNotice(t *testing.T) {
 	}
 }
 
+func TestNoticeWindow(t *testing.T) {
+	dir := t.TempDir()
+	const steps = "steps:\n  - name: s\n    wait: 1s\n"
+	tests := []struct {
+		name, window, want string
+	}{
+		{"next window in its zone and UTC", `{days: [sat], start: "02:00", end: "06:00", tz: Europe/Berlin, cadence: monthly}`,
+			"Next window: Sat 2027-01-02 02:00 to 06:00 CET (Europe/Berlin), that is Sat 2027-01-02 01:00 to 05:00 UTC."},
+		{"critical", `{days: [sat], start: "02:00", end: "06:00", critical: true}`, "Critical: applied at once"},
+		{"any", "any", "Any time"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, string(rune('a'+i))+".yaml")
+			writeFile(t, p, "name: w\nwindow: "+tc.window+"\n"+steps)
+			out, code, err := runCLI(t, "notice", p, "--at", "2026-12-07T09:00:00Z")
+			if code != exitcode.Pass || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d (%v), want %q:\n%s", code, err, tc.want, out)
+			}
+		})
+	}
+}
+
 func TestNoticeRefuses(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "run-1", reports.FileJSON)
 	writeFile(t, bad, "{\"schema_version\": 2, \"plan\": \"emergency-patch\"\n,,")
