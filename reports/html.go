@@ -38,6 +38,7 @@ func HTML(r *Report) ([]byte, error) {
 	}
 	add("Rollouts", rolloutHeader, rolloutRows(r.Rollouts), "")
 	add("Deployment rollouts (Kubernetes)", deploymentHeader, deploymentRows(r.Rollouts), "")
+	htmlValidations(r, add)
 	add("Alerts", alertHeader, alertRows(r.Alerts), "")
 	if r.K6 != nil {
 		add("k6", []string{"Metric", "Values"}, k6Rows(r.K6), "")

@@ -256,6 +256,7 @@ func junitProperties(r *Report) []JUnitProperty {
 		p = append(p, JUnitProperty{"tool_version", r.Environment.ToolVersion})
 	}
 	p = append(p, componentProperties(r)...)
+	p = append(p, validationProperties(r)...)
 	return append(p, targetProperties(r)...)
 }
 

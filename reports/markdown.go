@@ -54,6 +54,7 @@ func Markdown(r *Report) ([]byte, error) {
 	}
 	mdSection(&b, "Rollouts", rolloutHeader, rolloutRows(r.Rollouts))
 	mdSection(&b, "Deployment rollouts (Kubernetes)", deploymentHeader, deploymentRows(r.Rollouts))
+	mdValidations(&b, r)
 	mdSection(&b, "Alerts", alertHeader, alertRows(r.Alerts))
 	if r.K6 != nil {
 		mdSection(&b, "k6", []string{"Metric", "Values"}, k6Rows(r.K6))
