@@ -58,6 +58,8 @@ type ActionOutcome struct {
 	Rollout *reports.Rollout
 	// DR is merged into the report's dr section by backups and restores.
 	DR *reports.DR
+	// Validation is set by validate (the report's validations).
+	Validation *reports.Validation
 	// Failed marks a deviation (a rolled-back canary is not a failure; a
 	// failed golden-prompt check after a restore is).
 	Failed bool

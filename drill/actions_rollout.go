@@ -21,12 +21,13 @@ const (
 )
 
 func init() {
-	RegisterAction("rolling-update", ActionFunc(actRolling))
-	RegisterAction("blue-green", ActionFunc(actBlueGreen))
-	RegisterAction("canary", ActionFunc(actCanary))
-	RegisterAction("model-update", ActionFunc(actRolling))
+	// The updates take a verified backup first (actions_update.go).
+	RegisterAction("rolling-update", withBackup(actRolling))
+	RegisterAction("blue-green", withBackup(actBlueGreen))
+	RegisterAction("canary", withBackup(actCanary))
+	RegisterAction("model-update", withBackup(actRolling))
 	RegisterAction("rollback", ActionFunc(actRollback))
-	RegisterAction("gateway-update", ActionFunc(actGatewayUpdate))
+	RegisterAction("gateway-update", withBackup(actGatewayUpdate))
 	RegisterAction("backup", ActionFunc(actBackup))
 	RegisterAction("restore", ActionFunc(actRestore))
 }

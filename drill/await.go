@@ -142,6 +142,12 @@ func (r *Runner) allHealthy(ctx context.Context, hc *http.Client, t *plan.Target
 		}
 		svcs = only(svcs, names)
 	}
+	return servicesHealthy(ctx, hc, r.stack, svcs)
+}
+
+// servicesHealthy checks the health endpoint of each gateway and model
+// service of svcs, and that the gateway of st has the models in rotation.
+func servicesHealthy(ctx context.Context, hc *http.Client, st stack.Stack, svcs []stack.Service) (bool, string) {
 	for _, s := range svcs {
 		if (s.Role != stack.RoleGateway && s.Role != stack.RoleModel) || s.URL == "" || s.HealthPath == "" {
 			continue
@@ -164,7 +170,7 @@ func (r *Runner) allHealthy(ctx context.Context, hc *http.Client, t *plan.Target
 	// gateway is cooling down, or reaches only over connections left stuck
 	// by a healed partition, serves nobody, and the next fault would find
 	// no deployment to fail over to.
-	if states := deploymentStates(ctx, hc, r.stack); states != nil {
+	if states := deploymentStates(ctx, hc, st); states != nil {
 		for _, s := range svcs {
 			if s.Role != stack.RoleModel || s.DeploymentID == "" {
 				continue

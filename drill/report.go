@@ -78,6 +78,9 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 		if out.DR != nil {
 			rep.DR = mergeDR(rep.DR, out.DR)
 		}
+		if out.Validation != nil {
+			rep.Validations = append(rep.Validations, *out.Validation)
+		}
 	}
 	r.judge(rep, a)
 	rep.Grade = slo.Grade(a.Availability.RequestBased)

@@ -63,6 +63,7 @@ func (r *Runner) runSteps(ctx context.Context) error {
 }
 
 func (r *Runner) record(rec stepRecord) {
+	storeStepWindow(&r.shared, rec)
 	r.mu.Lock()
 	r.steps = append(r.steps, rec)
 	r.mu.Unlock()

@@ -28,6 +28,7 @@ type TrafficLog struct {
 type trafficRec struct {
 	start   int64 // unix nanos of the intended send time
 	latency time.Duration
+	ttft    time.Duration // streamed requests only (0 otherwise)
 	backend uint16
 	good    bool
 }
@@ -50,7 +51,7 @@ func (t *TrafficLog) Add(r probe.Result) {
 		t.backends = append(t.backends, r.Backend)
 		t.index[r.Backend] = b
 	}
-	rec := trafficRec{start: r.Start.UnixNano(), latency: r.Latency, backend: b, good: r.Outcome.Good()}
+	rec := trafficRec{start: r.Start.UnixNano(), latency: r.Latency, ttft: r.TTFT, backend: b, good: r.Outcome.Good()}
 	if len(t.recs) < t.cap {
 		t.recs = append(t.recs, rec)
 		return

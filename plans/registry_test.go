@@ -94,7 +94,14 @@ func TestSchemaAndValidationAgreeWithTheRegistries(t *testing.T) {
 				}
 				full[p.Name] = sample(p)
 			}
-			good := stepYAML(k.key, k.name, full)
+			// Params that name an earlier step (validate's baseline) name
+			// steps put before it.
+			var earlier []string
+			for _, p := range plan.StepRefParams[k.name] {
+				full[p] = "earlier " + p
+				earlier = append(earlier, "  - {name: earlier "+p+", wait: 1s}\n")
+			}
+			good := strings.Replace(stepYAML(k.key, k.name, full), "steps:\n", "steps:\n"+strings.Join(earlier, ""), 1)
 			if _, err := plan.Parse("agree.yaml", []byte(good)); err != nil {
 				t.Errorf("validation refuses\n%s: %v", good, err)
 			}
@@ -102,7 +109,7 @@ func TestSchemaAndValidationAgreeWithTheRegistries(t *testing.T) {
 				t.Errorf("schema refuses\n%s: %v", good, errs)
 			}
 			full["no_such_param"] = 1
-			bad := stepYAML(k.key, k.name, full)
+			bad := strings.Replace(stepYAML(k.key, k.name, full), "steps:\n", "steps:\n"+strings.Join(earlier, ""), 1)
 			if _, err := plan.Parse("agree.yaml", []byte(bad)); err == nil {
 				t.Errorf("validation accepts an unknown param")
 			}

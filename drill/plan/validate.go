@@ -307,6 +307,8 @@ func (c *checker) steps() {
 				c.bad(sp("action"), "%v", err)
 			} else if _, err := param.Decode(k.Name, k.Params, s.Params); err != nil {
 				c.param(err, sp)
+			} else {
+				c.stepRefs(s, i, sp, seen)
 			}
 		case StepAwait:
 			c.await(s, sp)
