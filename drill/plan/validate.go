@@ -186,6 +186,7 @@ func (p *Plan) validate() Errors {
 		c.bad(path(append([]any{"slo"}, splitField(pr.Field)...)...), "%s", pr.Msg)
 	}
 	c.openSLO()
+	c.window()
 	c.fraction(path("stop", "availability_below"), p.Stop.AvailabilityBelow)
 	c.positive(path("stop", "window"), p.Stop.Window)
 	c.positive(path("stop", "max_duration"), p.Stop.MaxDuration)
