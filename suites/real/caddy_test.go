@@ -58,7 +58,7 @@ docker:
 
 	It("passes container-loss through Caddy: killed, paused and stopped Ollama servers are failed over, the restarted gateway is a short outage", func(ctx SpecContext) {
 		rep, _, code := runPlan(ctx, "plans/container-loss.yaml", stackFile)
-		Expect(code).To(Equal(0), "drill exit code (report verdict %s: %s)", rep.Verdict, rep.VerdictReason)
+		Expect(code).To(Equal(0), "drill exit code (%s)", why(rep))
 		Expect(rep.Capabilities.StackKind).To(Equal("docker"))
 		Expect(modelVersions(rep)).To(Equal([]string{"0.17.4", "0.17.4"}))
 		By("recovery was measured: the gateway restart is an outage with an MTTR")

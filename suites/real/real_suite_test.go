@@ -10,6 +10,7 @@ package real_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +74,24 @@ func runPlan(ctx context.Context, plan, stackFile string, extra ...string) (repo
 	out := filepath.Join(GinkgoT().TempDir(), "out")
 	r := drill(ctx, append([]string{"run", plan, "--now", "--stack", stackFile, "--out", out}, extra...)...)
 	return readReport(out), out, r.Code
+}
+
+// why says in one line why a run did not pass: its verdict, every step
+// that did not pass with its error, and every objective not met, so a
+// failure in CI names its cause without the report at hand.
+func why(r reports.Report) string {
+	parts := []string{fmt.Sprintf("verdict %s: %s", r.Verdict, r.VerdictReason)}
+	for _, s := range r.Steps {
+		if s.Status != "passed" {
+			parts = append(parts, fmt.Sprintf("step %q %s: %s", s.Name, s.Status, s.Error))
+		}
+	}
+	for _, o := range r.SLO {
+		if !o.Compliant && !o.NotEvaluated {
+			parts = append(parts, "slo "+o.Name+": "+o.Detail)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // readReport reads DIR/report.json.
