@@ -234,6 +234,16 @@ func (r *restore) data() error {
 	if !ok || !r.o.wants("data", "") {
 		return nil
 	}
+	// Putting the database back needs the gateway stopped and started
+	// again; a provider that cannot start a service (kubernetes: a pod is
+	// deleted, never started) keeps its data, and the report says why there
+	// is no RPO. Checked before anything is stopped.
+	if ol, ok := r.lc.(stack.OpLister); ok {
+		if ops := ol.Ops(); !slices.Contains(ops, stack.OpStop) || !slices.Contains(ops, stack.OpStart) {
+			r.dr.Notes = append(r.dr.Notes, fmt.Sprintf("gateway data not restored, so no RPO: the %s stack cannot stop and start the gateway (it can %v)", r.st.Kind(), ops))
+			return nil
+		}
+	}
 	t0 := time.Now()
 	rows, lostSecs, err := r.restoreDB(dbi)
 	if err != nil {
