@@ -45,6 +45,10 @@ type Report struct {
 	Plan string `json:"plan"`
 	// Description is the plan's description.
 	Description string `json:"description,omitempty"`
+	// Stack names the stack drilled: its kind and, for a stack file, the
+	// file's base name ("containers", "docker ollama-caddy.yaml"). Trends
+	// group runs by plan and stack.
+	Stack string `json:"stack,omitempty"`
 	// RunID is the aiuptime.run label value of the run.
 	RunID string `json:"run_id,omitempty"`
 	// Seed chose the services of each share of a role (a step's
