@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
-	"time"
 )
 
 // streamless is the sample report of a run that streamed nothing: no TTFT,
@@ -151,25 +150,5 @@ func TestCompareNotMeasured(t *testing.T) {
 				t.Errorf("comparison table does not say not measured:\n%s", c.Markdown())
 			}
 		})
-	}
-}
-
-// TestTrendSkipsNotMeasured: the TTFT trend is fitted over the runs that
-// measured it only; zeros of the others would drag it down.
-func TestTrendSkipsNotMeasured(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var runs []*Report
-	for d := range 4 {
-		r := sampleReport("x")
-		if d%2 == 1 {
-			r = streamless()
-		}
-		r.StartedAt = t0.AddDate(0, 0, d)
-		runs = append(runs, r)
-	}
-	for _, l := range Trend(runs, nil) {
-		if l.Metric == MetricNameTTFTP95 && (l.Points != 2 || l.SlopePerDay != 0) {
-			t.Errorf("ttft trend %+v, want 2 points and a flat fit", l)
-		}
 	}
 }

@@ -373,55 +373,6 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-func TestLeastSquares(t *testing.T) {
-	s, i, ok := LeastSquares([]float64{0, 1, 2, 3}, []float64{1, 3, 5, 7})
-	if !ok || s != 2 || i != 1 {
-		t.Errorf("fit = %v %v %v, want 2 1 true", s, i, ok)
-	}
-	if _, _, ok := LeastSquares([]float64{1, 1}, []float64{1, 2}); ok {
-		t.Error("fit with equal x accepted")
-	}
-	if _, _, ok := LeastSquares([]float64{1}, []float64{1}); ok {
-		t.Error("fit with one point accepted")
-	}
-}
-
-func TestTrend(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var runs []*Report
-	// p95 grows 0.1 s per day from 1.0 s; availability drops 0.001 per day from 0.999.
-	for d := range 5 {
-		r := sampleReport("x")
-		r.StartedAt = t0.AddDate(0, 0, d)
-		r.Latency.P95 = 1.0 + 0.1*float64(d)
-		r.Availability.RequestBased = 0.999 - 0.001*float64(d)
-		runs = append(runs, r)
-	}
-	runs[0], runs[3] = runs[3], runs[0] // order must not matter
-	lines := Trend(runs, map[string]float64{MetricNameLatencyP95: 2.0, MetricNameAvailability: 0.99, MetricNameTTFTP95: 5})
-	got := map[string]TrendLine{}
-	for _, l := range lines {
-		got[l.Metric] = l
-	}
-	p95 := got[MetricNameLatencyP95]
-	if p95.Crossing == nil || p95.Crossed {
-		t.Fatalf("p95 trend: %+v", p95)
-	}
-	if want := t0.AddDate(0, 0, 10); p95.Crossing.Sub(want).Abs() > time.Minute {
-		t.Errorf("p95 crosses 2 s at %v, want about %v", p95.Crossing, want)
-	}
-	av := got[MetricNameAvailability]
-	if av.Crossing == nil || av.Crossing.Sub(t0.AddDate(0, 0, 9)).Abs() > time.Minute {
-		t.Errorf("availability trend: %+v", av)
-	}
-	if tt := got[MetricNameTTFTP95]; tt.Crossing != nil || tt.Crossed {
-		t.Errorf("flat ttft should not cross: %+v", tt)
-	}
-	if md := TrendMarkdown(lines); !strings.Contains(md, "2026-01-11") {
-		t.Errorf("trend table lacks the crossing date:\n%s", md)
-	}
-}
-
 func TestCurrentEnvironmentAndExitCodes(t *testing.T) {
 	e := CurrentEnvironment("v9")
 	if e.Host == "" || e.GoVersion == "" || e.CPUs < 1 || e.ToolVersion != "v9" {
