@@ -194,8 +194,9 @@ const mwSelectSmall = 256
 // columns still in play; a random pivot among them, counted against every
 // row with one monotone walk, discards the rows' parts on the wrong side.
 // Each round costs O(n1+n2) and removes a constant share in expectation,
-// so 2000 x 2000 (4M differences) takes well under a millisecond and no
-// subsampling is needed. xs and ys must be sorted.
+// so no subsampling is needed: the whole test of 2000 x 2000 (4M
+// differences) takes about 3 ms and 100 kB (BenchmarkMannWhitneyU), memory
+// linear in n1+n2. xs and ys must be sorted.
 func mwHodgesLehmann(xs, ys []float64, level float64) (shift, low, high float64) {
 	s := newMWSelector(xs, ys)
 	n := len(xs) * len(ys)

@@ -1,11 +1,13 @@
 package stats
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -296,4 +298,122 @@ func TestMannWhitneyUErrorRates(t *testing.T) {
 	if cover < 0.93 || cover > 0.97 {
 		t.Errorf("95%% interval covered the shift in %.4f, want 0.93..0.97", cover)
 	}
+}
+
+// mwScipyPython returns a python3 that imports scipy and numpy, or skips:
+// python3 on PATH first, then Debian's /usr/bin/python3 (python3-scipy),
+// since a PATH python (pyenv, venv) often lacks scipy.
+func mwScipyPython(t *testing.T) string {
+	t.Helper()
+	var tried []string
+	if p, err := exec.LookPath("python3"); err == nil {
+		tried = append(tried, p)
+	}
+	tried = append(tried, "/usr/bin/python3")
+	for _, py := range tried {
+		if exec.CommandContext(t.Context(), py, "-c", "import scipy, numpy").Run() == nil {
+			return py
+		}
+	}
+	t.Skipf("live cross-check with scipy skipped: no python3 with scipy and numpy (tried %v); "+
+		"install python3-scipy to run it", tried)
+	return ""
+}
+
+// mwRunScipy runs script with python3 -c, in as JSON on stdin, and decodes
+// its stdout into out.
+func mwRunScipy(t *testing.T, script string, in, out any) {
+	t.Helper()
+	py := mwScipyPython(t)
+	req, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), py, "-c", script)
+	cmd.Stdin = bytes.NewReader(req)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	resp, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", py, err, stderr.String())
+	}
+	if err := json.Unmarshal(resp, out); err != nil {
+		t.Fatalf("decode scipy's answer: %v\n%s", err, resp)
+	}
+}
+
+// mwLiveScript decides exact or asymptotic by its own reading of the rule
+// (no ties, n1*n2 <= 400) and computes the Hodges-Lehmann interval from
+// every difference, sorted.
+const mwLiveScript = `
+import json, math, sys
+import numpy as np
+from scipy import stats
+out = []
+for c in json.load(sys.stdin):
+    x, y = c["x"], c["y"]
+    exact = len(set(x + y)) == len(x) + len(y) and len(x) * len(y) <= 400
+    r = stats.mannwhitneyu(x, y, alternative="two-sided",
+                           method="exact" if exact else "asymptotic", use_continuity=True)
+    d = np.sort(np.subtract.outer(np.asarray(y), np.asarray(x)).ravel())
+    n = d.size
+    z = stats.norm.ppf((1 + c["level"]) / 2)
+    k = min(max(math.floor(n / 2 - z * math.sqrt(n * (len(x) + len(y) + 1) / 12)), 1), n)
+    out.append({"exact": exact, "u": float(r.statistic), "p": float(r.pvalue),
+                "shift": float(np.median(d)), "low": float(d[k - 1]), "high": float(d[n - k])})
+json.dump(out, sys.stdout)
+`
+
+// Random samples drawn here, judged by scipy there: small and large,
+// with and without ties, shifted or not.
+func TestMannWhitneyULiveScipy(t *testing.T) {
+	type req struct {
+		X     []float64 `json:"x"`
+		Y     []float64 `json:"y"`
+		Level float64   `json:"level"`
+	}
+	rng := rand.New(rand.NewPCG(20260101, 3))
+	var cases []req
+	for i := range 80 {
+		n1, n2 := 2+rng.IntN(25), 2+rng.IntN(25)
+		if i%4 == 3 {
+			n1, n2 = 50+rng.IntN(400), 50+rng.IntN(400)
+		}
+		shift := []float64{0, 0.3, 1, -2}[i%4]
+		x, y := mwDraw(rng, n1, 0), mwDraw(rng, n2, shift)
+		if i%2 == 1 { // whole units of a tenth of a SD: ties
+			for k := range x {
+				x[k] = math.Round(x[k] * 10)
+			}
+			for k := range y {
+				y[k] = math.Round(y[k] * 10)
+			}
+		}
+		cases = append(cases, req{X: x, Y: y, Level: []float64{0.9, 0.95, 0.99}[i%3]})
+	}
+	var want []struct {
+		Exact                  bool
+		U, P, Shift, Low, High float64
+	}
+	mwRunScipy(t, mwLiveScript, cases, &want)
+	if len(want) != len(cases) {
+		t.Fatalf("scipy answered %d of %d cases", len(want), len(cases))
+	}
+	var exact int
+	for i, c := range cases {
+		r, err := MannWhitneyU(c.X, c.Y, c.Level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := want[i]
+		if w.Exact {
+			exact++
+		}
+		if r.Exact != w.Exact || !mwClose(r.U, w.U, 1e-9) || !mwClose(r.P, w.P, 1e-9) ||
+			!mwClose(r.Shift, w.Shift, 1e-12) || r.ShiftLow != w.Low || r.ShiftHigh != w.High {
+			t.Errorf("case %d (%dx%d): got exact=%v U=%v P=%v shift %v [%v, %v]; scipy/numpy %+v",
+				i, len(c.X), len(c.Y), r.Exact, r.U, r.P, r.Shift, r.ShiftLow, r.ShiftHigh, w)
+		}
+	}
+	t.Logf("%d cases agree with scipy (%d exact, %d asymptotic)", len(cases), exact, len(cases)-exact)
 }

@@ -3,6 +3,7 @@ package stats
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -124,4 +125,81 @@ func TestPoissonRatesEdges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// propLiveScript picks Fisher or the chi-square (= pooled z) test by its own
+// reading of the rule (an expected cell below 5) and runs binomtest for
+// the Poisson rates.
+const propLiveScript = `
+import json, sys
+import numpy as np
+from scipy import stats
+req = json.load(sys.stdin)
+props = []
+for k1, n1, k2, n2 in req["props"]:
+    table = [[k1, n1 - k1], [k2, n2 - k2]]
+    expected = np.outer([n1, n2], [k1 + k2, n1 + n2 - k1 - k2]) / (n1 + n2)
+    if expected.min() < 5:
+        props.append(float(stats.fisher_exact(table).pvalue))
+    else:
+        props.append(float(stats.chi2_contingency(table, correction=False).pvalue))
+rates = []
+for k1, t1, k2, t2 in req["rates"]:
+    rates.append(1.0 if k1 + k2 == 0 else float(stats.binomtest(int(k1), int(k1 + k2), t1 / (t1 + t2)).pvalue))
+json.dump({"props": props, "rates": rates}, sys.stdout)
+`
+
+// Random tables and counts drawn here, tested by scipy there.
+func TestProportionsLiveScipy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(77, 2026))
+	var req struct {
+		Props [][4]int64   `json:"props"`
+		Rates [][4]float64 `json:"rates"`
+	}
+	for i := range 120 {
+		n1, n2 := 1+rng.Int64N(40), 1+rng.Int64N(40)
+		if i%3 == 0 {
+			n1, n2 = 100+rng.Int64N(20000), 100+rng.Int64N(20000)
+		}
+		rate := []float64{0.001, 0.02, 0.3, 0.5, 0.97}[i%5]
+		k1 := min(n1, int64(float64(n1)*rate*(0.5+rng.Float64())))
+		k2 := min(n2, int64(float64(n2)*rate*(0.5+rng.Float64())))
+		req.Props = append(req.Props, [4]int64{k1, n1, k2, n2})
+		t1, t2 := 1+rng.Float64()*3600, 1+rng.Float64()*3600
+		c1, c2 := rng.Int64N(3+int64(i*i)), rng.Int64N(3+int64(i*i))
+		req.Rates = append(req.Rates, [4]float64{float64(c1), t1, float64(c2), t2})
+	}
+	var want struct {
+		Props []float64 `json:"props"`
+		Rates []float64 `json:"rates"`
+	}
+	mwRunScipy(t, propLiveScript, req, &want)
+	if len(want.Props) != len(req.Props) || len(want.Rates) != len(req.Rates) {
+		t.Fatalf("scipy answered %d and %d of %d cases", len(want.Props), len(want.Rates), len(req.Props))
+	}
+	fisher := 0
+	for i, c := range req.Props {
+		pool := float64(c[0]+c[2]) / float64(c[1]+c[3])
+		if float64(min(c[1], c[3]))*min(pool, 1-pool) < propFisherMinExpected {
+			fisher++
+		}
+		p, err := TwoProportions(c[0], c[1], c[2], c[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mwClose(p, want.Props[i], 1e-9) {
+			t.Errorf("TwoProportions%v = %v, scipy %v", c, p, want.Props[i])
+		}
+	}
+	for i, c := range req.Rates {
+		p, err := PoissonRates(int64(c[0]), c[1], int64(c[2]), c[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mwClose(p, want.Rates[i], 1e-9) {
+			t.Errorf("PoissonRates%v = %v, scipy binomtest %v", c, p, want.Rates[i])
+		}
+	}
+	t.Logf("%d two-proportion (%d by Fisher) and %d Poisson cases agree with scipy",
+		len(req.Props), fisher, len(req.Rates))
 }
