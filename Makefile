@@ -11,7 +11,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 # Suites find the fixture binaries and images through these.
 export AIUPTIME_BIN := $(BIN)
 
-APT_PACKAGES := iproute2 nftables prometheus prometheus-alertmanager hey libxml2-utils chromium poppler-utils containerd runc containernetworking-plugins iptables nlohmann-json3-dev libstb-dev docker-compose
+APT_PACKAGES := iproute2 nftables prometheus prometheus-alertmanager hey libxml2-utils chromium poppler-utils containerd runc containernetworking-plugins iptables nlohmann-json3-dev libstb-dev docker-compose python3-scipy
 SUITES := functional integration dr performance
 
 .PHONY: all deps fixtures images build k6 k6-image kube kube-crds heavy drill test unit suites bench schema schema-check fuzz clean

@@ -45,6 +45,7 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 		SchemaVersion: reports.SchemaVersion,
 		Plan:          r.plan.Name,
 		Description:   r.plan.Description,
+		Stack:         r.o.stackName,
 		RunID:         r.stack.RunID(),
 		Seed:          r.plan.Seed,
 		StartedAt:     r.started,
@@ -63,6 +64,12 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 		Steps:         []reports.Step{},
 		SLO:           []reports.SLOResult{},
 		Environment:   environment(r.o.toolVer),
+	}
+	rep.Samples = &reports.Samples{
+		Capacity: uptime.DefaultSampleCap,
+		Method:   reports.SampleMethod,
+		Latency:  reports.NewSampleSet(a.Samples.Latency.Seen, a.Samples.Latency.Values),
+		TTFT:     reports.NewSampleSet(a.Samples.TTFT.Seen, a.Samples.TTFT.Values),
 	}
 	rep.MTTRPhases = meanPhases(a.Outages)
 	for _, o := range a.Outages {

@@ -94,6 +94,7 @@ type runOptions struct {
 	dryOut    io.Writer
 	kernel    *hostcaps.Kernel
 	toolVer   string
+	stackName string
 	stopCheck time.Duration
 }
 
@@ -125,6 +126,12 @@ func WithKernel(k hostcaps.Kernel) RunOption {
 // WithToolVersion records the tool's version in the report.
 func WithToolVersion(v string) RunOption {
 	return func(o *runOptions) error { o.toolVer = v; return nil }
+}
+
+// WithStackName records which stack the run drilled ("containers",
+// "docker ollama-caddy.yaml"): trends group runs by plan and stack.
+func WithStackName(name string) RunOption {
+	return func(o *runOptions) error { o.stackName = name; return nil }
 }
 
 // NewRunner prepares a run of p against st. The plan must be validated.

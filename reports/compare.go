@@ -1,15 +1,102 @@
 package reports
 
 import (
-	"bytes"
-	"cmp"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
+
+	"github.com/aiuptime/aiuptime/stats"
 )
 
-// Delta is one measure before and after.
+// Comparison verdicts of a metric and of a whole comparison.
+const (
+	VerdictBetter = "better"
+	VerdictWorse  = "worse"
+	VerdictSame   = "same"
+	// VerdictNotComparable is a Delta's verdict when one run lacks the
+	// measure, or has too few values of it to test.
+	VerdictNotComparable = "not comparable"
+)
+
+// Direction says which way a change of a metric is worse.
+type Direction string
+
+// Directions.
+const (
+	DirectionIncrease Direction = "increase" // a rise is worse (latency, errors)
+	DirectionDecrease Direction = "decrease" // a fall is worse (availability)
+	DirectionEither   Direction = "either"   // any change is worse
+)
+
+// Tolerance is how large a significant change must be to count: beyond
+// both the relative and the absolute bound (a bound of 0 always holds).
+// A p95 that moves from 2.0 ms to 2.1 ms is significant on 1000 samples
+// and still no regression.
+type Tolerance struct {
+	// Relative is a fraction of the before value (0.25: 25 %).
+	Relative float64 `json:"relative"`
+	// Absolute is in the metric's unit (seconds, ratio, count).
+	Absolute float64 `json:"absolute"`
+}
+
+// MetricRule is how one metric is judged, as a canary judge's metric
+// configuration: which direction is worse, the tolerance, and whether
+// it is critical (a critical metric that is worse makes the whole
+// comparison worse, whatever the others say).
+type MetricRule struct {
+	Direction Direction `json:"direction"`
+	Tolerance Tolerance `json:"tolerance"`
+	Critical  bool      `json:"critical"`
+}
+
+// Comparison defaults.
+const (
+	// DefaultCompareAlpha is the significance level of every metric's test.
+	DefaultCompareAlpha = 0.05
+	// DefaultComparePassScore is the share of judged metrics that must not
+	// be worse for the comparison to pass (Kayenta's pass threshold).
+	DefaultComparePassScore = 0.75
+)
+
+// DefaultCompareRules returns the rules of the metrics Compare judges:
+// latency and TTFT within 25 % and 50 ms (the validation step's
+// defaults), error rate and availability within half a percentage point,
+// MTTR within 25 % and 1 s, outages within one. Error rate,
+// availability and p95 latency are critical.
+func DefaultCompareRules() map[string]MetricRule {
+	lat := Tolerance{Relative: 0.25, Absolute: 0.050}
+	return map[string]MetricRule{
+		MetricNameAvailability: {DirectionDecrease, Tolerance{Absolute: 0.005}, true},
+		MetricNameErrorRate:    {DirectionIncrease, Tolerance{Absolute: 0.005}, true},
+		MetricNameLatencyP50:   {DirectionIncrease, lat, false},
+		MetricNameLatencyP95:   {DirectionIncrease, lat, true},
+		MetricNameLatencyP99:   {DirectionIncrease, lat, false},
+		MetricNameTTFTP95:      {DirectionIncrease, lat, false},
+		MetricNameMTTR:         {DirectionIncrease, Tolerance{Relative: 0.25, Absolute: 1}, false},
+		MetricNameOutages:      {DirectionIncrease, Tolerance{Absolute: 1}, false},
+	}
+}
+
+// CompareOptions configure Compare; the zero value takes the defaults.
+type CompareOptions struct {
+	// Alpha is the significance level (DefaultCompareAlpha).
+	Alpha float64
+	// Rules override DefaultCompareRules per metric.
+	Rules map[string]MetricRule
+	// Force compares runs of different plans; Comparison says it did.
+	Force bool
+}
+
+// Interval is an estimate with its confidence interval.
+type Interval struct {
+	Estimate float64 `json:"estimate"`
+	Low      float64 `json:"low"`
+	High     float64 `json:"high"`
+	// Level is the interval's confidence level (0.95).
+	Level float64 `json:"level"`
+}
+
+// Delta is one measure of two runs, judged.
 type Delta struct {
 	Metric string `json:"metric"`
 	Unit   string `json:"unit"`
@@ -19,39 +106,141 @@ type Delta struct {
 	After  *float64 `json:"after"`
 	// Change is After - Before (0 unless both are set).
 	Change float64 `json:"change"`
-	// Relative is Change / Before (NaN-free: 0 when Before is 0 or unset).
+	// Relative is Change / Before (0 when Before is 0 or unset).
 	Relative float64 `json:"relative"`
 	// Verdict is better, worse, same, "not comparable" when one run lacks
-	// the measure, or "not measured" when neither run measured it (two
-	// runs without outages have the same MTTR-less record: "same").
+	// the measure or has too few values to test, or "not measured" when
+	// neither run measured it.
 	Verdict string `json:"verdict"`
+	// Test names the test behind PValue ("mann-whitney-u", ...).
+	Test string `json:"test,omitempty"`
+	// PValue is the two-sided p-value of "the runs differ"; null when no
+	// test could be made (see Note).
+	PValue *float64 `json:"p_value"`
+	// N is how many values each run gave the test (samples, outages,
+	// requests).
+	N [2]int64 `json:"n,omitempty"`
+	// Shift is the Hodges-Lehmann estimate of after - before of the
+	// sampled distribution, with its interval (rank tests only).
+	Shift *Interval `json:"shift,omitempty"`
+	// Rule is how the metric was judged.
+	Rule MetricRule `json:"rule"`
+	// Note says, in words, why the verdict is what it is.
+	Note string `json:"note,omitempty"`
 	// Missing says why Before or After is null ("no outages", "not
 	// measured").
 	Missing string `json:"missing,omitempty"`
 }
 
-// VerdictNotComparable is a Delta's verdict when one run lacks the measure.
-const VerdictNotComparable = "not comparable"
-
-// Comparison is a before/after view of two drills, e.g. around a maintenance window.
+// Comparison sets two drills side by side, e.g. before and after a
+// maintenance window, and judges every metric.
 type Comparison struct {
-	Before string  `json:"before"`
-	After  string  `json:"after"`
-	Deltas []Delta `json:"deltas"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+	// Forced is set when the runs are of different plans and --force
+	// compared them anyway.
+	Forced bool `json:"forced,omitempty"`
+	// Warnings are what the reader must know before trusting the table
+	// (different plans or stacks, reports without samples).
+	Warnings []string `json:"warnings,omitempty"`
+	Alpha    float64  `json:"alpha"`
+	Deltas   []Delta  `json:"deltas"`
+	// Score is the share of judged metrics that are not worse.
+	Score float64 `json:"score"`
+	// Verdict is worse (a critical metric is worse, or Score is below the
+	// pass score), better (none worse, one better) or same.
+	Verdict string `json:"verdict"`
+	// Reason says why, in one line.
+	Reason string `json:"reason"`
 }
 
-// Compare sets the measures of before and after side by side.
-func Compare(before, after *Report) Comparison {
-	c := Comparison{Before: label(before), After: label(after)}
-	for _, d := range metricDefs {
-		c.Deltas = append(c.Deltas, delta(d, before, after))
+// ErrDifferentPlans is returned by Compare for runs of different plans
+// without CompareOptions.Force.
+var ErrDifferentPlans = fmt.Errorf("runs of different plans")
+
+// Compare judges every metric of after against before: a significance
+// test on the runs' samples (a rank test on latency and TTFT, tests of
+// counts on errors and outages) and an effect beyond the metric's
+// tolerance in its worse direction. Only a significant change beyond the
+// tolerance is worse or better.
+func Compare(before, after *Report, o CompareOptions) (Comparison, error) {
+	c := Comparison{Before: label(before), After: label(after), Alpha: o.Alpha}
+	if c.Alpha <= 0 || c.Alpha >= 1 {
+		c.Alpha = DefaultCompareAlpha
 	}
-	return c
+	if before.Plan != after.Plan {
+		if !o.Force {
+			return c, fmt.Errorf("%w: %q and %q: a comparison of different drills says nothing about a change; --force compares them anyway", ErrDifferentPlans, before.Plan, after.Plan)
+		}
+		c.Forced = true
+		c.Warnings = append(c.Warnings, fmt.Sprintf("different plans (%q before, %q after), compared by --force: differences may come from the plans, not the stack", before.Plan, after.Plan))
+	}
+	if before.Stack != after.Stack && before.Stack != "" && after.Stack != "" {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("different stacks (%q before, %q after)", before.Stack, after.Stack))
+	}
+	for _, r := range []*Report{before, after} {
+		if r.Samples == nil {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s has no samples (written before they were kept): latency and TTFT are judged by their summaries and tolerance alone, without a test", label(r)))
+		}
+	}
+	rules := DefaultCompareRules()
+	for k, v := range o.Rules {
+		rules[k] = v
+	}
+	for _, d := range metricDefs {
+		c.Deltas = append(c.Deltas, judge(d, rules[d.name], c.Alpha, before, after))
+	}
+	c.overall()
+	return c, nil
 }
 
-// delta compares one measure of two runs.
-func delta(d metricDef, before, after *Report) Delta {
-	x := Delta{Metric: d.name, Unit: d.unit}
+// overall scores the deltas and sets the comparison's verdict.
+func (c *Comparison) overall() {
+	judged, worse, better := 0, 0, 0
+	var critical []string
+	for _, d := range c.Deltas {
+		switch d.Verdict {
+		case VerdictWorse:
+			worse++
+			if d.Rule.Critical {
+				critical = append(critical, d.Metric)
+			}
+		case VerdictBetter:
+			better++
+		case VerdictSame:
+		default:
+			continue
+		}
+		judged++
+	}
+	c.Score = 1
+	if judged > 0 {
+		c.Score = float64(judged-worse) / float64(judged)
+	}
+	switch {
+	case len(critical) > 0:
+		c.Verdict, c.Reason = VerdictWorse, fmt.Sprintf("critical metric worse: %v", critical)
+	case c.Score < DefaultComparePassScore:
+		c.Verdict, c.Reason = VerdictWorse, fmt.Sprintf("%d of %d metrics worse (score %.0f%%, pass %.0f%%)", worse, judged, c.Score*100, DefaultComparePassScore*100)
+	case worse > 0:
+		c.Verdict, c.Reason = VerdictSame, fmt.Sprintf("%d of %d metrics worse, none critical (score %.0f%%, pass %.0f%%)", worse, judged, c.Score*100, DefaultComparePassScore*100)
+	case better > 0:
+		c.Verdict, c.Reason = VerdictBetter, fmt.Sprintf("%d of %d metrics better, none worse", better, judged)
+	default:
+		c.Verdict, c.Reason = VerdictSame, fmt.Sprintf("no significant change beyond tolerance in %d metrics", judged)
+	}
+}
+
+func label(r *Report) string {
+	if r.StartedAt.IsZero() {
+		return r.Plan
+	}
+	return r.Plan + " @ " + r.StartedAt.UTC().Format(time.RFC3339)
+}
+
+// judge compares one measure of two runs.
+func judge(d metricDef, rule MetricRule, alpha float64, before, after *Report) Delta {
+	x := Delta{Metric: d.name, Unit: d.unit, Rule: rule}
 	b, bok := d.get(before)
 	a, aok := d.get(after)
 	if bok {
@@ -68,7 +257,7 @@ func delta(d metricDef, before, after *Report) Delta {
 		case d.missing == NotMeasured:
 			x.Verdict = NotMeasured
 		default:
-			x.Verdict = "same"
+			x.Verdict = VerdictSame
 		}
 		return x
 	}
@@ -76,65 +265,173 @@ func delta(d metricDef, before, after *Report) Delta {
 	if b != 0 {
 		x.Relative = (a - b) / math.Abs(b)
 	}
-	switch {
-	case math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)):
-		x.Verdict = "same"
-	case (a > b) == d.higherIsBetter:
-		x.Verdict = "better"
-	default:
-		x.Verdict = "worse"
+	t := testMetric(d.name, before, after, 1-alpha)
+	x.Test, x.N, x.Shift = t.name, t.n, t.shift
+	if t.err != "" {
+		x.Verdict, x.Note = VerdictNotComparable, t.err
+		return x
 	}
+	if t.name != testNone {
+		p := t.p
+		x.PValue = &p
+	}
+	x.Verdict, x.Note = verdict(x, t, alpha)
 	return x
 }
 
-func label(r *Report) string {
-	if r.StartedAt.IsZero() {
-		return r.Plan
+// verdict applies the rule: a change is worse or better only when it is
+// significant, agrees in sign with the sampled shift, and lies beyond the
+// tolerance.
+func verdict(x Delta, t testResult, alpha float64) (string, string) {
+	if x.Change == 0 {
+		return VerdictSame, "no change"
 	}
-	return r.Plan + " @ " + r.StartedAt.UTC().Format(time.RFC3339)
-}
-
-// Markdown renders the comparison as a table.
-func (c Comparison) Markdown() string {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "Before: %s\nAfter:  %s\n\n", c.Before, c.After)
-	var rows [][]string
-	for _, d := range c.Deltas {
-		rel, change := "-", "-"
-		if d.Before != nil && d.After != nil {
-			change = signed(d.Change, d.Unit)
-			if *d.Before != 0 {
-				rel = fmt.Sprintf("%+.1f%%", d.Relative*100)
-			}
+	untested := t.name == testNone
+	if !untested && t.p >= alpha {
+		return VerdictSame, fmt.Sprintf("not significant (p = %s)", fmtP(t.p))
+	}
+	if t.shift != nil && t.shift.Estimate != 0 && (t.shift.Estimate > 0) != (x.Change > 0) {
+		return VerdictSame, fmt.Sprintf("the distribution shifted the other way (%+.1f ms) than this percentile moved", t.shift.Estimate*1000)
+	}
+	tol := x.Rule.Tolerance
+	rel := math.Abs(x.Relative)
+	if x.Before != nil && *x.Before == 0 {
+		rel = math.Inf(1)
+	}
+	if math.Abs(x.Change) <= tol.Absolute || rel <= tol.Relative {
+		why := "significant (p = " + fmtP(t.p) + ") but within tolerance"
+		if untested {
+			why = "within tolerance"
 		}
-		rows = append(rows, []string{d.Metric, fmtOptDelta(d.Before, d.Unit, d.Missing), fmtOptDelta(d.After, d.Unit, d.Missing), change, rel, d.Verdict})
+		return VerdictSame, why + " (" + fmtTolerance(tol, x.Unit) + ")"
 	}
-	mdTable(&b, []string{"Metric", "Before", "After", "Change", "Relative", "Verdict"}, rows)
-	return b.String()
+	worse := true
+	switch x.Rule.Direction {
+	case DirectionIncrease:
+		worse = x.Change > 0
+	case DirectionDecrease:
+		worse = x.Change < 0
+	}
+	how := fmt.Sprintf("significant (p = %s) and beyond tolerance (%s)", fmtP(t.p), fmtTolerance(tol, x.Unit))
+	if untested {
+		how = "beyond tolerance (" + fmtTolerance(tol, x.Unit) + "), untested: " + t.why
+	}
+	if worse {
+		return VerdictWorse, how
+	}
+	return VerdictBetter, how
 }
 
-func fmtDelta(v float64, unit string) string {
-	if unit == "count" {
-		return strconv.FormatFloat(v, 'f', 0, 64)
+// fmtP formats a p-value for a reader.
+func fmtP(p float64) string {
+	if p < 0.0001 {
+		return "< 0.0001"
 	}
-	return fmtUnit(v, unit)
+	return fmt.Sprintf("%.4f", p)
 }
 
-// fmtOptDelta is fmtDelta of a measure a run may lack (missing says why).
-func fmtOptDelta(v *float64, unit, missing string) string {
-	if v == nil {
-		return cmp.Or(missing, "-")
+// fmtTolerance is a tolerance in the metric's unit.
+func fmtTolerance(t Tolerance, unit string) string {
+	var parts []string
+	if t.Relative > 0 {
+		parts = append(parts, fmt.Sprintf("%g%%", t.Relative*100))
 	}
-	return fmtDelta(*v, unit)
+	if t.Absolute > 0 {
+		parts = append(parts, fmtDelta(t.Absolute, unit))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return parts[0] + " and " + parts[1]
 }
 
-func signed(v float64, unit string) string {
-	switch unit {
-	case "ratio":
-		return fmt.Sprintf("%+.3f pp", v*100)
-	case "seconds":
-		return fmt.Sprintf("%+.1f ms", v*1000)
-	default:
-		return fmt.Sprintf("%+g", v)
+// testNone is testResult.name when no test could be made.
+const testNone = "none"
+
+// testResult is the significance test of one metric.
+type testResult struct {
+	name  string
+	p     float64
+	n     [2]int64
+	shift *Interval
+	// err makes the metric not comparable (too few values to test).
+	err string
+	// why says why the test is "none" (no samples kept).
+	why string
+}
+
+// testMetric runs the metric's test on the two runs: Mann-Whitney U on
+// the sampled latency or TTFT and on the outages' durations (MTTR), a
+// test of two proportions on the request counts (error rate,
+// availability), and an exact test of two Poisson rates on the outage
+// counts over each run's span.
+func testMetric(name string, before, after *Report, level float64) testResult {
+	switch name {
+	case MetricNameLatencyP50, MetricNameLatencyP95, MetricNameLatencyP99:
+		return rankTest(before, after, level, "latency", func(s *Samples) SampleSet { return s.Latency })
+	case MetricNameTTFTP95:
+		return rankTest(before, after, level, "TTFT", func(s *Samples) SampleSet { return s.TTFT })
+	case MetricNameMTTR:
+		return rankOf("outage durations", outageDurations(before), outageDurations(after), level)
+	case MetricNameErrorRate, MetricNameAvailability:
+		t := testResult{name: "two-proportion", n: [2]int64{before.Requests.Total, after.Requests.Total}}
+		p, err := stats.TwoProportions(before.Requests.Failed, before.Requests.Total, after.Requests.Failed, after.Requests.Total)
+		if err != nil {
+			t.err = "cannot test the request counts: " + err.Error()
+		}
+		t.p = p
+		return t
+	case MetricNameOutages:
+		t := testResult{name: "poisson-rates", n: [2]int64{int64(len(before.Outages)), int64(len(after.Outages))}}
+		p, err := stats.PoissonRates(t.n[0], span(before), t.n[1], span(after))
+		if err != nil {
+			t.err = "cannot test the outage counts: " + err.Error()
+		}
+		t.p = p
+		return t
 	}
+	return testResult{name: testNone, why: "no test for this metric"}
+}
+
+// rankTest is Mann-Whitney U on a sample set of both runs; without
+// samples in either report there is no test.
+func rankTest(before, after *Report, level float64, what string, set func(*Samples) SampleSet) testResult {
+	if before.Samples == nil || after.Samples == nil {
+		return testResult{name: testNone, why: "a report kept no samples"}
+	}
+	return rankOf(what+" samples", set(before.Samples).Values, set(after.Samples).Values, level)
+}
+
+// rankOf runs Mann-Whitney U on x (before) and y (after).
+func rankOf(what string, x, y []float64, level float64) testResult {
+	t := testResult{name: "mann-whitney-u", n: [2]int64{int64(len(x)), int64(len(y))}}
+	mw, err := stats.MannWhitneyU(x, y, level)
+	if err != nil {
+		t.err = fmt.Sprintf("too few %s to test (%d before, %d after)", what, len(x), len(y))
+		return t
+	}
+	t.n = [2]int64{int64(mw.N1), int64(mw.N2)}
+	t.p = mw.P
+	t.shift = &Interval{Estimate: mw.Shift, Low: mw.ShiftLow, High: mw.ShiftHigh, Level: level}
+	return t
+}
+
+func outageDurations(r *Report) []float64 {
+	out := make([]float64, len(r.Outages))
+	for i, o := range r.Outages {
+		out[i] = o.DurationSeconds
+	}
+	return out
+}
+
+// span is a run's duration in seconds (1 when unknown, which leaves the
+// rates' ratio to the counts).
+func span(r *Report) float64 {
+	if s := r.FinishedAt.Sub(r.StartedAt).Seconds(); s > 0 {
+		return s
+	}
+	return 1
 }

@@ -133,7 +133,10 @@ func TestCompareNotMeasured(t *testing.T) {
 		{"both", measured, measured, "same", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Compare(tc.before, tc.after)
+			c, err := Compare(tc.before, tc.after, CompareOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			var d Delta
 			for _, x := range c.Deltas {
 				if x.Metric == MetricNameTTFTP95 {

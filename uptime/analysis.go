@@ -49,6 +49,9 @@ type Analysis struct {
 	TTFT    Dist `json:"ttft"`
 	ITL     Dist `json:"itl"`
 	TPOT    Dist `json:"tpot"`
+	// Samples are uniform samples of the latency and TTFT values behind
+	// Latency and TTFT, bounded (WithSamples), for comparing runs.
+	Samples Samples `json:"samples"`
 
 	// Throughput is requests per second over Span, GoodThroughput good
 	// requests per second.
@@ -303,4 +306,19 @@ func (a *Analysis) buildPrefix() {
 		a.sliceTotal[i+1] = a.sliceTotal[i] + int64(s.total)
 		a.sliceGood[i+1] = a.sliceGood[i] + int64(s.good)
 	}
+}
+
+// Samples are bounded uniform samples of a run's per-request values.
+type Samples struct {
+	// Latency is over every request, as Latency is (seconds).
+	Latency SampleSet `json:"latency"`
+	// TTFT is over successful streams, as TTFT is (seconds).
+	TTFT SampleSet `json:"ttft"`
+}
+
+// SampleSet is one reservoir: Values were drawn uniformly from Seen
+// values.
+type SampleSet struct {
+	Seen   int64     `json:"seen"`
+	Values []float64 `json:"values"`
 }

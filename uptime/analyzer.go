@@ -9,6 +9,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/aiuptime/aiuptime/probe"
+	"github.com/aiuptime/aiuptime/stats"
 )
 
 // Histogram range: 1 µs to 1 hour at 3 significant digits (0.1 %).
@@ -54,6 +55,9 @@ type Analyzer struct {
 	goodput     int64
 
 	lat, e2e, ttft, itl, tpot *hdr.Histogram
+	// latSample and ttftSample are uniform samples of the same values as
+	// lat and ttft, for rank tests between runs.
+	latSample, ttftSample *stats.Reservoir
 
 	seq    sequencer
 	events []Event
@@ -75,6 +79,10 @@ func NewAnalyzer(opts ...Option) (*Analyzer, error) {
 		ttft:      hdr.New(histMin, histMax, histDigits),
 		itl:       hdr.New(histMin, histMax, histDigits),
 		tpot:      hdr.New(histMin, histMax, histDigits),
+		// Two streams of one seed: the TTFT sample does not mirror the
+		// latency sample's choices.
+		latSample:  stats.NewReservoir(o.sampleCap, o.seed),
+		ttftSample: stats.NewReservoir(o.sampleCap, o.seed^0x7f4a_7c15),
 		seq:       sequencer{det: detector{failover: o.failover, recovery: o.recovery}},
 		recs:      records{cap: o.recordCap},
 	}, nil
@@ -146,6 +154,7 @@ func (a *Analyzer) backend(name string) uint8 {
 // others for good ones only; a.good counts those.
 func (a *Analyzer) recordLatencies(r probe.Result) {
 	record(a.lat, r.Latency)
+	a.latSample.Add(r.Latency.Seconds())
 	if !r.Outcome.Good() {
 		return
 	}
@@ -153,6 +162,7 @@ func (a *Analyzer) recordLatencies(r probe.Result) {
 	record(a.e2e, r.Latency)
 	if r.TTFT > 0 {
 		record(a.ttft, r.TTFT)
+		a.ttftSample.Add(r.TTFT.Seconds())
 	}
 	for _, g := range r.ITL {
 		record(a.itl, g)
@@ -264,6 +274,10 @@ func (a *Analyzer) build() *Analysis {
 		an.Outages = append(an.Outages, *o)
 	}
 	a.fillDists(an)
+	an.Samples = Samples{
+		Latency: SampleSet{Seen: a.latSample.Seen(), Values: a.latSample.Values()},
+		TTFT:    SampleSet{Seen: a.ttftSample.Seen(), Values: a.ttftSample.Values()},
+	}
 	a.fillAvailability(an)
 	an.fillOutageStats()
 	a.fillRates(an)

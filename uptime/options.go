@@ -27,6 +27,14 @@ const (
 	// and still be attributed to it: the first failed request may have been
 	// sent just before the fault landed.
 	DefaultCauseTolerance = time.Second
+	// DefaultSampleCap bounds each reservoir of per-request samples kept
+	// for comparing runs (latency, TTFT): a uniform sample of 1000 gives a
+	// rank test the power to see a 10 % shift in a median, and keeps
+	// report.json near 20 KB of samples.
+	DefaultSampleCap = 1000
+	// DefaultSampleSeed seeds the reservoirs: a run's sample is
+	// reproducible from its results.
+	DefaultSampleSeed = 0x5eed_a1_0b71
 	// reorderMax bounds the reorder buffer; results further out of order are
 	// processed as they come.
 	reorderMax = 1 << 16
@@ -43,6 +51,8 @@ type options struct {
 	recordCap int
 	criteria  Criteria
 	tolerance time.Duration
+	sampleCap int
+	seed      uint64
 }
 
 func defaultOptions() options {
@@ -53,6 +63,8 @@ func defaultOptions() options {
 		target:    DefaultSliceTarget,
 		recordCap: DefaultRecordCap,
 		tolerance: DefaultCauseTolerance,
+		sampleCap: DefaultSampleCap,
+		seed:      DefaultSampleSeed,
 	}
 }
 
@@ -141,6 +153,18 @@ func WithCauseTolerance(d time.Duration) Option {
 			return fmt.Errorf("cause tolerance %v must not be negative", d)
 		}
 		o.tolerance = d
+		return nil
+	}
+}
+
+// WithSamples sets how many per-request samples each reservoir keeps (0
+// keeps none) and the seed that picks them.
+func WithSamples(capacity int, seed uint64) Option {
+	return func(o *options) error {
+		if capacity < 0 {
+			return fmt.Errorf("sample cap %d must not be negative", capacity)
+		}
+		o.sampleCap, o.seed = capacity, seed
 		return nil
 	}
 }

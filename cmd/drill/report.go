@@ -21,15 +21,22 @@ func newReportCmd() *cobra.Command {
 	var compare, trend, asJSON bool
 	var out string
 	var tf trendFlags
+	var cf compareFlags
 	cmd := &cobra.Command{
 		Use:   "report DIR | --compare BEFORE AFTER | --trend DIR...",
 		Short: "Re-render reports from report.json, compare two runs, or fit a trend",
 		Long: `report DIR re-renders junit.xml, report.md, report.html and drill.prom from
 DIR/report.json (into --out, default DIR).
 
-report --compare BEFORE AFTER sets two runs side by side (e.g. before and after
-a maintenance window): availability, error rate, p50/p95/p99 latency, TTFT,
-MTTR, outages, with deltas.
+report --compare BEFORE AFTER judges two runs of one plan (e.g. before and
+after a maintenance window) as a canary judge does: availability, error rate,
+p50/p95/p99 latency, TTFT, MTTR and outages, each with a significance test on
+the runs' samples (Mann-Whitney U on latency and TTFT, two proportions on the
+request counts, Poisson rates on the outages) and an effect beyond its
+tolerance. A metric is worse only when its change is both significant and
+beyond tolerance. Exit 1 when the comparison is worse (a critical metric is
+worse, or too many are), so it can gate a release. Runs of different plans
+need --force.
 
 report --trend DIR... fits a least-squares line per measure across past runs
 (each DIR is a run directory or a directory of run directories) and estimates
@@ -43,12 +50,12 @@ targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
 				if len(args) != 2 {
 					return exitcode.Wrap(exitcode.Usage, errors.New("--compare needs BEFORE and AFTER"))
 				}
-				return runCompare(cmd, args[0], args[1], asJSON)
+				return runCompare(cmd, args[0], args[1], &cf, asJSON)
 			case trend:
 				if len(args) == 0 {
 					return exitcode.Wrap(exitcode.Usage, errors.New("--trend needs at least one DIR"))
 				}
-				return runTrend(cmd, args, &tf, asJSON)
+				return runTrend(cmd, args, &tf, asJSON, out)
 			}
 			if len(args) != 1 {
 				return exitcode.Wrap(exitcode.Usage, errors.New("report needs exactly one DIR holding report.json"))
@@ -61,6 +68,7 @@ targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the comparison or trend as JSON")
 	cmd.Flags().StringVar(&out, "out", "", "where to write the re-rendered files (default: DIR)")
 	tf.register(cmd)
+	cf.register(cmd)
 	return cmd
 }
 
@@ -123,21 +131,4 @@ func prefixAll(dir string, names []string) []string {
 		out[i] = filepath.Join(dir, n)
 	}
 	return out
-}
-
-func runCompare(cmd *cobra.Command, before, after string, asJSON bool) error {
-	b, err := reports.Load(before)
-	if err != nil {
-		return exitcode.Wrap(exitcode.Usage, err)
-	}
-	a, err := reports.Load(after)
-	if err != nil {
-		return exitcode.Wrap(exitcode.Usage, err)
-	}
-	c := reports.Compare(b, a)
-	if asJSON {
-		return printJSON(cmd, c)
-	}
-	_, err = fmt.Fprint(cmd.OutOrStdout(), c.Markdown())
-	return err
 }

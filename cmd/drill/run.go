@@ -150,7 +150,7 @@ func runPlan(ctx context.Context, stdout io.Writer, a runArgs) error {
 	if a.keepStack && st.RunID() != "" {
 		defer fmt.Fprintf(stdout, "stack kept running (run %s): remove it with 'drill stack down --run %s'\n", st.RunID(), st.RunID())
 	}
-	opts := []drill.RunOption{drill.WithRunLogger(log), drill.WithKernel(kernel), drill.WithToolVersion(toolVersion())}
+	opts := []drill.RunOption{drill.WithRunLogger(log), drill.WithKernel(kernel), drill.WithToolVersion(toolVersion()), drill.WithStackName(stackName(f))}
 	if a.dryRun {
 		opts = append(opts, drill.WithDryRun(stdout))
 	}
@@ -352,4 +352,13 @@ func startProgress(ctx context.Context, r *drill.Runner, sl *statusLine) func() 
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// stackName names the stack of f for the report: its kind, and the file's
+// base name unless it is the embedded default.
+func stackName(f *stackfile.File) string {
+	if f.Path == "" || f.Path == stackfile.Embedded {
+		return stackfile.Embedded
+	}
+	return f.Kind + " " + filepath.Base(f.Path)
 }
