@@ -83,8 +83,8 @@ func NewAnalyzer(opts ...Option) (*Analyzer, error) {
 		// latency sample's choices.
 		latSample:  stats.NewReservoir(o.sampleCap, o.seed),
 		ttftSample: stats.NewReservoir(o.sampleCap, o.seed^0x7f4a_7c15),
-		seq:       sequencer{det: detector{failover: o.failover, recovery: o.recovery}},
-		recs:      records{cap: o.recordCap},
+		seq:        sequencer{det: detector{failover: o.failover, recovery: o.recovery}},
+		recs:       records{cap: o.recordCap},
 	}, nil
 }
 
