@@ -383,31 +383,6 @@ func TestWindow(t *testing.T) {
 	}
 }
 
-func TestTrend(t *testing.T) {
-	// p95 grows 10 ms per day from 100 ms: crosses 200 ms after 10 days.
-	var pts []uptime.Point
-	for d := range 5 {
-		pts = append(pts, uptime.Point{At: t0.Add(time.Duration(d) * 24 * time.Hour), Value: 0.100 + 0.010*float64(d)})
-	}
-	tr, err := uptime.Fit(pts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if math.Abs(tr.SlopePerDay()-0.010) > 1e-12 || math.Abs(tr.R2-1) > 1e-9 {
-		t.Errorf("trend %+v", tr)
-	}
-	at, ok := tr.TimeToThreshold(t0.Add(4*24*time.Hour), 0.200)
-	if !ok || at.Sub(t0.Add(10*24*time.Hour)).Abs() > time.Second {
-		t.Errorf("crossing %v %v, want 10 days after t0", at, ok)
-	}
-	if _, ok := tr.TimeToThreshold(t0.Add(4*24*time.Hour), 0.05); ok {
-		t.Error("a crossing in the past must not be ok")
-	}
-	if _, err := uptime.Fit(pts[:1]); err == nil {
-		t.Error("one point must fail")
-	}
-}
-
 func TestOptionsRejectBadValues(t *testing.T) {
 	for _, o := range []uptime.Option{uptime.WithFailoverThreshold(0), uptime.WithRecoveryThreshold(0),
 		uptime.WithSliceWidth(0), uptime.WithSliceTarget(0), uptime.WithRecordCap(-1)} {
