@@ -150,7 +150,15 @@ func trDate(t time.Time, clock bool) string {
 	return t.UTC().Format("2006-01-02")
 }
 
-func trPct(v float64) string { return fmt.Sprintf("%.0f %%", v*100) }
+// trPct is a 0..1 fraction in whole percent, with a decimal where
+// rounding would claim 0 % or 100 %.
+func trPct(v float64) string {
+	s := fmt.Sprintf("%.0f", v*100)
+	if (s == "100" && v < 1) || (s == "0" && v > 0) {
+		s = fmt.Sprintf("%.1f", v*100)
+	}
+	return s + " %"
+}
 
 func orDash(s string) string {
 	if s == "" {
@@ -345,11 +353,18 @@ func newTrendScale(t *TrendReport, m *MetricTrend) trendScale {
 		lo, hi = math.Min(lo, *m.Threshold), math.Max(hi, *m.Threshold)
 	}
 	if hi-lo < 1e-12 {
-		d := math.Max(math.Abs(hi)*0.1, 1e-3)
+		d := math.Max(math.Abs(hi)*0.1, map[bool]float64{true: 1, false: 1e-3}[m.Unit == "count"])
 		lo, hi = lo-d, hi+d
 	}
 	d := (hi - lo) / 20 // no dot on the frame
 	lo, hi = lo-d, hi+d
+	// Latencies, ratios and counts are never negative, ratios never above 1.
+	if lo < 0 && lo+d >= 0 {
+		lo = 0
+	}
+	if m.Unit == "ratio" && hi > 1 && hi-d <= 1 {
+		hi = 1
+	}
 	s.step = roundUp125((hi - lo) / 4)
 	s.v0, s.v1 = math.Floor(lo/s.step)*s.step, math.Ceil(hi/s.step)*s.step
 	return s

@@ -251,6 +251,14 @@ func TestTrendHTMLEscapesAndSaysWhyNoMaintenance(t *testing.T) {
 	}
 }
 
+func TestTrendPercentWords(t *testing.T) {
+	for v, want := range map[float64]string{0.93: "93 %", 0.996: "99.6 %", 1: "100 %", 0: "0 %", 0.004: "0.4 %", 0.706: "71 %"} {
+		if got := trPct(v); got != want {
+			t.Errorf("trPct(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func TestTrendValueWords(t *testing.T) {
 	for _, tc := range []struct {
 		v          float64
