@@ -41,7 +41,7 @@ func (c Comparison) Markdown() string {
 		rows = append(rows, []string{d.Metric, fmtOptDelta(d.Before, d.Unit, d.Missing), fmtOptDelta(d.After, d.Unit, d.Missing),
 			change, rel, cmp.Or(d.Test, "-"), p, shift, verdict, cmp.Or(d.Note, d.Missing)})
 	}
-	mdTable(&b, []string{"Metric", "Before", "After", "Change", "Relative", "Test", "p", "Shift (HL, interval)", "Verdict", "Why"}, rows)
+	mdTable(&b, []string{"Metric", "Before", "After", "Change", "Relative", "Test", "p", "Shift [interval]", "Verdict", "Why"}, rows)
 	fmt.Fprintf(&b, "\nVerdict: %s: %s (alpha %g; a metric is worse or better only when its change is significant and beyond its tolerance).\n", c.Verdict, c.Reason, c.Alpha)
 	return b.String()
 }

@@ -346,9 +346,12 @@ func TestCompare(t *testing.T) {
 	before := sampleReport("x")
 	after := sampleReport("x")
 	after.Availability.RequestBased = 0.999
-	after.Latency.P95 = 3
+	after.Latency.P95 = 3.2
 	after.Requests.Failed = 3
-	c := Compare(before, after)
+	c, err := Compare(before, after, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	got := map[string]Delta{}
 	for _, d := range c.Deltas {
 		got[d.Metric] = d
@@ -356,7 +359,7 @@ func TestCompare(t *testing.T) {
 	if d := got[MetricNameAvailability]; d.Verdict != "better" || d.Change <= 0 {
 		t.Errorf("availability: %+v", d)
 	}
-	if d := got[MetricNameLatencyP95]; d.Verdict != "worse" || d.Change < 0.59 || d.Change > 0.61 {
+	if d := got[MetricNameLatencyP95]; d.Verdict != "worse" || d.Change < 0.79 || d.Change > 0.81 {
 		t.Errorf("p95: %+v", d)
 	}
 	if d := got[MetricNameErrorRate]; d.Verdict != "better" {

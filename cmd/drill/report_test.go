@@ -53,7 +53,10 @@ func TestReportRerender(t *testing.T) {
 	}
 }
 
-func TestReportCompareAndTrend(t *testing.T) {
+// TestReportCompare: a p95 50 % higher in a critical metric makes the
+// comparison worse and the command exit 1, the release gate; reports
+// without samples are judged by tolerance alone and the output says so.
+func TestReportCompare(t *testing.T) {
 	hist := t.TempDir()
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	for i, p95 := range []float64{1.2, 1.5, 1.8} {
@@ -64,8 +67,16 @@ func TestReportCompareAndTrend(t *testing.T) {
 		writeReport(t, d, r)
 	}
 	out, code, err := runCLI(t, "report", "--compare", filepath.Join(hist, "a"), filepath.Join(hist, "c"))
-	if code != exitcode.Pass || !strings.Contains(out, "| latency_p95 | 1.200 s | 1.800 s | +600.0 ms | +50.0% | worse |") {
-		t.Errorf("compare: exit %d %v\n%s", code, err, out)
+	for _, want := range []string{"| latency_p95 | 1.200 s | 1.800 s | +600.0 ms | +50.0% | none | - | - | worse (critical) |", "WARNING: ", "has no samples", "Verdict: worse"} {
+		if code != exitcode.Fail || !strings.Contains(out, want) {
+			t.Errorf("compare: exit %d %v, want 1 and %q in\n%s", code, err, want, out)
+		}
+	}
+	if _, code, _ := runCLI(t, "report", "--compare", filepath.Join(hist, "a"), filepath.Join(hist, "c"), "--tolerance", "latency_p95=60%"); code != exitcode.Pass {
+		t.Errorf("compare within a 60%% tolerance: exit %d, want 0", code)
+	}
+	if _, code, _ := runCLI(t, "report", "--compare", filepath.Join(hist, "a"), filepath.Join(hist, "c"), "--tolerance", "latency_p95=fast"); code != exitcode.Usage {
+		t.Errorf("compare with a bad tolerance: exit %d, want 2", code)
 	}
 	if _, code, _ := runCLI(t, "report", "--compare", hist); code != exitcode.Usage {
 		t.Errorf("compare with one arg: exit %d", code)
