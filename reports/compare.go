@@ -289,7 +289,7 @@ func verdict(x Delta, t testResult, alpha float64) (string, string) {
 	}
 	untested := t.name == testNone
 	if !untested && t.p >= alpha {
-		return VerdictSame, fmt.Sprintf("not significant (p = %s)", fmtP(t.p))
+		return VerdictSame, "not significant (" + pText(t.p) + ")"
 	}
 	if t.shift != nil && t.shift.Estimate != 0 && (t.shift.Estimate > 0) != (x.Change > 0) {
 		return VerdictSame, fmt.Sprintf("the samples moved the other way (%+.1f ms) than the run's summary", t.shift.Estimate*1000)
@@ -309,7 +309,7 @@ func verdict(x Delta, t testResult, alpha float64) (string, string) {
 		rel = math.Abs(eff / *x.Before)
 	}
 	if math.Abs(eff) <= tol.Absolute || rel <= tol.Relative {
-		why := "significant (p = " + fmtP(t.p) + ") but within tolerance"
+		why := "significant (" + pText(t.p) + ") but within tolerance"
 		if untested {
 			why = "within tolerance"
 		}
@@ -322,7 +322,7 @@ func verdict(x Delta, t testResult, alpha float64) (string, string) {
 	case DirectionDecrease:
 		worse = x.Change < 0
 	}
-	how := fmt.Sprintf("significant (p = %s) and beyond tolerance (%s)%s", fmtP(t.p), fmtTolerance(tol, x.Unit), at)
+	how := fmt.Sprintf("significant (%s) and beyond tolerance (%s)%s", pText(t.p), fmtTolerance(tol, x.Unit), at)
 	if untested {
 		how = "beyond tolerance (" + fmtTolerance(tol, x.Unit) + "), untested: " + t.why
 	}
@@ -343,12 +343,21 @@ func nearEnd(iv Interval) float64 {
 	return 0
 }
 
-// fmtP formats a p-value for a reader.
+// fmtP formats a p-value for a table (in words below 0.0001: a table's
+// text escapes "<").
 func fmtP(p float64) string {
 	if p < 0.0001 {
-		return "< 0.0001"
+		return "under 0.0001"
 	}
 	return fmt.Sprintf("%.4f", p)
+}
+
+// pText is a p-value in a sentence: "p = 0.0140", "p under 0.0001".
+func pText(p float64) string {
+	if p < 0.0001 {
+		return "p " + fmtP(p)
+	}
+	return "p = " + fmtP(p)
 }
 
 // fmtTolerance is a tolerance in the metric's unit.

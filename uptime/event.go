@@ -1,5 +1,5 @@
 // Package uptime turns probe results and drill events into availability,
-// outages, MTTR (with phases), MTBF, percentiles, goodput and trends.
+// outages, MTTR (with phases), MTBF, percentiles, goodput and samples for comparing runs.
 package uptime
 
 import "time"

@@ -31,17 +31,25 @@ DIR/report.json (into --out, default DIR).
 report --compare BEFORE AFTER judges two runs of one plan (e.g. before and
 after a maintenance window) as a canary judge does: availability, error rate,
 p50/p95/p99 latency, TTFT, MTTR and outages, each with a significance test on
-the runs' samples (Mann-Whitney U on latency and TTFT, two proportions on the
-request counts, Poisson rates on the outages) and an effect beyond its
-tolerance. A metric is worse only when its change is both significant and
-beyond tolerance. Exit 1 when the comparison is worse (a critical metric is
+the runs' samples (Mann-Whitney U on the latency median and the outages'
+durations, a bootstrap of the quantile on p95, p99 and TTFT p95, two
+proportions on the request counts, Poisson rates on the outage counts). A
+metric is worse only when its change is significant and beyond its tolerance
+(--tolerance) at the near end of its interval, in its worse direction. Exit 1 when the comparison is worse (a critical metric is
 worse, or too many are), so it can gate a release. Runs of different plans
 need --force.
 
-report --trend DIR... fits a least-squares line per measure across past runs
-(each DIR is a run directory or a directory of run directories) and estimates
-when a threshold will be crossed. Thresholds default to the newest run's SLO
-targets; set others with --threshold latency_p95=2 (seconds; ratios 0..1).`,
+report --trend DIR... fits a robust line (Theil-Sen, with the slope's interval
+and R²) per measure across the runs of one plan on one stack (each DIR is a run
+directory or a directory of run directories; --plan and --stack pick a group),
+on the real time axis. It refuses too few runs (--min-runs, 5) or too short a
+span (--min-span, 7 days). For each threshold (the newest run's SLO targets, or
+--threshold latency_p95=2, seconds, ratios 0..1) it estimates when the line
+crosses it, with the Mann-Kendall confidence that the metric is worsening, and
+suggests preventive maintenance above 70 % (scheduled) and 85 % (high
+priority). --out DIR writes trend.json, trend.md, trend.html (a chart per
+metric), drill.prom and, with a suggestion, a plan stub, its notice and
+schedules.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case compare && trend:
