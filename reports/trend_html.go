@@ -151,11 +151,18 @@ func trDate(t time.Time, clock bool) string {
 }
 
 // trPct is a 0..1 fraction in whole percent, with a decimal where
-// rounding would claim 0 % or 100 %.
+// rounding would claim 0 % or 100 %, and "over 99.9 %" ("under 0.1 %")
+// where even a decimal would.
 func trPct(v float64) string {
 	s := fmt.Sprintf("%.0f", v*100)
 	if (s == "100" && v < 1) || (s == "0" && v > 0) {
 		s = fmt.Sprintf("%.1f", v*100)
+	}
+	switch {
+	case s == "100.0" && v < 1:
+		return "over 99.9 %"
+	case s == "0.0" && v > 0:
+		return "under 0.1 %"
 	}
 	return s + " %"
 }

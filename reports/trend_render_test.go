@@ -252,7 +252,7 @@ func TestTrendHTMLEscapesAndSaysWhyNoMaintenance(t *testing.T) {
 }
 
 func TestTrendPercentWords(t *testing.T) {
-	for v, want := range map[float64]string{0.93: "93 %", 0.996: "99.6 %", 1: "100 %", 0: "0 %", 0.004: "0.4 %", 0.706: "71 %"} {
+	for v, want := range map[float64]string{0.93: "93 %", 0.996: "99.6 %", 1: "100 %", 0: "0 %", 0.004: "0.4 %", 0.706: "71 %", 0.99996: "over 99.9 %", 0.0002: "under 0.1 %"} {
 		if got := trPct(v); got != want {
 			t.Errorf("trPct(%v) = %q, want %q", v, got, want)
 		}
