@@ -245,3 +245,35 @@ func writeAtomic(root *os.Root, name string, b []byte) error {
 	}
 	return err
 }
+
+// NamedFile is one file for WriteFiles.
+type NamedFile struct {
+	Name string
+	Body []byte
+}
+
+// WriteFiles writes files into dir (created if missing) the way Write
+// does: every target that exists must be a regular file (ErrUnsafeTarget
+// before anything is written), and each file is replaced atomically
+// through a temporary file in dir, never through a symlink.
+func WriteFiles(dir string, files []NamedFile) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write into %s: %w", dir, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("write into %s: %w", dir, err)
+	}
+	defer root.Close()
+	for _, f := range files {
+		if err := checkRegular(root, f.Name); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		if err := writeAtomic(root, f.Name, f.Body); err != nil {
+			return fmt.Errorf("write %s: %w", filepath.Join(dir, f.Name), err)
+		}
+	}
+	return nil
+}

@@ -2,12 +2,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -222,42 +218,15 @@ func newestRun(runs []*reports.Report) *reports.Report {
 	return n
 }
 
-// writeOutFiles writes files into dir (created if needed), each through a
-// temporary file renamed over its name, only inside dir. When one of the
-// names exists and is not a regular file (a symlink, a directory, a FIFO)
-// nothing is written.
+// writeOutFiles writes files into dir with the reports' safe writer: a
+// target that is not a regular file (a symlink) stops it before anything
+// is written.
 func writeOutFiles(dir string, files []outFile) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
+	named := make([]reports.NamedFile, len(files))
+	for i, f := range files {
+		named[i] = reports.NamedFile{Name: f.name, Body: f.body}
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
-	defer root.Close()
-	for _, f := range files {
-		fi, err := root.Lstat(f.name)
-		if err == nil && !fi.Mode().IsRegular() {
-			return fmt.Errorf("%w: %s is not a regular file (%s)", reports.ErrUnsafeTarget, filepath.Join(dir, f.name), fi.Mode().Type())
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("--out %s: %w", dir, err)
-		}
-	}
-	for _, f := range files {
-		var rnd [6]byte
-		_, _ = rand.Read(rnd[:])
-		tmp := "." + f.name + "." + hex.EncodeToString(rnd[:]) + ".tmp"
-		err := root.WriteFile(tmp, f.body, 0o644)
-		if err == nil {
-			err = root.Rename(tmp, f.name)
-		}
-		if err != nil {
-			_ = root.Remove(tmp)
-			return fmt.Errorf("write %s: %w", filepath.Join(dir, f.name), err)
-		}
-	}
-	return nil
+	return reports.WriteFiles(dir, named)
 }
 
 // maintenanceStub is the plan stub of rep's suggestions: a steady state
