@@ -68,8 +68,8 @@ func (r *Runner) buildReport(ctx context.Context, a *uptime.Analysis, before, af
 	rep.Samples = &reports.Samples{
 		Capacity: uptime.DefaultSampleCap,
 		Method:   reports.SampleMethod,
-		Latency:  reports.NewSampleSet(a.Samples.Latency.Seen, a.Samples.Latency.Values),
-		TTFT:     reports.NewSampleSet(a.Samples.TTFT.Seen, a.Samples.TTFT.Values),
+		Latency:  reports.NewSampleSet(a.Samples.Latency.Seen, a.Samples.Latency.Values, a.Samples.Latency.At, r.started),
+		TTFT:     reports.NewSampleSet(a.Samples.TTFT.Seen, a.Samples.TTFT.Values, a.Samples.TTFT.At, r.started),
 	}
 	rep.MTTRPhases = meanPhases(a.Outages)
 	for _, o := range a.Outages {

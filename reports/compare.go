@@ -449,15 +449,25 @@ const (
 	compareSeed      = 0xc0_4a_9e
 )
 
+// CompareBlock is the width of the blocks of time in which the quantile
+// tests resample requests: requests a few seconds apart share their fate
+// (a failover slows a burst of them), so they are drawn together.
+const CompareBlock = 5.0 // seconds
+
 // quantileTest is the bootstrap test of quantile q of a sample set of both
 // runs; without samples in either report there is no test.
 func quantileTest(before, after *Report, level, q float64, set func(*Samples) SampleSet) testResult {
 	if before.Samples == nil || after.Samples == nil {
 		return testResult{name: testNone, why: "a report kept no samples"}
 	}
-	x, y := set(before.Samples).Values, set(after.Samples).Values
-	t := testResult{name: "bootstrap-quantile", n: [2]int64{int64(len(x)), int64(len(y))}}
-	r, err := stats.BootstrapQuantileDiff(x, y, q, level, compareResamples, compareSeed)
+	sx, sy := set(before.Samples), set(after.Samples)
+	x, y := sx.Values, sy.Values
+	t := testResult{name: "block-bootstrap-quantile", n: [2]int64{int64(len(x)), int64(len(y))}}
+	xb, yb := sx.blocks(CompareBlock), sy.blocks(CompareBlock)
+	if xb == nil || yb == nil {
+		t.name, xb, yb = "bootstrap-quantile", nil, nil
+	}
+	r, err := stats.BlockBootstrapQuantileDiff(x, xb, y, yb, q, level, compareResamples, compareSeed)
 	if err != nil {
 		t.err = fmt.Sprintf("too few samples to test (%d before, %d after)", len(x), len(y))
 		return t

@@ -38,7 +38,8 @@ func runOf(plan string, lat, ttft []float64, failed int64, outages ...float64) *
 		Requests:     Requests{Total: total, Failed: failed},
 		Availability: Availability{RequestBased: 1 - float64(failed)/float64(total)},
 		Latency:      q(lat), TTFT: q(ttft),
-		Samples: &Samples{Capacity: 1000, Method: SampleMethod, Latency: NewSampleSet(total, lat), TTFT: NewSampleSet(int64(len(ttft)), ttft)},
+		Samples: &Samples{Capacity: 1000, Method: SampleMethod, Latency: NewSampleSet(total, lat, sentTimes(t0, len(lat)), t0),
+			TTFT: NewSampleSet(int64(len(ttft)), ttft, sentTimes(t0, len(ttft)), t0)},
 	}
 	for _, d := range outages {
 		r.Outages = append(r.Outages, Outage{DurationSeconds: d})
@@ -51,6 +52,16 @@ func runOf(plan string, lat, ttft []float64, failed int64, outages ...float64) *
 		r.MTTRSeconds = &m
 	}
 	return r
+}
+
+// sentTimes spreads n requests evenly over a 90 s run from t0, in unix
+// seconds as the analyzer tags them.
+func sentTimes(t0 time.Time, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = float64(t0.UnixNano())/1e9 + 90*float64(i)/float64(n)
+	}
+	return out
 }
 
 func verdicts(c Comparison) map[string]string {

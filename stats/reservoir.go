@@ -27,6 +27,8 @@ const resPrealloc = 4096
 // several goroutines must hold a lock around every method.
 type Reservoir struct {
 	slots []float64
+	// tags go with slots when values come through AddTagged.
+	tags  []float64
 	limit int
 	seen  int64
 	rng   *rand.Rand
@@ -45,10 +47,20 @@ func NewReservoir(capacity int, seed uint64) *Reservoir {
 }
 
 // Add offers v to the sample.
-func (r *Reservoir) Add(v float64) {
+func (r *Reservoir) Add(v float64) { r.add(v, 0, false) }
+
+// AddTagged offers v with a tag kept beside it (the time of the request
+// it measured): Tags returns them in the order of Values. Use either Add
+// or AddTagged on one reservoir, not both.
+func (r *Reservoir) AddTagged(v, tag float64) { r.add(v, tag, true) }
+
+func (r *Reservoir) add(v, tag float64, tagged bool) {
 	r.seen++
 	if len(r.slots) < r.limit {
 		r.slots = append(r.slots, v)
+		if tagged {
+			r.tags = append(r.tags, tag)
+		}
 		return
 	}
 	if r.limit == 0 {
@@ -57,8 +69,14 @@ func (r *Reservoir) Add(v float64) {
 	// Keep the seen-th value with probability limit/seen, in a uniform slot.
 	if j := r.rng.Int64N(r.seen); j < int64(r.limit) {
 		r.slots[j] = v
+		if tagged {
+			r.tags[j] = tag
+		}
 	}
 }
+
+// Tags returns a copy of the kept values' tags (nil without AddTagged).
+func (r *Reservoir) Tags() []float64 { return slices.Clone(r.tags) }
 
 // Values returns a copy of the sample, in insertion-slot order (not
 // sorted; the order of arrival for a stream shorter than Cap).

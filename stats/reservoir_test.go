@@ -109,3 +109,24 @@ func TestReservoirInclusionIsUniform(t *testing.T) {
 		t.Errorf("first ten kept %.1f, last ten %.1f times on average, want %.0f each", first, last, want)
 	}
 }
+
+// TestReservoirTagsStayWithTheirValues: a value replaced in a slot takes
+// its tag along, so a request's time stays with its latency.
+func TestReservoirTagsStayWithTheirValues(t *testing.T) {
+	r := NewReservoir(100, 3)
+	for i := range 10000 {
+		r.AddTagged(float64(i), float64(i)*10)
+	}
+	vs, tags := r.Values(), r.Tags()
+	if len(vs) != 100 || len(tags) != 100 {
+		t.Fatalf("%d values, %d tags, want 100 each", len(vs), len(tags))
+	}
+	for i := range vs {
+		if tags[i] != vs[i]*10 {
+			t.Fatalf("slot %d: value %v with tag %v", i, vs[i], tags[i])
+		}
+	}
+	if NewReservoir(10, 1).Tags() != nil {
+		t.Error("untagged reservoir has tags")
+	}
+}

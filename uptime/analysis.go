@@ -321,4 +321,6 @@ type Samples struct {
 type SampleSet struct {
 	Seen   int64     `json:"seen"`
 	Values []float64 `json:"values"`
+	// At is when each value's request was meant to start, in unix seconds.
+	At []float64 `json:"at"`
 }

@@ -154,7 +154,10 @@ func (a *Analyzer) backend(name string) uint8 {
 // others for good ones only; a.good counts those.
 func (a *Analyzer) recordLatencies(r probe.Result) {
 	record(a.lat, r.Latency)
-	a.latSample.Add(r.Latency.Seconds())
+	// Tagged with the intended start (unix seconds): comparisons resample
+	// requests in blocks of time.
+	sent := float64(r.Start.UnixNano()) / 1e9
+	a.latSample.AddTagged(r.Latency.Seconds(), sent)
 	if !r.Outcome.Good() {
 		return
 	}
@@ -162,7 +165,7 @@ func (a *Analyzer) recordLatencies(r probe.Result) {
 	record(a.e2e, r.Latency)
 	if r.TTFT > 0 {
 		record(a.ttft, r.TTFT)
-		a.ttftSample.Add(r.TTFT.Seconds())
+		a.ttftSample.AddTagged(r.TTFT.Seconds(), sent)
 	}
 	for _, g := range r.ITL {
 		record(a.itl, g)
@@ -275,8 +278,8 @@ func (a *Analyzer) build() *Analysis {
 	}
 	a.fillDists(an)
 	an.Samples = Samples{
-		Latency: SampleSet{Seen: a.latSample.Seen(), Values: a.latSample.Values()},
-		TTFT:    SampleSet{Seen: a.ttftSample.Seen(), Values: a.ttftSample.Values()},
+		Latency: SampleSet{Seen: a.latSample.Seen(), Values: a.latSample.Values(), At: a.latSample.Tags()},
+		TTFT:    SampleSet{Seen: a.ttftSample.Seen(), Values: a.ttftSample.Values(), At: a.ttftSample.Tags()},
 	}
 	a.fillAvailability(an)
 	an.fillOutageStats()
