@@ -134,8 +134,9 @@ func (o TrendOptions) withDefaults() (TrendOptions, error) {
 // Skipped. Its Confidence is Φ(±Z) of a Mann-Kendall test, Z signed
 // toward worse (up for latencies, down for availability): the
 // probability that it is worsening, 0.5 for no tendency at all. Its
-// Direction is flat unless the test's two-sided p is at most 1-Level (at
-// 90 %, p ≤ 0.10), then worsening or improving by the sign of Z.
+// Direction is worsening when that probability is at least Level,
+// improving when at most 1-Level, else flat (one-sided, as the
+// confidence is).
 //
 // A metric with a threshold gets a Crossing when its line heads there
 // (see tofCrossing) or is past it at the newest run; every crossing with
@@ -233,13 +234,15 @@ func tofMetric(d metricDef, runs []*Report, o TrendOptions) MetricTrend {
 	m.R2 = line.R2
 	worse := tofWorse(d)
 	m.Confidence = stats.NormalCDF(worse * mk.Z)
+	// One-sided at the level, as the confidence is: a metric 94 % sure to
+	// be worsening is worsening at 90 %, not flat.
 	switch {
-	case mk.P > 1-o.Level:
-		m.Direction = TrendFlat
-	case worse*mk.Z > 0:
+	case m.Confidence >= o.Level:
 		m.Direction = TrendWorsening
-	default:
+	case m.Confidence <= 1-o.Level:
 		m.Direction = TrendImproving
+	default:
+		m.Direction = TrendFlat
 	}
 	if th, ok := o.Thresholds[d.name]; ok && !math.IsNaN(th) && !math.IsInf(th, 0) {
 		m.Threshold = &th

@@ -94,7 +94,8 @@ type MetricTrend struct {
 	Latest float64 `json:"latest"`
 	// R2 is the share of the values' variance the line explains.
 	R2 float64 `json:"r2"`
-	// Direction is worsening, improving or flat (no significant trend).
+	// Direction is worsening or improving when Confidence says so at the
+	// level (one-sided), else flat.
 	Direction string `json:"direction"`
 	// Confidence is the probability, from a Mann-Kendall test, that the
 	// metric is really worsening (0..1).
