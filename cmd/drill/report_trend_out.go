@@ -244,7 +244,7 @@ func maintenanceStub(rep *reports.TrendReport, newest *reports.Report) []byte {
 		"# drill schedule FILE --out DIR): the ones beside it describe the stub as is.\n#\n# Suggested:\n")
 	var reasons []string
 	for _, s := range rep.Suggestions {
-		fmt.Fprintf(&b, "#   %s (confidence %.0f %%), before %s: %s\n", s.Priority, s.Confidence*100, s.Before.UTC().Format(time.DateOnly), commentLine(s.Reason))
+		fmt.Fprintf(&b, "#   %s, before %s: %s\n", s.Priority, s.Before.UTC().Format(time.DateOnly), commentLine(s.Reason))
 		reasons = append(reasons, s.Reason)
 	}
 	fmt.Fprintf(&b, "name: %s\n", q("preventive-"+rep.Plan))
