@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/aiuptime/aiuptime/stats"
@@ -69,6 +70,7 @@ func DefaultCompareRules() map[string]MetricRule {
 		MetricNameAvailability: {DirectionDecrease, Tolerance{Absolute: 0.005}, true},
 		MetricNameErrorRate:    {DirectionIncrease, Tolerance{Absolute: 0.005}, true},
 		MetricNameLatencyP50:   {DirectionIncrease, lat, false},
+		MetricNameLatencyDist:  {DirectionIncrease, lat, false},
 		MetricNameLatencyP95:   {DirectionIncrease, lat, true},
 		MetricNameLatencyP99:   {DirectionIncrease, lat, false},
 		MetricNameTTFTP95:      {DirectionIncrease, lat, false},
@@ -155,6 +157,23 @@ type Comparison struct {
 	Reason string `json:"reason"`
 }
 
+// MetricNameLatencyDist is the comparison's row of the whole latency
+// distribution: its values are the sampled medians, its change the
+// Hodges-Lehmann shift, its test Mann-Whitney U. Trends have no such row.
+const MetricNameLatencyDist = "latency_distribution"
+
+// latencyDistribution defines the MetricNameLatencyDist row.
+var latencyDistribution = metricDef{
+	name: MetricNameLatencyDist, unit: "seconds", missing: NotMeasured,
+	get: func(r *Report) (float64, bool) {
+		if r.Samples == nil || len(r.Samples.Latency.Values) == 0 {
+			return 0, false
+		}
+		v, _ := stats.Finite(r.Samples.Latency.Values)
+		return stats.Median(v), len(v) > 0
+	},
+}
+
 // ErrDifferentPlans is returned by Compare for runs of different plans
 // without CompareOptions.Force.
 var ErrDifferentPlans = fmt.Errorf("runs of different plans")
@@ -188,7 +207,7 @@ func Compare(before, after *Report, o CompareOptions) (Comparison, error) {
 	for k, v := range o.Rules {
 		rules[k] = v
 	}
-	for _, d := range metricDefs {
+	for _, d := range append(slices.Clone(metricDefs), latencyDistribution) {
 		c.Deltas = append(c.Deltas, judge(d, rules[d.name], c.Alpha, before, after))
 	}
 	c.overall()
@@ -394,16 +413,21 @@ type testResult struct {
 }
 
 // testMetric runs the metric's test on the two runs: Mann-Whitney U on
-// the sampled latency (for its median) and on the outages' durations
-// (MTTR); a bootstrap test of the quantile itself for p95, p99 and TTFT
-// p95, as a tail can move while the middle stands still (a location test
-// misses that) and ten values of a p99 move by noise alone; a test of two
+// the sampled latency distribution (the Kayenta-style row, its effect the
+// Hodges-Lehmann shift) and on the outages' durations (MTTR); a block
+// bootstrap test of the quantile itself for p50, p95, p99 and TTFT p95,
+// as a tail can move while the middle stands still (a location test
+// misses that), a median of two modes (one slow replica) moves more than
+// the distribution's shift says, and ten values of a p99 move by noise
+// alone; a test of two
 // proportions on the request counts (error rate, availability); an exact
 // test of two Poisson rates on the outage counts over each run's span.
 func testMetric(name string, before, after *Report, level float64) testResult {
 	switch name {
-	case MetricNameLatencyP50:
+	case MetricNameLatencyDist:
 		return rankTest(before, after, level, "latency", func(s *Samples) SampleSet { return s.Latency })
+	case MetricNameLatencyP50:
+		return quantileTest(before, after, level, 0.5, func(s *Samples) SampleSet { return s.Latency })
 	case MetricNameLatencyP95:
 		return quantileTest(before, after, level, 0.95, func(s *Samples) SampleSet { return s.Latency })
 	case MetricNameLatencyP99:

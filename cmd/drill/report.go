@@ -31,9 +31,10 @@ DIR/report.json (into --out, default DIR).
 report --compare BEFORE AFTER judges two runs of one plan (e.g. before and
 after a maintenance window) as a canary judge does: availability, error rate,
 p50/p95/p99 latency, TTFT, MTTR and outages, each with a significance test on
-the runs' samples (Mann-Whitney U on the latency median and the outages'
-durations, a bootstrap of the quantile on p95, p99 and TTFT p95, two
-proportions on the request counts, Poisson rates on the outage counts). A
+the runs' samples (Mann-Whitney U on the latency distribution and the
+outages' durations, a bootstrap of the quantile in 5 s blocks of requests on
+p50, p95, p99 and TTFT p95, two proportions on the request counts, Poisson
+rates on the outage counts). A
 metric is worse only when its change is significant and beyond its tolerance
 (--tolerance) at the near end of its interval, in its worse direction. Exit 1 when the comparison is worse (a critical metric is
 worse, or too many are), so it can gate a release. Runs of different plans
