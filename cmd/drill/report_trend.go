@@ -15,13 +15,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// writeTrendOut writes the trend's files into dir (drill report --trend
-// --out DIR). It is set by report_trend_out.go's init; until then --out
-// with --trend is refused.
-var writeTrendOut = func(cmd *cobra.Command, rep *reports.TrendReport, runs []*reports.Report, dir string) error {
-	return fmt.Errorf("--out for --trend: not built yet")
-}
-
 // loadRuns loads every report.json in dirs: a dir holding one, or its
 // subdirectories'. A report.json read twice (a dir given twice) counts
 // once. where maps each run to the directory its report.json is in.
@@ -220,7 +213,7 @@ func runTrend(cmd *cobra.Command, dirs []string, tf *trendFlags, asJSON bool, ou
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	if out != "" {
-		if err := writeTrendOut(cmd, rep, runs, out); err != nil {
+		if err := writeTrendFiles(cmd, rep, runs, out); err != nil {
 			return err
 		}
 	}

@@ -19,8 +19,6 @@ import (
 	"github.com/aiuptime/aiuptime/reports"
 )
 
-func init() { writeTrendOut = writeTrendFiles }
-
 // Files drill report --trend --out writes (beside notice.md, notice.html
 // and drill schedule's units when maintenance is suggested).
 const (
