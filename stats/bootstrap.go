@@ -37,8 +37,8 @@ type QuantileDiff struct {
 // ch. 13 (percentile interval) and ch. 16 (bootstrap tests); quantiles are
 // type 7 as Quantile.
 func BootstrapQuantileDiff(x, y []float64, q, level float64, resamples int, seed uint64) (QuantileDiff, error) {
-	if q < 0 || q > 1 || level <= 0 || level >= 1 || resamples < 10 {
-		return QuantileDiff{}, fmt.Errorf("bootstrap quantile difference: q %g in [0,1], level %g in (0,1), resamples %d >= 10", q, level, resamples)
+	if err := bsCheck(q, level, resamples); err != nil {
+		return QuantileDiff{}, err
 	}
 	xs, _ := Finite(x)
 	ys, _ := Finite(y)
@@ -51,10 +51,28 @@ func BootstrapQuantileDiff(x, y []float64, q, level float64, resamples int, seed
 		Estimate: Quantile(ys, q) - Quantile(xs, q)}
 	rng := rand.New(rand.NewPCG(seed, math.Float64bits(q)))
 	cx, cy := make([]int, len(xs)), make([]int, len(ys))
-	diffs := make([]float64, resamples)
+	r.resample(func() float64 { return bsQuantile(ys, cy, q, rng) - bsQuantile(xs, cx, q, rng) })
+	return r, nil
+}
+
+// bsCheck refuses a quantile outside [0,1], a level outside (0,1) and
+// fewer than 10 resamples.
+func bsCheck(q, level float64, resamples int) error {
+	if q < 0 || q > 1 || level <= 0 || level >= 1 || resamples < 10 {
+		return fmt.Errorf("bootstrap quantile difference: q %g in [0,1], level %g in (0,1), resamples %d >= 10", q, level, resamples)
+	}
+	return nil
+}
+
+// resample draws r.Resamples differences and sets the percentile
+// interval at r.Level and the two-sided p-value: twice the share (with
+// the +1 of a finite-sample bootstrap p) of differences on the far side
+// of 0.
+func (r *QuantileDiff) resample(diff func() float64) {
+	diffs := make([]float64, r.Resamples)
 	below, above := 0, 0
 	for i := range diffs {
-		d := bsQuantile(ys, cy, q, rng) - bsQuantile(xs, cx, q, rng)
+		d := diff()
 		diffs[i] = d
 		if d <= 0 {
 			below++
@@ -64,11 +82,9 @@ func BootstrapQuantileDiff(x, y []float64, q, level float64, resamples int, seed
 		}
 	}
 	slices.Sort(diffs)
-	r.Low = Quantile(diffs, (1-level)/2)
-	r.High = Quantile(diffs, (1+level)/2)
-	tail := min(below, above)
-	r.P = min(1, 2*float64(tail+1)/float64(resamples+1))
-	return r, nil
+	r.Low = Quantile(diffs, (1-r.Level)/2)
+	r.High = Quantile(diffs, (1+r.Level)/2)
+	r.P = min(1, 2*float64(min(below, above)+1)/float64(r.Resamples+1))
 }
 
 // bsQuantile is the q-quantile of one resample of sorted (type 7),
@@ -120,8 +136,8 @@ func BlockBootstrapQuantileDiff(x []float64, xb []int, y []float64, yb []int, q,
 	if len(xb) != len(x) || len(yb) != len(y) {
 		return QuantileDiff{}, fmt.Errorf("block bootstrap: %d values with %d blocks, %d with %d", len(x), len(xb), len(y), len(yb))
 	}
-	if q < 0 || q > 1 || level <= 0 || level >= 1 || resamples < 10 {
-		return QuantileDiff{}, fmt.Errorf("bootstrap quantile difference: q %g in [0,1], level %g in (0,1), resamples %d >= 10", q, level, resamples)
+	if err := bsCheck(q, level, resamples); err != nil {
+		return QuantileDiff{}, err
 	}
 	gx, nx := bsBlocks(x, xb)
 	gy, ny := bsBlocks(y, yb)
@@ -132,22 +148,7 @@ func BlockBootstrapQuantileDiff(x []float64, xb []int, y []float64, yb []int, q,
 		Estimate: bsBlockQuantile(gy, nil, q, nil) - bsBlockQuantile(gx, nil, q, nil)}
 	rng := rand.New(rand.NewPCG(seed, math.Float64bits(q)^0xb10c))
 	buf := make([]float64, 0, max(nx, ny)*2)
-	diffs := make([]float64, resamples)
-	below, above := 0, 0
-	for i := range diffs {
-		d := bsBlockQuantile(gy, rng, q, buf) - bsBlockQuantile(gx, rng, q, buf)
-		diffs[i] = d
-		if d <= 0 {
-			below++
-		}
-		if d >= 0 {
-			above++
-		}
-	}
-	slices.Sort(diffs)
-	r.Low = Quantile(diffs, (1-level)/2)
-	r.High = Quantile(diffs, (1+level)/2)
-	r.P = min(1, 2*float64(min(below, above)+1)/float64(resamples+1))
+	r.resample(func() float64 { return bsBlockQuantile(gy, rng, q, buf) - bsBlockQuantile(gx, rng, q, buf) })
 	return r, nil
 }
 
