@@ -127,21 +127,21 @@ func maintenanceFiles(rep *reports.TrendReport, runs []*reports.Report, dir stri
 	return append(append(files, n...), units...), nil
 }
 
-// maintenanceNotice is the stub's advance notice. Its history is the
-// trend's run directories: runs of the source plan, not of the stub, so
-// the notice predicts no downtime and says so (and how many reports of
-// the source plan it left out). It is written as of now, or as of the
-// trend's Now when that was set past the newest run.
+// maintenanceNotice is the stub's advance notice. The trend's runs are
+// of the source plan, not of the stub, so its history has no run: the
+// notice predicts no downtime and says so, and how many reports of the
+// source plan it left out (the runs already read, not read again). It is
+// written as of now, or as of the trend's Now when that was set past the
+// newest run.
 func maintenanceNotice(rep *reports.TrendReport, stub *plan.Plan, win *calendar.Window, critical bool, units []outFile) ([]outFile, error) {
-	var dirs []string
+	var h notice.History
 	for _, r := range rep.Runs {
 		if r.Dir != "" {
-			dirs = append(dirs, r.Dir)
+			h.Skipped++
 		}
 	}
-	h, err := notice.LoadHistory(stub.Name, dirs)
-	if err != nil {
-		return nil, exitcode.Wrap(exitcode.Usage, err)
+	if h.Skipped > 0 {
+		h.SkippedPlans = []string{rep.Plan}
 	}
 	now := time.Now()
 	if rep.Now.After(rep.To) {
